@@ -1,0 +1,38 @@
+"""jobs_admin: a background-jobs monitor for Flask-Admin."""
+
+from __future__ import annotations
+
+from . import errors, signals
+from .context import JobContext
+from .errors import (
+    InvalidArgument,
+    InvalidParams,
+    InvalidTransition,
+    JobCancelled,
+    JobNotFound,
+    JobsAdminError,
+    PermissionDenied,
+    UnknownJobType,
+    WorkerError,
+)
+from .extension import JobsAdmin
+from .models import JobStatus
+from .permissions import PERMISSIONS
+
+__all__ = [
+    "PERMISSIONS",
+    "InvalidArgument",
+    "InvalidParams",
+    "InvalidTransition",
+    "JobCancelled",
+    "JobContext",
+    "JobNotFound",
+    "JobStatus",
+    "JobsAdmin",
+    "JobsAdminError",
+    "PermissionDenied",
+    "UnknownJobType",
+    "WorkerError",
+    "errors",
+    "signals",
+]

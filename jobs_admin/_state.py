@@ -1,0 +1,21 @@
+"""Per-app state of the extension (kept in the extension, keyed by app, never on ``self``)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .config import Settings
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+
+@dataclass
+class AppState:
+    """What :meth:`JobsAdmin.init_app` sets up for one app."""
+
+    settings: Settings
+    worker: Worker | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)

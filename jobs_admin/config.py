@@ -1,0 +1,109 @@
+"""Defaults for every ``JOBS_ADMIN_*`` configuration key.
+
+Each key is read once, in :meth:`jobs_admin.JobsAdmin.init_app`, from ``app.config``; a key the
+host does not set takes the default below. The README's configuration table lists the same keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+#: ``"embedded"``: the web processes run jobs (zero setup); ``"off"``: web processes only serve
+#: the admin and ``flask jobs worker`` processes do the work.
+WORKER = "embedded"
+
+#: Executor threads per process, i.e. how many jobs one process runs at once.
+CONCURRENCY = 4
+
+#: Seconds between dispatcher polls when nothing woke it (a local enqueue wakes it at once).
+POLL_INTERVAL = 1.0
+
+#: Seconds between heartbeats; one UPDATE per process for all of its running jobs.
+HEARTBEAT_INTERVAL = 10.0
+
+#: Seconds without a heartbeat before a running job counts as orphaned and is rescued.
+STALE_AFTER = 60.0
+
+#: Seconds a stopping worker waits for its running jobs before it exits.
+SHUTDOWN_GRACE = 30.0
+
+#: Housekeeping deletes finished jobs whose ``finished_at`` is older than this many days.
+RETENTION_DAYS = 30
+
+#: Crontab expression (UTC) for the housekeeping task; ``None`` disables it.
+HOUSEKEEPING_CRON: str | None = "0 3 * * *"
+
+#: Rows deleted per transaction by housekeeping and :meth:`JobsAdmin.prune`.
+PRUNE_BATCH = 1000
+
+#: Largest accepted params, in bytes of their JSON encoding.
+MAX_PARAMS_BYTES = 65536
+
+#: Directory for result files; relative paths are taken from the app's instance folder.
+RESULTS_DIR = "jobs_results"
+
+#: Rows per page of the admin's job list.
+PAGE_SIZE = 25
+
+#: Seconds between reads of the live change feed.
+LIVE_INTERVAL = 0.5
+
+#: Minimum seconds between two progress writes of one running job (``advance`` is throttled).
+PROGRESS_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``JOBS_ADMIN_*`` settings of one app, read once by ``init_app``."""
+
+    worker: str
+    concurrency: int
+    poll_interval: float
+    heartbeat_interval: float
+    stale_after: float
+    shutdown_grace: float
+    retention_days: int
+    housekeeping_cron: str | None
+    prune_batch: int
+    max_params_bytes: int
+    results_dir: Path
+    page_size: int
+    live_interval: float
+    progress_interval: float
+
+
+def read_settings(config: Any, instance_path: str) -> Settings:
+    """Read and check the ``JOBS_ADMIN_*`` keys of an app's config.
+
+    :param config: the app's ``config`` mapping.
+    :param instance_path: the app's instance folder, the base of a relative ``RESULTS_DIR``.
+    :raises ValueError: a key holds a value that cannot work.
+    """
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        key = field.name.upper()
+        values[field.name] = config.get(f"JOBS_ADMIN_{key}", globals()[key])
+    if values["worker"] not in ("embedded", "off"):
+        raise ValueError(f"JOBS_ADMIN_WORKER must be 'embedded' or 'off', not {values['worker']!r}")
+    for name in ("concurrency", "prune_batch", "max_params_bytes", "page_size", "retention_days"):
+        values[name] = int(values[name])
+        if values[name] < 1:
+            raise ValueError(f"JOBS_ADMIN_{name.upper()} must be at least 1")
+    for name in (
+        "poll_interval",
+        "heartbeat_interval",
+        "stale_after",
+        "shutdown_grace",
+        "live_interval",
+        "progress_interval",
+    ):
+        values[name] = float(values[name])
+        if values[name] < 0:
+            raise ValueError(f"JOBS_ADMIN_{name.upper()} must not be negative")
+    if values["stale_after"] <= values["heartbeat_interval"]:
+        raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
+    results = Path(values["results_dir"])
+    values["results_dir"] = results if results.is_absolute() else Path(instance_path) / results
+    return Settings(**values)

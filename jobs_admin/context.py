@@ -1,0 +1,231 @@
+"""The :class:`JobContext` a running job receives as its first argument."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.utils import secure_filename
+
+from .errors import JobCancelled
+from .models import EventKind
+
+Flush = Callable[[dict[str, Any], list[dict[str, Any]]], bool]
+
+_LEVELS = frozenset({"debug", "info", "warning", "error"})
+
+
+class JobContext:
+    """What a job uses to report progress, log, and learn that it must stop.
+
+    Progress and log lines are buffered in memory and written at most every
+    ``JOBS_ADMIN_PROGRESS_INTERVAL`` seconds (and at every step and at the end), so a job may call
+    :meth:`advance` a million times and write a few hundred times. :meth:`check_cancelled` reads
+    memory only: the worker's heartbeat refreshes the cancel flag.
+    """
+
+    def __init__(
+        self,
+        *,
+        job_id: int,
+        job_type: str,
+        params: dict[str, Any],
+        attempt: int,
+        max_attempts: int,
+        progress_total: int | None,
+        progress_done: int,
+        progress_failed: int,
+        results_dir: Path,
+        timeout: float | None,
+        flush: Flush,
+        progress_interval: float,
+    ) -> None:
+        #: The id of the running job.
+        self.job_id = job_id
+        #: The registered name of its type.
+        self.job_type = job_type
+        #: The validated params the job was enqueued with.
+        self.params = params
+        #: Which run this is (1 for the first).
+        self.attempt = attempt
+        #: How many runs the job may have in all.
+        self.max_attempts = max_attempts
+        self._total = progress_total
+        self._done = progress_done
+        self._failed = progress_failed
+        self._results_dir = results_dir
+        self._timeout = timeout
+        self._deadline = time.monotonic() + timeout if timeout else None
+        self._flush_cb = flush
+        self._interval = progress_interval
+        self._lock = threading.Lock()
+        self._dirty: dict[str, Any] = {}
+        self._events: list[dict[str, Any]] = []
+        self._last_flush = 0.0
+        self._stop_reason: str | None = None
+        self._result_file: str | None = None
+
+    # -- progress --------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int | None:
+        """The number of items, once :meth:`set_total` was called."""
+        return self._total
+
+    @property
+    def done(self) -> int:
+        """Items done so far."""
+        return self._done
+
+    @property
+    def failed(self) -> int:
+        """Items failed so far; the job ends ``partial`` if this is not zero."""
+        return self._failed
+
+    def set_total(self, total: int) -> None:
+        """Say how many items the job will handle (drives the progress bar).
+
+        :param total: the number of items; ``advance`` and ``item_failed`` count against it.
+        """
+        if total < 0:
+            raise ValueError("total must not be negative")
+        with self._lock:
+            self._total = int(total)
+            self._dirty["progress_total"] = self._total
+        self._maybe_flush(force=True)
+
+    def advance(self, n: int = 1) -> None:
+        """Count ``n`` more items done.
+
+        :param n: how many items were just finished.
+        """
+        with self._lock:
+            self._done += n
+            self._dirty["progress_done"] = self._done
+        self._maybe_flush()
+
+    def item_failed(self, key: Any, error: str | BaseException = "") -> None:
+        """Record that one item failed; the job goes on and ends ``partial``.
+
+        :param key: what identifies the item (a SKU, a row number); a retry of failed items
+            gets these keys back.
+        :param error: why it failed.
+        """
+        message = str(error) if not isinstance(error, str) else error
+        with self._lock:
+            self._failed += 1
+            self._dirty["progress_failed"] = self._failed
+            self._events.append(
+                {
+                    "kind": EventKind.ITEM_FAILED.value,
+                    "level": "warning",
+                    "message": message[:2000],
+                    "data": {"key": str(key)},
+                }
+            )
+        self._maybe_flush()
+
+    def step(self, name: str) -> None:
+        """Start a named step: sets the job's phase and records a timed step in its timeline.
+
+        :param name: what the job is doing now ("Resolving images").
+        """
+        with self._lock:
+            self._dirty["phase"] = name[:200]
+            self._events.append({"kind": EventKind.STEP.value, "message": name[:2000]})
+        self._maybe_flush(force=True)
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Add a line to the job's log.
+
+        :param message: the text.
+        :param level: ``debug``, ``info``, ``warning`` or ``error``.
+        """
+        if level not in _LEVELS:
+            raise ValueError(f"level must be one of {sorted(_LEVELS)}")
+        with self._lock:
+            self._events.append(
+                {"kind": EventKind.LOG.value, "level": level, "message": str(message)[:10000]}
+            )
+        self._maybe_flush()
+
+    def message(self, text: str) -> None:
+        """Set the job's one-line status message shown in the list.
+
+        :param text: the message.
+        """
+        with self._lock:
+            self._dirty["message"] = str(text)[:2000]
+        self._maybe_flush()
+
+    # -- cancellation ----------------------------------------------------------------------
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the job has been asked to stop (cancel, shutdown or timeout)."""
+        return self._stop_reason is not None or self._timed_out()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`~jobs_admin.errors.JobCancelled` if the job must stop now.
+
+        Call it between items; what was done before stays done.
+        """
+        if self._timed_out() and self._stop_reason is None:
+            self._stop_reason = f"timed out after {self._timeout:g} s"
+        if self._stop_reason is not None:
+            raise JobCancelled(self._stop_reason)
+
+    def _timed_out(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the job to stop at its next :meth:`check_cancelled` (used by the worker)."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the job was asked to stop, if it was."""
+        if self._stop_reason is None and self._timed_out():
+            return f"timed out after {self._timeout:g} s"
+        return self._stop_reason
+
+    # -- results ---------------------------------------------------------------------------
+
+    def result_file(self, filename: str) -> Path:
+        """Return a path to write the job's downloadable result to.
+
+        The file is offered on the job's detail page and deleted with the job.
+
+        :param filename: the name the download gets; reduced to a safe file name.
+        """
+        safe = secure_filename(filename) or "result"
+        folder = self._results_dir / str(self.job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._result_file = f"{self.job_id}/{safe}"
+        with self._lock:
+            self._dirty["result_file"] = self._result_file
+        return folder / safe
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _maybe_flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < self._interval:
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write buffered progress and log lines now (the runner calls it at the end)."""
+        with self._lock:
+            values, events = self._dirty, self._events
+            self._dirty, self._events = {}, []
+            self._last_flush = time.monotonic()
+        if values or events:
+            self._flush_cb(values, events)
+
+    def __repr__(self) -> str:
+        return f"<JobContext job={self.job_id} {self.job_type} attempt={self.attempt}>"

@@ -1,0 +1,74 @@
+"""The one exception hierarchy of jobs_admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JobsAdminError(Exception):
+    """Base class of every error jobs_admin raises on purpose."""
+
+
+class UnknownJobType(JobsAdminError, LookupError):
+    """No job type is registered under this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown job type {name!r}")
+        self.name = name
+
+
+class InvalidParams(JobsAdminError, ValueError):
+    """The params of a job do not validate; ``errors`` maps each field to its messages."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        if errors:
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(errors.items()))
+            message = f"{message}: {detail}"
+        super().__init__(message)
+        self.errors: dict[str, list[str]] = errors or {}
+
+
+class JobNotFound(JobsAdminError, LookupError):
+    """No job has this id."""
+
+    def __init__(self, job_id: Any) -> None:
+        super().__init__(f"job {job_id} does not exist")
+        self.job_id = job_id
+
+
+class InvalidTransition(JobsAdminError):
+    """The status machine does not allow this change (for example retrying a running job)."""
+
+    def __init__(self, job_id: Any, current: str, wanted: str, action: str | None = None) -> None:
+        what = action or f"move to {wanted}"
+        super().__init__(f"job {job_id} is {current}: cannot {what}")
+        self.job_id = job_id
+        self.current = current
+        self.wanted = wanted
+
+
+class PermissionDenied(JobsAdminError):
+    """The current user lacks the permission an admin action needs."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"you do not have the {permission!r} permission")
+        self.permission = permission
+
+
+class JobCancelled(JobsAdminError):
+    """Raised inside a running job by :meth:`JobContext.check_cancelled` once it must stop.
+
+    Jobs should let it propagate; the runner turns it into the right end state.
+    """
+
+    def __init__(self, reason: str = "cancelled") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WorkerError(JobsAdminError, RuntimeError):
+    """The worker cannot start or stop as asked."""
+
+
+class InvalidArgument(JobsAdminError, ValueError):
+    """A value given to a jobs_admin method or form is out of range or malformed."""

@@ -1,0 +1,554 @@
+"""The :class:`JobsAdmin` extension: wiring into a Flask app and the public API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from wtforms import Form
+
+from . import permissions, signals
+from ._state import AppState
+from .config import Settings, read_settings
+from .errors import InvalidArgument, InvalidParams, JobNotFound
+from .models import Models, define_models, utcnow
+from .registry import Registry, RetryItems, make_job_type
+from .store import JobStore, remove_files
+
+log = logging.getLogger("jobs_admin")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_WAKE_KEY = "jobs_admin_wake"
+
+
+class JobsAdmin:
+    """A background-jobs monitor for a Flask app's Flask-Admin panel.
+
+    Constructing it defines the ``Job``, ``JobEvent`` and ``JobCount`` models on ``db`` at once,
+    so migrations and ``db.create_all()`` see them before any app exists. ``init_app`` wires
+    one app: its settings, the admin views (when an ``Admin`` is given), the ``flask jobs`` CLI
+    and the worker, started lazily on the first request when ``JOBS_ADMIN_WORKER`` is
+    ``"embedded"``.
+
+    Configuration keys (read once in :meth:`init_app`; defaults in :mod:`jobs_admin.config`):
+    ``JOBS_ADMIN_WORKER``, ``JOBS_ADMIN_CONCURRENCY``, ``JOBS_ADMIN_POLL_INTERVAL``,
+    ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``, ``JOBS_ADMIN_SHUTDOWN_GRACE``,
+    ``JOBS_ADMIN_RETENTION_DAYS``, ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``,
+    ``JOBS_ADMIN_MAX_PARAMS_BYTES``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
+    ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``.
+
+    :param app: an app to initialise now, or ``None`` to call :meth:`init_app` later.
+    :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.
+    :param admin: the host's ``flask_admin.Admin``; its panel gets the Jobs views.
+    :param category: the admin menu category of the Jobs views (``None``: top level).
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        db: Any,
+        admin: Any = None,
+        category: str | None = None,
+    ) -> None:
+        self.db = db
+        self.models: Models = define_models(db)
+        #: The concrete ``Job`` model class.
+        self.Job = self.models.Job
+        #: The concrete ``JobEvent`` model class.
+        self.JobEvent = self.models.JobEvent
+        self.store = JobStore(self.models)
+        self.registry = Registry()
+        self.category = category
+        self._admin = admin
+        self._checker: permissions.Checker | None = None
+        self._identity: permissions.Identity = permissions.default_identity
+        self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
+        event.listen(db.session, "after_commit", self._after_commit)
+        if app is not None:
+            self.init_app(app, admin=admin)
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def init_app(self, app: Flask, admin: Any = None) -> None:
+        """Set up jobs_admin on ``app``.
+
+        :param app: the Flask app; ``db.init_app(app)`` must have run already.
+        :param admin: the app's ``flask_admin.Admin`` (defaults to the one given to the
+            constructor); ``None`` for no admin views.
+        :raises RuntimeError: ``init_app`` already ran on this app, or ``db`` is not set up on it.
+        """
+        if "jobs_admin" in app.extensions:
+            raise RuntimeError(
+                "jobs_admin is already initialised on this app; call init_app once per app"
+            )
+        if "sqlalchemy" not in app.extensions:
+            raise RuntimeError("call db.init_app(app) before jobs.init_app(app)")
+        settings = read_settings(app.config, app.instance_path)
+        self._states[app] = AppState(settings=settings)
+        app.extensions["jobs_admin"] = self
+
+        with app.app_context():
+            engine = self.db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+        from .cli import jobs_cli
+
+        app.cli.add_command(jobs_cli)
+
+        admin = admin if admin is not None else self._admin
+        from .admin import init_admin
+
+        init_admin(self, app, admin)
+
+        if settings.worker == "embedded":
+            app.before_request(self._lazy_start)
+
+    def _state(self, app: Flask | None = None) -> AppState:
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            return self._states[app]
+        except KeyError:
+            raise RuntimeError(
+                "jobs_admin is not initialised on this app; call jobs.init_app(app)"
+            ) from None
+
+    def settings(self, app: Flask | None = None) -> Settings:
+        """The ``JOBS_ADMIN_*`` settings of ``app`` (default: the current app)."""
+        return self._state(app).settings
+
+    # -- registration ----------------------------------------------------------------------
+
+    def job_type(
+        self,
+        name: str,
+        *,
+        title: str | None = None,
+        params: type[Form] | None = None,
+        max_attempts: int = 1,
+        retry_backoff: float = 30,
+        timeout: float | None = None,
+        cancellable: bool = True,
+        retry_items: RetryItems | None = None,
+        description: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as the job type ``name``; return it unchanged.
+
+        The function is called as ``func(ctx, **params)`` with a :class:`JobContext`.
+
+        :param name: the type's name, stored on every job (``"catalog.export"``).
+        :param title: a human name for the admin (derived from ``name`` if omitted).
+        :param params: a WTForms form whose fields validate and coerce the params at enqueue
+            time; also the admin's run form.
+        :param max_attempts: runs in all before a failing job is left ``failed``.
+        :param retry_backoff: seconds before the first automatic retry; doubles each attempt.
+        :param timeout: seconds a run may take before it is stopped as "timed out".
+        :param cancellable: whether a running job of this type can be cancelled (it must call
+            ``ctx.check_cancelled()``).
+        :param retry_items: ``retry_items(params, failed_keys) -> params``: how to rerun only the
+            failed items of a partial job.
+        :param description: a longer text for the run form (defaults to the docstring).
+        """
+
+        def decorator(func: F) -> F:
+            self.registry.add(
+                make_job_type(
+                    name,
+                    func,
+                    title=title,
+                    params=params,
+                    max_attempts=max_attempts,
+                    retry_backoff=retry_backoff,
+                    timeout=timeout,
+                    cancellable=cancellable,
+                    retry_items=retry_items,
+                    description=description,
+                )
+            )
+            return func
+
+        return decorator
+
+    def permission_checker(self, func: permissions.Checker) -> permissions.Checker:
+        """Register ``check(user, permission, job=None) -> bool``; return it unchanged."""
+        self._checker = func
+        return func
+
+    def user_identity(self, func: permissions.Identity) -> permissions.Identity:
+        """Register ``identity(user) -> str``, how ``created_by`` names a user."""
+        self._identity = func
+        return func
+
+    def identity(self, user: Any) -> str | None:
+        """The string that names ``user`` in ``created_by`` and ``updated_by``."""
+        return None if user is None else self._identity(user)
+
+    def can(self, permission: str, job: Any = None, user: Any = None) -> bool:
+        """Whether ``user`` (default: the logged-in user) has ``permission`` (on ``job``)."""
+        if user is None:
+            user = permissions.current_user_or_none()
+        return permissions.can(self._checker, self.identity, user, permission, job)
+
+    @property
+    def has_permission_checker(self) -> bool:
+        """Whether the host registered a permission checker (without one, nothing is allowed)."""
+        return self._checker is not None
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        type: str,
+        *,
+        name: str | None = None,
+        reference: str | None = None,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        params: Mapping[str, Any] | None = None,
+        created_by: str | None = None,
+        commit: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Add a job of the registered ``type`` to the caller's transaction; return the ``Job``.
+
+        The job is flushed (it has an id) and becomes visible to workers when the caller commits.
+
+        :param type: a registered job type name.
+        :param name: what the admin list shows (defaults to the type's title).
+        :param reference: a free reference (an order number) to search by.
+        :param priority: higher runs first.
+        :param run_at: a timezone-aware time before which it does not run.
+        :param params: the params as a mapping (use it when a param is called like an option).
+        :param created_by: who to record as its creator (defaults to the logged-in user).
+        :param commit: commit the session at once.
+        :param kwargs: the params, by keyword.
+        :raises UnknownJobType: no such type.
+        :raises InvalidParams: params that do not validate, are not JSON, or are too large.
+        """
+        job_type = self.registry.get(type)
+        merged = dict(params or {})
+        clash = sorted(set(merged) & set(kwargs))
+        if clash:
+            raise InvalidParams(f"params given twice: {', '.join(clash)}")
+        merged.update(kwargs)
+        data = job_type.validate(merged, self.settings().max_params_bytes)
+        for label, value in (("name", name), ("reference", reference)):
+            if value is not None and len(value) > 200:
+                raise InvalidParams(f"the job's {label} is longer than 200 characters")
+        if run_at is not None and run_at.tzinfo is None:
+            raise InvalidParams("run_at must be timezone-aware")
+        if created_by is None:
+            created_by = self.identity(permissions.current_user_or_none())
+        session = self.db.session
+        job = self.store.enqueue(
+            session,
+            type=job_type.name,
+            name=name or job_type.title,
+            reference=reference or None,
+            params=data,
+            priority=int(priority),
+            run_at=run_at or utcnow(),
+            max_attempts=job_type.max_attempts,
+            created_by=created_by,
+            updated_by=created_by,
+        )
+        session.info[_WAKE_KEY] = True
+        signals.job_enqueued.send(current_app._get_current_object(), job=job)  # type: ignore[attr-defined]
+        if commit:
+            session.commit()
+        return job
+
+    def get(self, job: Any) -> Any:
+        """Return the ``Job`` with this id (or reload this ``Job``), or ``None``."""
+        return self.db.session.get(self.Job, _job_id(job))
+
+    def _require(self, job: Any) -> Any:
+        found = self.get(job)
+        if found is None:
+            raise JobNotFound(_job_id(job))
+        return found
+
+    def _snapshot(self, job_id: int) -> Any:
+        """Load a job detached from any session (for signals sent outside a request)."""
+        with Session(self.db.engine, expire_on_commit=False) as session:
+            return session.get(self.Job, job_id)
+
+    def retry(self, job: Any, *, user: Any = None) -> Any:
+        """Put a failed, partial or cancelled job back in the queue; commit; return it.
+
+        :param job: a ``Job`` or its id.
+        :param user: who retries it (default: the logged-in user), for the audit trail.
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is pending, running or completed.
+        :raises UnknownJobType: its type is no longer registered.
+        """
+        job_id = _job_id(job)
+        row = self._require(job_id)
+        job_type = self.registry.get(row.type)
+        who = self._who(user)
+        session = self.db.session
+        try:
+            old_file = self.store.retry(session, job_id, who, job_type.max_attempts)
+            session.info[_WAKE_KEY] = True
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        if old_file:
+            remove_files(self.settings().results_dir, [old_file])
+        return self._require(job_id)
+
+    def retry_failed_items(self, job: Any, *, user: Any = None) -> Any:
+        """Start a new job over only the failed items of a partial job; commit; return it.
+
+        :raises InvalidTransition: the job is not partial.
+        :raises InvalidArgument: its type declares no ``retry_items`` hook.
+        """
+        from .errors import InvalidTransition
+
+        row = self._require(job)
+        if row.status != "partial":
+            raise InvalidTransition(row.id, row.status, "pending", "retry its failed items")
+        job_type = self.registry.get(row.type)
+        if job_type.retry_items is None:
+            raise InvalidArgument(f"job type {row.type!r} cannot retry only its failed items")
+        keys = self.store.failed_item_keys(self.db.session, row.id)
+        params = job_type.retry_items(dict(row.params or {}), keys)
+        who = self._who(user)
+        new = self.enqueue(
+            row.type,
+            name=f"{row.name} (failed items)",
+            reference=row.reference,
+            priority=row.priority,
+            params=params,
+            created_by=who,
+        )
+        new.retry_of = row.id
+        from .models import EventKind
+
+        self.store.event(
+            self.db.session,
+            row.id,
+            EventKind.ACTION,
+            f"failed items retried by {who or 'system'} as job {new.id}",
+            data={"action": "retry_items", "user": who, "job": new.id, "items": len(keys)},
+        )
+        self.db.session.commit()
+        return new
+
+    def cancel(self, job: Any, *, user: Any = None) -> Any:
+        """Cancel a pending job, or ask a running one to stop; commit; return it.
+
+        A running job stops at its next ``ctx.check_cancelled()``; items done stay done.
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is finished, or running and of a non-cancellable type.
+        """
+        job_id = _job_id(job)
+        row = self._require(job_id)
+        cancellable = row.type not in self.registry or self.registry.get(row.type).cancellable
+        session = self.db.session
+        try:
+            old = self.store.cancel(session, job_id, self._who(user), cancellable)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        worker = self._state().worker
+        ctx = worker.context(job_id) if worker is not None else None
+        if ctx is not None:
+            ctx.request_stop("cancelled")
+        row = self._require(job_id)
+        if old.value == "pending":
+            signals.job_finished.send(current_app._get_current_object(), job=row)  # type: ignore[attr-defined]
+        return row
+
+    def delete(self, job: Any, *, user: Any = None) -> None:
+        """Delete a finished job, its events and its result file; commit.
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is still pending or running.
+        """
+        job_id = _job_id(job)
+        row = self._require(job_id)
+        session = self.db.session
+        try:
+            path = self.store.delete(session, job_id)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        if path:
+            remove_files(self.settings().results_dir, [path])
+        signals.job_deleted.send(current_app._get_current_object(), job=row)  # type: ignore[attr-defined]
+
+    def prune(self, days: int | None = None) -> int:
+        """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
+
+        :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
+        :raises InvalidArgument: ``days`` is negative.
+        """
+        settings = self.settings()
+        days = settings.retention_days if days is None else days
+        if int(days) != days or days < 0:
+            raise InvalidArgument("days must be a whole number, 0 or more")
+        cutoff = utcnow() - timedelta(days=days)
+        total = 0
+        while True:
+            with self.db.engine.begin() as conn:
+                n, files = self.store.prune_batch(conn, cutoff, settings.prune_batch)
+            remove_files(settings.results_dir, files)
+            total += n
+            if n < settings.prune_batch:
+                break
+        signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]
+        return total
+
+    def count_prunable(self, days: int | None = None) -> int:
+        """How many jobs :meth:`prune` with these ``days`` would delete now."""
+        days = self.settings().retention_days if days is None else days
+        return self.store.count_prunable(self.db.session, utcnow() - timedelta(days=days))
+
+    def counts(self, user: Any = None) -> dict[str, int]:
+        """Jobs per status and ``total``: of everyone, or created by ``user`` when given."""
+        created_by = None if user is None else (self.identity(user) or "")
+        return self.store.counts(self.db.session, created_by)
+
+    def recount(self) -> dict[str, int]:
+        """Rebuild the per-status counters from the jobs table; commit; return the counts."""
+        with self.db.engine.begin() as conn:
+            return self.store.recount(conn)
+
+    def rescue(self) -> tuple[list[int], list[int]]:
+        """Settle running jobs whose worker stopped heartbeating; return (requeued, failed)."""
+        settings = self.settings()
+        with self.db.engine.begin() as conn:
+            requeued, failed = self.store.rescue(conn, settings.stale_after)
+        if requeued or failed:
+            log.warning(
+                "jobs_admin rescued jobs of lost workers: requeued %s, failed %s", requeued, failed
+            )
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for job_id in failed:
+            signals.job_finished.send(app, job=self._snapshot(job_id))
+        if requeued:
+            self._wake()
+        return requeued, failed
+
+    # -- running ---------------------------------------------------------------------------
+
+    def work_off(self, limit: int | None = None) -> int:
+        """Run due pending jobs one by one in this thread until none is left; return how many.
+
+        For tests and scripts: no scheduler, no threads. Jobs retried with a backoff are not due
+        yet and stay pending.
+
+        :param limit: stop after this many jobs.
+        """
+        from .runner import run_job
+        from .worker import worker_name
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        name = worker_name() + ":work_off"
+        self.db.session.commit()
+        ran = 0
+        while limit is None or ran < limit:
+            with self.db.engine.begin() as conn:
+                ids = self.store.claim(conn, name, 1)
+            if not ids:
+                break
+            run_job(app, self, ids[0], name, lambda _id, _ctx: None)
+            ran += 1
+        self.db.session.expire_all()
+        return ran
+
+    def start_worker(self, concurrency: int | None = None) -> Any:
+        """Start this process's worker for the current app if it is not running; return it.
+
+        :param concurrency: job threads (default ``JOBS_ADMIN_CONCURRENCY``).
+        """
+        from .worker import Worker
+
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        with state.lock:
+            worker = state.worker
+            if worker is not None and worker.running:
+                return worker
+            worker = Worker(app, self, concurrency)
+            state.worker = worker
+            worker.start()
+            return worker
+
+    def stop_worker(self, wait: bool = True) -> list[int]:
+        """Stop this process's worker; return the ids of jobs still running when it stopped.
+
+        :param wait: wait up to ``JOBS_ADMIN_SHUTDOWN_GRACE`` for running jobs.
+        """
+        state = self._state()
+        with state.lock:
+            worker, state.worker = state.worker, None
+        if worker is None:
+            return []
+        return worker.stop(wait=wait)
+
+    def worker(self) -> Any:
+        """This process's running worker for the current app, or ``None``."""
+        worker = self._state().worker
+        return worker if worker is not None and worker.running else None
+
+    def _lazy_start(self) -> None:
+        state = self._state()
+        worker = state.worker
+        if worker is not None and worker.pid == os.getpid():
+            return
+        self.start_worker()
+
+    def _wake(self) -> None:
+        if not has_app_context():
+            return
+        state = self._states.get(current_app._get_current_object())  # type: ignore[attr-defined]
+        if state is not None and state.worker is not None and state.worker.running:
+            state.worker.wake()
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_WAKE_KEY, False):
+            self._wake()
+
+    def _who(self, user: Any) -> str | None:
+        if user is None:
+            user = permissions.current_user_or_none()
+        return self.identity(user)
+
+    def __repr__(self) -> str:
+        return f"<JobsAdmin {len(self.registry)} job types>"
+
+
+def _job_id(job: Any) -> int:
+    if isinstance(job, int):
+        return job
+    if isinstance(job, str) and job.isdigit():
+        return int(job)
+    job_id = getattr(job, "id", None)
+    if job_id is None:
+        raise InvalidArgument(f"not a job or a job id: {job!r}")
+    return int(job_id)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets the admin read while a worker writes; the busy timeout makes writers queue
+    # instead of failing with "database is locked".
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,287 @@
+"""The ``Job`` and ``JobEvent`` models, the per-status counters, and :class:`JobStatus`.
+
+The models are declared as mixins and made concrete on the host's own ``SQLAlchemy`` instance by
+:func:`define_models`, so that they live in the host's metadata (Alembic and ``create_all`` see
+them) whatever ``db.Model`` the host uses.
+"""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+
+class JobStatus(enum.StrEnum):
+    """The status of a job; the database holds the lowercase value."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the job is pending or running."""
+        return self in ACTIVE
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the job reached an end state (and so may be deleted or pruned)."""
+        return self in FINISHED
+
+    @property
+    def badge(self) -> str:
+        """The Bootstrap 4 badge class of this status."""
+        return BADGES[self]
+
+
+ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+FINISHED = frozenset(
+    {JobStatus.COMPLETED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.PARTIAL, JobStatus.CANCELLED})
+
+BADGES = {
+    JobStatus.PENDING: "badge-warning",
+    JobStatus.RUNNING: "badge-primary",
+    JobStatus.COMPLETED: "badge-success",
+    JobStatus.PARTIAL: "badge-outline-warning",
+    JobStatus.FAILED: "badge-danger",
+    JobStatus.CANCELLED: "badge-secondary",
+}
+
+#: Every status change the status machine allows; ``store.py`` enforces it.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset(
+        {
+            JobStatus.COMPLETED,
+            JobStatus.PARTIAL,
+            JobStatus.FAILED,
+            JobStatus.CANCELLED,
+            JobStatus.PENDING,
+        }
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.PARTIAL: frozenset({JobStatus.PENDING}),
+    JobStatus.FAILED: frozenset({JobStatus.PENDING}),
+    JobStatus.CANCELLED: frozenset({JobStatus.PENDING}),
+}
+
+
+class EventKind(enum.StrEnum):
+    """What a :class:`JobEvent` records."""
+
+    STATUS = "status"
+    STEP = "step"
+    LOG = "log"
+    ITEM_FAILED = "item_failed"
+    ACTION = "action"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive, in UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("jobs_admin stores timezone-aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+# BIGINT primary keys do not autoincrement on SQLite; INTEGER does and is 64-bit there anyway.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+PENDING_WHERE = sa.text("status = 'pending'")
+
+
+class JobMixin:
+    """Columns of ``jobs_admin_job``: one row per job."""
+
+    __tablename__ = "jobs_admin_job"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    reference: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), default=JobStatus.PENDING.value)
+    phase: Mapped[str | None] = mapped_column(sa.String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    result: Mapped[Any | None] = mapped_column(JSONType)
+    result_file: Mapped[str | None] = mapped_column(sa.String(500))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    traceback: Mapped[str | None] = mapped_column(sa.Text)
+    progress_total: Mapped[int | None] = mapped_column(sa.Integer)
+    progress_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    progress_failed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=1)
+    priority: Mapped[int] = mapped_column(sa.Integer, default=0)
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(sa.String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200))
+    updated_by: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retry_of: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="SET NULL")
+    )
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.Index("ix_jobs_admin_job_created", "created_at", "id"),
+            sa.Index("ix_jobs_admin_job_status_created", "status", "created_at", "id"),
+            sa.Index("ix_jobs_admin_job_type_created", "type", "created_at", "id"),
+            sa.Index("ix_jobs_admin_job_user_created", "created_by", "created_at", "id"),
+            sa.Index(
+                "ix_jobs_admin_job_pending",
+                sa.desc("priority"),
+                "run_at",
+                "id",
+                postgresql_where=PENDING_WHERE,
+                sqlite_where=PENDING_WHERE,
+            ),
+            sa.Index("ix_jobs_admin_job_finished", "finished_at"),
+            sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
+            sa.Index("ix_jobs_admin_job_reference", "reference"),
+        )
+
+    @property
+    def job_status(self) -> JobStatus:
+        """The status as a :class:`JobStatus`."""
+        return JobStatus(self.status)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the job is pending or running."""
+        return self.job_status.is_active
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the job reached an end state."""
+        return self.job_status.is_finished
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (to now while running), or ``None`` before a start."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def percent(self) -> float | None:
+        """Progress in percent of ``progress_total`` (done and failed items both count)."""
+        if not self.progress_total:
+            return None
+        handled = (self.progress_done or 0) + (self.progress_failed or 0)
+        return min(100.0, 100.0 * handled / self.progress_total)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.type} {self.status}>"
+
+
+class JobEventMixin:
+    """Columns of ``jobs_admin_job_event``: log lines, steps, failed items, audit trail."""
+
+    __tablename__ = "jobs_admin_job_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    level: Mapped[str] = mapped_column(sa.String(16), default="info")
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[Any | None] = mapped_column(JSONType)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.Index("ix_jobs_admin_job_event_job", "job_id", "id"),)
+
+    def __repr__(self) -> str:
+        return f"<JobEvent {self.id} job={self.job_id} {self.kind}>"
+
+
+class JobCountMixin:
+    """Exact job counts per (status, created_by), kept by the status machine.
+
+    Spread over a few ``slot`` rows so that concurrent writers rarely wait on one row; readers
+    sum the slots. ``created_by`` is ``""`` for jobs without a user.
+    """
+
+    __tablename__ = "jobs_admin_job_count"
+
+    status: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    created_by: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    slot: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+@dataclass(frozen=True)
+class Models:
+    """The concrete model classes made for one ``SQLAlchemy`` instance."""
+
+    Job: Any
+    JobEvent: Any
+    JobCount: Any
+
+
+_defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
+
+
+def define_models(db: Any) -> Models:
+    """Make the concrete models on ``db.Model`` (once per ``db``; later calls return the same).
+
+    :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.
+    """
+    try:
+        return _defined[db]
+    except KeyError:
+        pass
+
+    class Job(JobMixin, db.Model):
+        pass
+
+    class JobEvent(JobEventMixin, db.Model):
+        pass
+
+    class JobCount(JobCountMixin, db.Model):
+        pass
+
+    models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount)
+    _defined[db] = models
+    return models

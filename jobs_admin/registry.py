@@ -1,0 +1,179 @@
+"""Job types: what a registered job function is, and how its params are checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import inspect
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+from wtforms import Form
+
+from .errors import InvalidParams, UnknownJobType
+
+JobFunc = Callable[..., Any]
+RetryItems = Callable[[dict[str, Any], list[str]], dict[str, Any]]
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-:")
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A registered kind of job: the function that runs it and how it runs."""
+
+    name: str
+    func: JobFunc
+    title: str
+    params: type[Form] | None = None
+    max_attempts: int = 1
+    retry_backoff: float = 30.0
+    timeout: float | None = None
+    cancellable: bool = True
+    retry_items: RetryItems | None = None
+    description: str | None = None
+    signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
+
+    def validate(self, params: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
+        """Check and coerce ``params``; return them as JSON-ready data.
+
+        :param params: the params given to ``enqueue`` or posted by the run form.
+        :param max_bytes: the largest JSON encoding accepted.
+        :raises InvalidParams: with the field errors, a param the function does not take, a
+            value that is not JSON, or params that are too large.
+        """
+        data = self._coerce(params) if self.params is not None else dict(params)
+        try:
+            encoded = json.dumps(data, default=_json_default, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParams(f"params of {self.name!r} are not JSON: {exc}") from None
+        if len(encoded.encode()) > max_bytes:
+            raise InvalidParams(
+                f"params of {self.name!r} are {len(encoded.encode())} bytes as JSON;"
+                f" the limit is {max_bytes}"
+            )
+        data = json.loads(encoded)
+        self._check_signature(data)
+        return data
+
+    def _coerce(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.params is not None
+        form_cls = self.params
+        form = form_cls(formdata=_as_formdata(params), meta={"csrf": False})
+        unknown = sorted(set(params) - set(form._fields))
+        errors: dict[str, list[str]] = {k: ["not a parameter of this job type"] for k in unknown}
+        if not form.validate():
+            errors.update({k: [str(m) for m in v] for k, v in form.errors.items()})
+        if errors:
+            raise InvalidParams(f"invalid params for {self.name!r}", errors)
+        return {k: v for k, v in form.data.items() if k not in ("csrf_token", "submit")}
+
+    def _check_signature(self, data: dict[str, Any]) -> None:
+        if self.signature is None:
+            return
+        try:
+            self.signature.bind(None, **data)
+        except TypeError as exc:
+            raise InvalidParams(f"params do not fit {self.name!r}: {exc}") from None
+
+
+def _as_formdata(params: Mapping[str, Any]) -> MultiDict[str, Any]:
+    """Turn Python params into form data so the WTForms fields coerce them as they would a POST."""
+    formdata: MultiDict[str, Any] = MultiDict()
+    for key, value in params.items():
+        if isinstance(value, bool):
+            # BooleanField reads presence; an absent key is false.
+            if value:
+                formdata.add(key, "y")
+        elif isinstance(value, list | tuple | set | frozenset):
+            for item in value:
+                formdata.add(key, item if isinstance(item, str) else json.dumps(item, default=str))
+        elif value is None:
+            formdata.add(key, "")
+        elif isinstance(value, str):
+            formdata.add(key, value)
+        elif isinstance(value, dt.date | dt.datetime | dt.time):
+            formdata.add(key, value.isoformat())
+        else:
+            formdata.add(key, str(value))
+    return formdata
+
+
+def _json_default(value: Any) -> Any:
+    """Encode what WTForms fields produce (dates, decimals) as JSON."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class Registry:
+    """The job types of one :class:`~jobs_admin.JobsAdmin`, by name."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, JobType] = {}
+
+    def add(self, job_type: JobType) -> None:
+        """Register ``job_type``.
+
+        :raises ValueError: the name is malformed or already taken by another function.
+        """
+        name = job_type.name
+        if not name or not set(name) <= _NAME_CHARS:
+            raise ValueError(
+                f"job type name {name!r} must be lowercase letters, digits and . _ - : only"
+            )
+        existing = self._types.get(name)
+        if existing is not None and existing.func is not job_type.func:
+            raise ValueError(f"job type {name!r} is already registered")
+        if job_type.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if job_type.retry_backoff < 0:
+            raise ValueError("retry_backoff must not be negative")
+        if job_type.timeout is not None and job_type.timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._types[name] = job_type
+
+    def get(self, name: str) -> JobType:
+        """Return the job type called ``name``.
+
+        :raises UnknownJobType: none is registered under that name.
+        """
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownJobType(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._types.values(), key=lambda t: t.title.lower()))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+
+def make_job_type(name: str, func: JobFunc, **options: Any) -> JobType:
+    """Build a :class:`JobType` for ``func``, deriving the title and keeping its signature."""
+    title = options.pop("title", None) or name.replace("_", " ").replace(".", " ").capitalize()
+    description = options.pop("description", None) or inspect.getdoc(func)
+    try:
+        signature: inspect.Signature | None = inspect.signature(func)
+    except (TypeError, ValueError):
+        signature = None
+    return JobType(
+        name=name,
+        func=func,
+        title=title,
+        description=description,
+        signature=signature,
+        **options,
+    )

@@ -1,0 +1,205 @@
+"""Run one claimed job: build its context, call it, and record how it ended."""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from . import signals
+from .context import JobContext
+from .errors import JobCancelled, UnknownJobType
+from .models import EventKind, JobStatus, utcnow
+
+if TYPE_CHECKING:
+    from .extension import JobsAdmin
+
+log = logging.getLogger("jobs_admin.runner")
+
+#: The stop reason the worker gives cancellable jobs at a graceful shutdown.
+SHUTDOWN = "worker shutting down"
+
+
+def run_job(
+    app: Flask,
+    jobs: JobsAdmin,
+    job_id: int,
+    worker: str,
+    register: Callable[[int, JobContext | None], None],
+) -> JobStatus | None:
+    """Run the claimed job ``job_id`` in an app context and store its outcome.
+
+    :param app: the host app; the job runs in its app context, so ``db.session`` works.
+    :param jobs: the extension.
+    :param job_id: a job this worker has just claimed (status running, worker = ``worker``).
+    :param worker: this worker's id; every write checks the job still belongs to it.
+    :param register: called with the job's context when it starts and with ``None`` at the end,
+        so the worker can heartbeat it and ask it to stop.
+    :returns: the status the job ended in, or ``None`` if the worker had lost it.
+    """
+    with app.app_context():
+        try:
+            return _run(app, jobs, job_id, worker, register)
+        finally:
+            register(job_id, None)
+
+
+def _run(
+    app: Flask,
+    jobs: JobsAdmin,
+    job_id: int,
+    worker: str,
+    register: Callable[[int, JobContext | None], None],
+) -> JobStatus | None:
+    db = jobs.db
+    store = jobs.store
+    settings = jobs.settings(app)
+    j = store.jobs
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
+    if row is None:
+        return None
+
+    def write(values: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+        with db.engine.begin() as conn:
+            store.add_events(conn, [{"job_id": job_id, **e} for e in events])
+            return store.progress(conn, job_id, worker, values) if values else True
+
+    def end(status: JobStatus, values: dict[str, Any], event: str, level: str = "info") -> bool:
+        with db.engine.begin() as conn:
+            ok = store.finish(conn, job_id, worker, status, values)
+            if ok:
+                store.event(
+                    conn,
+                    job_id,
+                    EventKind.STATUS,
+                    event,
+                    level=level,
+                    data={"status": status.value},
+                )
+        if not ok:
+            log.warning(
+                "job %s was taken from worker %s before it ended; result dropped", job_id, worker
+            )
+        return ok
+
+    try:
+        job_type = jobs.registry.get(row["type"])
+    except UnknownJobType as exc:
+        end(JobStatus.FAILED, {"error": str(exc), "phase": None}, str(exc), "error")
+        _send_finished(app, jobs, job_id)
+        return JobStatus.FAILED
+
+    ctx = JobContext(
+        job_id=job_id,
+        job_type=row["type"],
+        params=dict(row["params"] or {}),
+        attempt=row["attempts"],
+        max_attempts=row["max_attempts"],
+        progress_total=row["progress_total"],
+        progress_done=row["progress_done"] or 0,
+        progress_failed=row["progress_failed"] or 0,
+        results_dir=settings.results_dir,
+        timeout=job_type.timeout,
+        flush=write,
+        progress_interval=settings.progress_interval,
+    )
+    register(job_id, ctx)
+    if row["cancel_requested"]:
+        ctx.request_stop("cancelled")
+    signals.job_started.send(app, job=jobs._snapshot(job_id))
+
+    status: JobStatus
+    try:
+        result = job_type.func(ctx, **ctx.params)
+        db.session.commit()
+    except JobCancelled as exc:
+        db.session.rollback()
+        ctx.flush()
+        reason = ctx.stop_reason or exc.reason
+        if reason == SHUTDOWN:
+            # Handed back without using up an attempt: the next worker resumes it.
+            ok = end(
+                JobStatus.PENDING,
+                {
+                    "worker": None,
+                    "run_at": utcnow(),
+                    "attempts": j.c.attempts - 1,
+                    "heartbeat_at": None,
+                },
+                "handed back to the queue at worker shutdown",
+            )
+            return JobStatus.PENDING if ok else None
+        if reason.startswith("timed out"):
+            status = _failure(end, row, job_type.retry_backoff, reason, None)
+        else:
+            status = JobStatus.CANCELLED
+            end(status, {"message": "cancelled", "phase": None}, "cancelled", "warning")
+    except Exception as exc:
+        db.session.rollback()
+        ctx.flush()
+        error = f"{type(exc).__name__}: {exc}"
+        status = _failure(end, row, job_type.retry_backoff, error, traceback.format_exc())
+    else:
+        ctx.flush()
+        try:
+            encoded = None if result is None else json.loads(json.dumps(result, default=str))
+        except (TypeError, ValueError) as exc:
+            status = _failure(
+                end, row, job_type.retry_backoff, f"the job's result is not JSON: {exc}", None
+            )
+        else:
+            status = JobStatus.PARTIAL if ctx.failed else JobStatus.COMPLETED
+            text = f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed"
+            if not end(
+                status,
+                {"result": encoded, "phase": None},
+                text,
+                "warning" if ctx.failed else "info",
+            ):
+                return None
+    finally:
+        db.session.remove()
+    if status is not JobStatus.PENDING:
+        _send_finished(app, jobs, job_id)
+    return status
+
+
+def _failure(
+    end: Callable[..., bool],
+    row: Any,
+    backoff: float,
+    error: str,
+    trace: str | None,
+) -> JobStatus:
+    """Requeue a failed run with backoff while attempts are left; else fail the job."""
+    attempts, max_attempts = row["attempts"], row["max_attempts"]
+    values = {"error": error[:10000], "traceback": trace}
+    if attempts < max_attempts:
+        delay = backoff * (2 ** (attempts - 1))
+        end(
+            JobStatus.PENDING,
+            {
+                **values,
+                "worker": None,
+                "heartbeat_at": None,
+                "run_at": utcnow() + timedelta(seconds=delay),
+            },
+            f"attempt {attempts} of {max_attempts} failed: {error[:500]}; retrying in {delay:g} s",
+            "warning",
+        )
+        return JobStatus.PENDING
+    end(JobStatus.FAILED, {**values, "phase": None}, f"failed: {error[:500]}", "error")
+    return JobStatus.FAILED
+
+
+def _send_finished(app: Flask, jobs: JobsAdmin, job_id: int) -> None:
+    job = jobs._snapshot(job_id)
+    if job is not None:
+        signals.job_finished.send(app, job=job)

@@ -1,0 +1,580 @@
+"""All SQL about jobs: the status machine, claims, heartbeats, rescue, actions, counters.
+
+Every status change goes through :meth:`JobStore._move`, which checks it against
+:data:`~jobs_admin.models.TRANSITIONS` and keeps the per-status counters exact in the same
+transaction. Statements are SQLAlchemy Core on the model tables so that one statement moves many
+rows (a claim, a rescue) and returns what it moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from .errors import InvalidTransition, JobNotFound
+from .models import FINISHED, TRANSITIONS, EventKind, JobStatus, Models, utcnow
+
+Conn = Session | Connection
+
+#: Counter rows per (status, user) on PostgreSQL, so concurrent workers rarely share a row.
+PG_COUNTER_SLOTS = 8
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A job a bulk statement moved: its id and who created it (for the counters)."""
+
+    id: int
+    created_by: str | None
+
+
+@dataclass
+class ActionResult:
+    """What a bulk admin action did: the ids it acted on and those it skipped, with why."""
+
+    done: list[int]
+    skipped: dict[int, str]
+
+
+def _dialect(conn: Conn) -> str:
+    if isinstance(conn, Connection):
+        return conn.dialect.name
+    # A Session or Flask-SQLAlchemy's scoped session.
+    return conn.get_bind().dialect.name
+
+
+class JobStore:
+    """The SQL of one set of job models.
+
+    :param models: the concrete models made by :func:`~jobs_admin.models.define_models`.
+    """
+
+    def __init__(self, models: Models) -> None:
+        self.models = models
+        self.jobs: sa.Table = models.Job.__table__
+        self.events: sa.Table = models.JobEvent.__table__
+        self.counts_table: sa.Table = models.JobCount.__table__
+
+    # -- counters --------------------------------------------------------------------------
+
+    def _count(self, conn: Conn, deltas: Counter[tuple[str, str]]) -> None:
+        """Add ``deltas`` (by (status, created_by)) to the counters, in the caller's transaction."""
+        dialect = _dialect(conn)
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        slots = PG_COUNTER_SLOTS if dialect == "postgresql" else 1
+        t = self.counts_table
+        # Sorted so that two transactions touch counter rows in one order and cannot deadlock.
+        for (status, user), delta in sorted(deltas.items()):
+            if not delta:
+                continue
+            stmt = insert(t).values(
+                status=status, created_by=user, slot=random.randrange(slots), n=delta
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[t.c.status, t.c.created_by, t.c.slot],
+                set_={"n": t.c.n + stmt.excluded.n},
+            )
+            conn.execute(stmt)
+
+    def counts(self, conn: Conn, created_by: str | None = None) -> dict[str, int]:
+        """Count jobs per status (and ``total``), of everyone or of one user, from the counters."""
+        t = self.counts_table
+        stmt = sa.select(t.c.status, sa.func.sum(t.c.n)).group_by(t.c.status)
+        if created_by is not None:
+            stmt = stmt.where(t.c.created_by == created_by)
+        result = {s.value: 0 for s in JobStatus}
+        for status, n in conn.execute(stmt):
+            if status in result:
+                result[status] = int(n or 0)
+        result["total"] = sum(result.values())
+        return result
+
+    def recount(self, conn: Conn) -> dict[str, int]:
+        """Rebuild the counters from the jobs table; return the new counts."""
+        j = self.jobs
+        conn.execute(sa.delete(self.counts_table))
+        rows = conn.execute(
+            sa.select(j.c.status, sa.func.coalesce(j.c.created_by, ""), sa.func.count()).group_by(
+                j.c.status, sa.func.coalesce(j.c.created_by, "")
+            )
+        )
+        deltas: Counter[tuple[str, str]] = Counter()
+        for status, user, n in rows:
+            deltas[(status, user)] = n
+        self._count(conn, deltas)
+        return self.counts(conn)
+
+    # -- the status machine ----------------------------------------------------------------
+
+    def _move(
+        self,
+        conn: Conn,
+        old: JobStatus,
+        new: JobStatus,
+        where: Sequence[sa.ColumnElement[bool]],
+        values: dict[str, Any],
+        *,
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+        lock: bool = False,
+    ) -> list[Moved]:
+        """Move the ``old`` jobs matching ``where`` to ``new`` in one statement; return them.
+
+        :raises InvalidTransition: the status machine does not allow ``old`` -> ``new``.
+        """
+        if new not in TRANSITIONS[old]:
+            raise InvalidTransition(None, old.value, new.value)
+        j = self.jobs
+        ids = sa.select(j.c.id).where(j.c.status == old.value, *where)
+        if order_by:
+            ids = ids.order_by(*order_by)
+        if limit is not None:
+            ids = ids.limit(limit)
+        if lock:
+            # A no-op on SQLite, where the UPDATE's write lock already serialises claims.
+            ids = ids.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(j)
+            .where(j.c.id.in_(ids.scalar_subquery()), j.c.status == old.value)
+            .values(status=new.value, updated_at=utcnow(), **values)
+            .returning(j.c.id, j.c.created_by)
+        )
+        moved = [Moved(row.id, row.created_by) for row in conn.execute(stmt)]
+        if moved:
+            deltas: Counter[tuple[str, str]] = Counter()
+            for m in moved:
+                deltas[(old.value, m.created_by or "")] -= 1
+                deltas[(new.value, m.created_by or "")] += 1
+            self._count(conn, deltas)
+        return moved
+
+    def _move_one(
+        self,
+        conn: Conn,
+        job_id: int,
+        new: JobStatus,
+        values: dict[str, Any],
+        *,
+        action: str | None = None,
+        expect: Iterable[JobStatus] | None = None,
+    ) -> JobStatus:
+        """Move one job to ``new`` from whatever status it has; return the old status.
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: its current status cannot go to ``new``.
+        """
+        j = self.jobs
+        stmt = sa.select(j.c.status).where(j.c.id == job_id)
+        if _dialect(conn) == "postgresql":
+            stmt = stmt.with_for_update()
+        current = conn.execute(stmt).scalar()
+        if current is None:
+            raise JobNotFound(job_id)
+        old = JobStatus(current)
+        allowed = set(expect) if expect is not None else set(JobStatus)
+        if old not in allowed or new not in TRANSITIONS[old]:
+            raise InvalidTransition(job_id, old.value, new.value, action)
+        if not self._move(conn, old, new, [j.c.id == job_id], values):
+            # Another transaction changed it between our read and our write (SQLite only).
+            raise InvalidTransition(job_id, old.value, new.value, action)
+        return old
+
+    # -- events ----------------------------------------------------------------------------
+
+    def add_events(self, conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert event rows (dicts with job_id, kind, message, and optionally level, data, at)."""
+        if not rows:
+            return
+        now = utcnow()
+        conn.execute(
+            sa.insert(self.events),
+            [
+                {
+                    "job_id": r["job_id"],
+                    "kind": r["kind"],
+                    "level": r.get("level", "info"),
+                    "message": r.get("message"),
+                    "data": r.get("data"),
+                    "at": r.get("at", now),
+                }
+                for r in rows
+            ],
+        )
+
+    def event(
+        self,
+        conn: Conn,
+        job_id: int,
+        kind: EventKind,
+        message: str,
+        *,
+        level: str = "info",
+        data: Any = None,
+    ) -> None:
+        """Insert one event."""
+        self.add_events(
+            conn,
+            [
+                {
+                    "job_id": job_id,
+                    "kind": kind.value,
+                    "message": message,
+                    "level": level,
+                    "data": data,
+                }
+            ],
+        )
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    def enqueue(self, session: Session, **values: Any) -> Any:
+        """Add a pending job in the caller's transaction and flush it; return the ``Job``."""
+        job = self.models.Job(status=JobStatus.PENDING.value, **values)
+        session.add(job)
+        session.flush()
+        self._count(session, Counter({(JobStatus.PENDING.value, job.created_by or ""): 1}))
+        self.event(session, job.id, EventKind.STATUS, "enqueued", data={"status": "pending"})
+        return job
+
+    # -- the worker's side -----------------------------------------------------------------
+
+    def claim(self, conn: Conn, worker: str, limit: int) -> list[int]:
+        """Move up to ``limit`` due pending jobs to running for ``worker``; return their ids.
+
+        One statement: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers claim side by
+        side; on SQLite the statement's write lock does the same. No job goes to two workers.
+        """
+        if limit < 1:
+            return []
+        j = self.jobs
+        now = utcnow()
+        moved = self._move(
+            conn,
+            JobStatus.PENDING,
+            JobStatus.RUNNING,
+            [j.c.run_at <= now],
+            {
+                "worker": worker,
+                "started_at": now,
+                "heartbeat_at": now,
+                "attempts": j.c.attempts + 1,
+                "finished_at": None,
+                "cancel_requested": False,
+            },
+            order_by=[j.c.priority.desc(), j.c.run_at, j.c.id],
+            limit=limit,
+            lock=True,
+        )
+        ids = [m.id for m in moved]
+        if ids:
+            rows = conn.execute(
+                sa.select(j.c.id, j.c.attempts, j.c.max_attempts).where(j.c.id.in_(ids))
+            )
+            self.add_events(
+                conn,
+                [
+                    {
+                        "job_id": r.id,
+                        "kind": EventKind.STATUS.value,
+                        "message": f"started attempt {r.attempts} of {r.max_attempts} on {worker}",
+                        "data": {"status": "running", "attempt": r.attempts, "worker": worker},
+                    }
+                    for r in rows
+                ],
+            )
+        return sorted(ids)
+
+    def heartbeat(self, conn: Conn, worker: str, ids: Sequence[int]) -> set[int]:
+        """Refresh the heartbeat of ``worker``'s running jobs; return those asked to cancel."""
+        if not ids:
+            return set()
+        j = self.jobs
+        stmt = (
+            sa.update(j)
+            .where(j.c.id.in_(list(ids)), j.c.status == "running", j.c.worker == worker)
+            .values(heartbeat_at=utcnow())
+            .returning(j.c.id, j.c.cancel_requested)
+        )
+        return {row.id for row in conn.execute(stmt) if row.cancel_requested}
+
+    def progress(self, conn: Conn, job_id: int, worker: str, values: dict[str, Any]) -> bool:
+        """Write progress fields of a running job this worker owns; False if it lost the job."""
+        j = self.jobs
+        stmt = (
+            sa.update(j)
+            .where(j.c.id == job_id, j.c.status == "running", j.c.worker == worker)
+            .values(updated_at=utcnow(), **values)
+        )
+        result = cast(sa.CursorResult[Any], conn.execute(stmt))
+        return bool(result.rowcount)
+
+    def finish(
+        self, conn: Conn, job_id: int, worker: str, status: JobStatus, values: dict[str, Any]
+    ) -> bool:
+        """End a running job this worker owns (or hand it back to pending); False if it lost it."""
+        j = self.jobs
+        if status is not JobStatus.PENDING:
+            values = {"finished_at": utcnow(), **values}
+        moved = self._move(
+            conn, JobStatus.RUNNING, status, [j.c.id == job_id, j.c.worker == worker], values
+        )
+        return bool(moved)
+
+    def rescue(self, conn: Conn, stale_after: float) -> tuple[list[int], list[int]]:
+        """Settle running jobs whose heartbeat is older than ``stale_after`` seconds.
+
+        Those with attempts left go back to pending; the others fail with "worker lost".
+        :returns: (ids requeued, ids failed).
+        """
+        j = self.jobs
+        now = utcnow()
+        stale = [j.c.heartbeat_at < now - timedelta(seconds=stale_after)]
+        requeued = self._move(
+            conn,
+            JobStatus.RUNNING,
+            JobStatus.PENDING,
+            [*stale, j.c.attempts < j.c.max_attempts],
+            {"worker": None, "run_at": now, "error": "worker lost", "heartbeat_at": None},
+        )
+        failed = self._move(
+            conn,
+            JobStatus.RUNNING,
+            JobStatus.FAILED,
+            stale,
+            {"error": "worker lost", "finished_at": now, "phase": None},
+        )
+        self.add_events(
+            conn,
+            [
+                {
+                    "job_id": m.id,
+                    "kind": EventKind.STATUS.value,
+                    "level": "warning",
+                    "message": f"worker lost (no heartbeat for {stale_after:g} s); requeued",
+                    "data": {"status": "pending"},
+                }
+                for m in requeued
+            ]
+            + [
+                {
+                    "job_id": m.id,
+                    "kind": EventKind.STATUS.value,
+                    "level": "error",
+                    "message": (
+                        f"worker lost (no heartbeat for {stale_after:g} s); no attempts left"
+                    ),
+                    "data": {"status": "failed"},
+                }
+                for m in failed
+            ],
+        )
+        return [m.id for m in requeued], [m.id for m in failed]
+
+    # -- admin actions ---------------------------------------------------------------------
+
+    def retry(self, conn: Conn, job_id: int, user: str | None, max_attempts: int) -> str | None:
+        """Put a failed, partial or cancelled job back to pending with ``max_attempts`` more runs.
+
+        :returns: the result file of the previous run, to remove once this commits.
+        :raises InvalidTransition: the job is pending, running or completed.
+        """
+        j = self.jobs
+        row = conn.execute(sa.select(j.c.attempts, j.c.result_file).where(j.c.id == job_id)).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        self._move_one(
+            conn,
+            job_id,
+            JobStatus.PENDING,
+            {
+                "run_at": utcnow(),
+                "max_attempts": row.attempts + max_attempts,
+                "worker": None,
+                "phase": None,
+                "message": None,
+                "error": None,
+                "traceback": None,
+                "result": None,
+                "result_file": None,
+                "progress_total": None,
+                "progress_done": 0,
+                "progress_failed": 0,
+                "cancel_requested": False,
+                "heartbeat_at": None,
+                "started_at": None,
+                "finished_at": None,
+                "updated_by": user,
+            },
+            action="retry it",
+        )
+        self.event(
+            conn,
+            job_id,
+            EventKind.ACTION,
+            f"retried by {user or 'system'}",
+            data={"action": "retry", "user": user},
+        )
+        return cast("str | None", row.result_file)
+
+    def cancel(self, conn: Conn, job_id: int, user: str | None, cancellable: bool) -> JobStatus:
+        """Cancel a pending job now, or ask a running one to stop; return the status it had.
+
+        :raises InvalidTransition: the job is finished, or running and not cancellable.
+        """
+        j = self.jobs
+        current = conn.execute(sa.select(j.c.status).where(j.c.id == job_id)).scalar()
+        if current is None:
+            raise JobNotFound(job_id)
+        if current == JobStatus.RUNNING.value:
+            if not cancellable:
+                raise InvalidTransition(
+                    job_id, current, "cancelled", "cancel it: its type cannot stop while running"
+                )
+            conn.execute(
+                sa.update(j)
+                .where(j.c.id == job_id, j.c.status == "running")
+                .values(cancel_requested=True, updated_by=user, updated_at=utcnow())
+            )
+            self.event(
+                conn,
+                job_id,
+                EventKind.ACTION,
+                f"cancel requested by {user or 'system'}",
+                data={"action": "cancel", "user": user},
+            )
+            return JobStatus.RUNNING
+        self._move_one(
+            conn,
+            job_id,
+            JobStatus.CANCELLED,
+            {"finished_at": utcnow(), "updated_by": user, "cancel_requested": True},
+            action="cancel it",
+            expect=[JobStatus.PENDING],
+        )
+        self.event(
+            conn,
+            job_id,
+            EventKind.ACTION,
+            f"cancelled by {user or 'system'}",
+            data={"action": "cancel", "user": user},
+        )
+        return JobStatus.PENDING
+
+    def delete(self, conn: Conn, job_id: int) -> str | None:
+        """Delete a finished job and its events; return its result file path (to remove).
+
+        :raises InvalidTransition: the job is still active.
+        """
+        j = self.jobs
+        row = conn.execute(
+            sa.select(j.c.status, j.c.created_by, j.c.result_file).where(j.c.id == job_id)
+        ).first()
+        if row is None:
+            raise JobNotFound(job_id)
+        if JobStatus(row.status) not in FINISHED:
+            raise InvalidTransition(job_id, row.status, "deleted", "delete it: it is still active")
+        self._delete_ids(conn, [job_id])
+        return cast("str | None", row.result_file)
+
+    def _delete_ids(self, conn: Conn, ids: Sequence[int]) -> list[str]:
+        """Delete finished jobs by id with their events; fix counters; return their files."""
+        j = self.jobs
+        finished = [s.value for s in FINISHED]
+        stmt = (
+            sa.delete(j)
+            .where(j.c.id.in_(list(ids)), j.c.status.in_(finished))
+            .returning(j.c.status, j.c.created_by, j.c.result_file)
+        )
+        # Events first: SQLite enforces the cascade only with PRAGMA foreign_keys, which a host
+        # may not set.
+        conn.execute(sa.delete(self.events).where(self.events.c.job_id.in_(list(ids))))
+        deltas: Counter[tuple[str, str]] = Counter()
+        files = []
+        for row in conn.execute(stmt):
+            deltas[(row.status, row.created_by or "")] -= 1
+            if row.result_file:
+                files.append(row.result_file)
+        self._count(conn, deltas)
+        return files
+
+    def prune_batch(self, conn: Conn, cutoff: datetime, batch: int) -> tuple[int, list[str]]:
+        """Delete up to ``batch`` finished jobs that finished before ``cutoff``.
+
+        :returns: how many jobs were deleted, and their result files.
+        """
+        j = self.jobs
+        finished = [s.value for s in FINISHED]
+        ids = [
+            row.id
+            for row in conn.execute(
+                sa.select(j.c.id)
+                .where(j.c.finished_at < cutoff, j.c.status.in_(finished))
+                .order_by(j.c.finished_at)
+                .limit(batch)
+            )
+        ]
+        if not ids:
+            return 0, []
+        # Clear retry links to the doomed rows first: SQLite may not enforce ON DELETE SET NULL.
+        conn.execute(sa.update(j).where(j.c.retry_of.in_(ids)).values(retry_of=None))
+        files = self._delete_ids(conn, ids)
+        return len(ids), files
+
+    def count_prunable(self, conn: Conn, cutoff: datetime) -> int:
+        """How many finished jobs finished before ``cutoff`` (what a prune would delete)."""
+        j = self.jobs
+        finished = [s.value for s in FINISHED]
+        stmt = sa.select(sa.func.count()).where(j.c.finished_at < cutoff, j.c.status.in_(finished))
+        return int(conn.execute(stmt).scalar() or 0)
+
+    def failed_item_keys(self, conn: Conn, job_id: int) -> list[str]:
+        """The keys of the items a job reported as failed, in the order it reported them."""
+        e = self.events
+        rows = conn.execute(
+            sa.select(e.c.data)
+            .where(e.c.job_id == job_id, e.c.kind == EventKind.ITEM_FAILED.value)
+            .order_by(e.c.id)
+        )
+        keys: list[str] = []
+        seen: set[str] = set()
+        for (data,) in rows:
+            key = str((data or {}).get("key"))
+            if key not in seen:
+                seen.add(key)
+                keys.append(key)
+        return keys
+
+
+def remove_files(results_dir: Path, paths: Iterable[str]) -> int:
+    """Remove result files that live under ``results_dir``; return how many were removed.
+
+    Paths outside ``results_dir`` are never touched, whatever a row says.
+    """
+    removed = 0
+    root = results_dir.resolve()
+    for name in paths:
+        path = (root / name).resolve()
+        if not path.is_relative_to(root):
+            continue
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+        parent = path.parent
+        # Each job writes into its own folder; drop it when it is empty.
+        if parent != root:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+    return removed

@@ -1,0 +1,254 @@
+"""APScheduler wiring: dispatcher, heartbeat, rescue and housekeeping in one process."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+
+from .context import JobContext
+from .registry import JobType
+from .runner import SHUTDOWN, run_job
+
+if TYPE_CHECKING:
+    from .extension import JobsAdmin
+
+log = logging.getLogger("jobs_admin.worker")
+
+# APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
+_EXECUTOR = "jobs_admin"
+logging.getLogger(f"apscheduler.executors.{_EXECUTOR}").setLevel(logging.WARNING)
+
+
+def worker_name() -> str:
+    """A name unique to this process: host, pid and a random tag (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs jobs for one app in this process: one scheduler, one pool of job threads.
+
+    :param app: the host app.
+    :param jobs: its extension.
+    :param concurrency: how many jobs run at once.
+    """
+
+    def __init__(self, app: Flask, jobs: JobsAdmin, concurrency: int | None = None) -> None:
+        settings = jobs.settings(app)
+        self.app = app
+        self.jobs = jobs
+        self.settings = settings
+        self.concurrency = concurrency or settings.concurrency
+        self.name = worker_name()
+        self.pid = os.getpid()
+        self._running: dict[int, JobContext | None] = {}
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._dispatching = False
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
+        self.scheduler = BackgroundScheduler(
+            executors={_EXECUTOR: SchedulerPool(3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler runs in this process and has not been stopped."""
+        return self.scheduler.running and not self._stopping and self.pid == os.getpid()
+
+    def start(self) -> None:
+        """Start the scheduler and its tasks (call once; :class:`JobsAdmin` makes sure)."""
+        s = self.settings
+        add = self.scheduler.add_job
+        add(
+            self._dispatch,
+            "interval",
+            seconds=s.poll_interval,
+            id="jobs_admin.dispatch",
+            executor=_EXECUTOR,
+            next_run_time=datetime.now(UTC),
+        )
+        add(
+            self._heartbeat,
+            "interval",
+            seconds=s.heartbeat_interval,
+            id="jobs_admin.heartbeat",
+            executor=_EXECUTOR,
+        )
+        add(
+            self._rescue,
+            "interval",
+            seconds=max(1.0, min(s.heartbeat_interval, s.stale_after / 2)),
+            id="jobs_admin.rescue",
+            executor=_EXECUTOR,
+            next_run_time=datetime.now(UTC),
+        )
+        if s.housekeeping_cron:
+            add(
+                self._housekeeping,
+                CronTrigger.from_crontab(s.housekeeping_cron, timezone=UTC),
+                id="jobs_admin.housekeeping",
+                executor=_EXECUTOR,
+            )
+        self.scheduler.start()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (w := ref()) is not None and w.stop(wait=True))
+        log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)
+
+    def stop(self, wait: bool = True, grace: float | None = None) -> list[int]:
+        """Stop claiming, ask cancellable jobs to hand themselves back, wait for the rest.
+
+        :param wait: wait up to ``grace`` seconds for running jobs to end.
+        :param grace: seconds to wait; defaults to ``JOBS_ADMIN_SHUTDOWN_GRACE``.
+        :returns: ids of jobs still running when it gave up waiting (the rescue settles them).
+        """
+        with self._lock:
+            if self._stopping:
+                already = True
+            else:
+                already = False
+                self._stopping = True
+        if already:
+            self._stopped.wait(self.settings.shutdown_grace if wait else 0)
+            return self.running_ids()
+        if self.pid != os.getpid():
+            return []
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        for _job_id, ctx in list(self._running.items()):
+            job_type = self._job_type(ctx)
+            if ctx is not None and job_type is not None and job_type.cancellable:
+                ctx.request_stop(SHUTDOWN)
+        left: list[int] = []
+        if wait:
+            deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
+            while self._running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            left = self.running_ids()
+            if left:
+                log.warning(
+                    "jobs_admin worker %s stopped with jobs still running: %s", self.name, left
+                )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopped.set()
+        return left
+
+    def _job_type(self, ctx: JobContext | None) -> JobType | None:
+        if ctx is None:
+            return None
+        try:
+            return self.jobs.registry.get(ctx.job_type)
+        except LookupError:
+            return None
+
+    # -- what the tasks do -----------------------------------------------------------------
+
+    def running_ids(self) -> list[int]:
+        """Ids of the jobs this worker runs now."""
+        with self._lock:
+            return sorted(self._running)
+
+    def context(self, job_id: int) -> JobContext | None:
+        """The context of a job this worker runs, if it runs it."""
+        return self._running.get(job_id)
+
+    def wake(self) -> None:
+        """Make the dispatcher look for work now (after a local enqueue or a finished job)."""
+        with self._lock:
+            self._wake.set()
+            if self._dispatching or self._stopping or not self.scheduler.running:
+                return
+        with contextlib.suppress(Exception):
+            self.scheduler.modify_job("jobs_admin.dispatch", next_run_time=datetime.now(UTC))
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            if self._dispatching:
+                return
+            self._dispatching = True
+        try:
+            while True:
+                self._wake.clear()
+                claimed = self._claim_once()
+                with self._lock:
+                    free = self.concurrency - len(self._running)
+                    if self._stopping or free <= 0 or (not claimed and not self._wake.is_set()):
+                        self._dispatching = False
+                        return
+        except Exception:
+            with self._lock:
+                self._dispatching = False
+            log.exception("jobs_admin dispatcher failed; it will try again at the next poll")
+
+    def _claim_once(self) -> int:
+        with self._lock:
+            free = self.concurrency - len(self._running)
+        if free <= 0 or self._stopping:
+            return 0
+        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+            ids = self.jobs.store.claim(conn, self.name, free)
+        for job_id in ids:
+            with self._lock:
+                self._running[job_id] = None
+            future = self._pool.submit(self._run, job_id)
+            self._futures.add(future)
+            future.add_done_callback(self._futures.discard)
+        return len(ids)
+
+    def _run(self, job_id: int) -> None:
+        try:
+            run_job(self.app, self.jobs, job_id, self.name, self._register)
+        except Exception:
+            log.exception("jobs_admin could not record the end of job %s", job_id)
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            if not self._stopping:
+                self.wake()
+
+    def _register(self, job_id: int, ctx: JobContext | None) -> None:
+        with self._lock:
+            if ctx is None:
+                self._running.pop(job_id, None)
+            else:
+                self._running[job_id] = ctx
+
+    def _heartbeat(self) -> None:
+        ids = self.running_ids()
+        if not ids:
+            return
+        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+            cancel = self.jobs.store.heartbeat(conn, self.name, ids)
+        for job_id in cancel:
+            ctx = self._running.get(job_id)
+            if ctx is not None:
+                ctx.request_stop("cancelled")
+
+    def _rescue(self) -> None:
+        with self.app.app_context():
+            self.jobs.rescue()
+
+    def _housekeeping(self) -> None:
+        with self.app.app_context():
+            n = self.jobs.prune()
+            log.info("jobs_admin housekeeping deleted %d finished job(s)", n)
