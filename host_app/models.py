@@ -1,0 +1,49 @@
+"""The shop's own models: users with a role, and products."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    """A person who may log in to the shop's admin."""
+
+    __tablename__ = "shop_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(20), default="viewer")
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Product(db.Model):  # type: ignore[name-defined,misc]
+    """A product in the shop's catalog."""
+
+    __tablename__ = "shop_product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    price: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2), default=Decimal("0"))
+    stock: Mapped[int] = mapped_column(sa.Integer, default=0)
+    image_url: Mapped[str | None] = mapped_column(sa.String(300))
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
