@@ -6,17 +6,38 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask
 
+from ..models import BADGES, JobStatus
+from . import format as fmt
+
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
 def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
-    """Register the package's templates and static files and, with an ``admin``, the views."""
+    """Register the package's templates, static files and filters and, with ``admin``, the view.
+
+    :param jobs: the extension.
+    :param app: the host app.
+    :param admin: the host's ``flask_admin.Admin``, or ``None`` for no views.
+    """
     bp = Blueprint(
         "jobs_admin",
         __name__.rsplit(".", 2)[0],
         template_folder="templates",
         static_folder="static",
-        static_url_path="/static/jobs_admin",
+        static_url_path="/jobs_admin/static",
     )
     app.register_blueprint(bp)
+    app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
+    app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
+    app.add_template_filter(fmt.utc, "jobs_admin_utc")
+    app.jinja_env.globals["jobs_admin_badges"] = {s.value: BADGES[s] for s in JobStatus}
+    if admin is None:
+        return
+    from .views import JobView
+
+    view = JobView(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
+    size = jobs.settings(app).page_size
+    view.page_size = size
+    view.page_size_options = tuple(sorted({size, *view.page_size_options}))
+    admin.add_view(view)

@@ -1,0 +1,94 @@
+"""List filters of the jobs view (URLs stay stable: ``named_filter_urls``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from flask_admin.contrib.sqla import filters as sqla_filters
+
+from ..models import JobStatus
+
+#: Date-range presets: URL value -> (label, days back; 0 = since midnight UTC, None = all).
+PRESETS: dict[str, tuple[str, int | None]] = {
+    "today": ("Today", 0),
+    "7d": ("Last 7 days", 7),
+    "30d": ("Last 30 days", 30),
+    "all": ("All", None),
+}
+
+
+class ChoiceFilter(sqla_filters.FilterEqual):
+    """Equality against one of a fixed set of options; any other value is refused."""
+
+    def validate(self, value: str) -> bool:
+        return value in {str(k) for k, _ in (self.get_options(None) or [])}
+
+
+class StatusFilter(ChoiceFilter):
+    """Filter by status (``flt0_status_equals=failed``)."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, "Status", options=[(s.value, s.value.title()) for s in JobStatus])
+
+
+class TypeFilter(ChoiceFilter):
+    """Filter by job type (``flt0_type_equals=catalog.export``); options are the registry's."""
+
+    def __init__(self, column: Any, options: Callable[[], list[tuple[str, str]]]) -> None:
+        super().__init__(column, "Type", options=options)
+
+
+class UserFilter(sqla_filters.FilterEqual):
+    """Filter by creator (``flt0_created_by_equals=operator``)."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, "Created by")
+
+    def validate(self, value: str) -> bool:
+        return 0 < len(value) <= 200
+
+
+class CreatedWithinFilter(sqla_filters.BaseSQLAFilter):
+    """Date-range presets on ``created_at``: Today, 7 days, 30 days, All."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, "Created", options=[(k, v[0]) for k, v in PRESETS.items()])
+
+    def validate(self, value: str) -> bool:
+        return value in PRESETS
+
+    def operation(self) -> str:
+        return "within"
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        days = PRESETS[value][1]
+        if days is None:
+            return query
+        now = dt.datetime.now(dt.UTC)
+        start = (
+            now.replace(hour=0, minute=0, second=0, microsecond=0)
+            if days == 0
+            else now - dt.timedelta(days=days)
+        )
+        return query.filter(self.get_column(alias) >= start)
+
+
+class CreatedBetweenFilter(sqla_filters.DateBetweenFilter):
+    """A custom from/to range of days (UTC) on ``created_at``, both days included."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, "Created")
+
+    def clean(self, value: str) -> list[dt.datetime]:
+        start, end = (dt.date.fromisoformat(part) for part in value.split(" to "))
+        return [
+            dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC),
+        ]
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        start, end = value
+        column = self.get_column(alias)
+        return query.filter(column >= start, column < end)

@@ -1,0 +1,55 @@
+"""Forms of the jobs views; every POST carries a CSRF token (Flask-Admin's ``SecureForm``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_admin.form import SecureForm
+from wtforms import Form, IntegerField, validators
+
+
+def csrf_base() -> type[Form]:
+    """The form base class that carries the CSRF token this app checks.
+
+    A host that protects every POST with Flask-WTF's ``CSRFProtect`` checks Flask-WTF's token;
+    Flask-Admin's ``SecureForm`` token would be refused by it, so the views use ``FlaskForm`` there.
+    """
+    if "csrf" in current_app.extensions:
+        from flask_wtf import FlaskForm
+
+        return FlaskForm
+    return SecureForm
+
+
+def token_form(formdata: Any = None) -> Form:
+    """A form with only the CSRF token, for the row actions."""
+    base = csrf_base()
+
+    class TokenForm(base):  # type: ignore[valid-type,misc]
+        pass
+
+    return TokenForm(formdata=formdata)
+
+
+def prune_form(formdata: Any = None, days: int = 30) -> Form:
+    """The "clear old jobs" form: how many days of finished jobs to keep."""
+    base = csrf_base()
+    default_days = days
+
+    class PruneForm(base):  # type: ignore[valid-type,misc]
+        days = IntegerField(
+            "Older than (days)",
+            default=default_days,
+            validators=[validators.InputRequired(), validators.NumberRange(min=0, max=36500)],
+        )
+
+    return PruneForm(formdata=formdata)
+
+
+def run_form(params: type[Form] | None, formdata: Any = None) -> Form:
+    """The run form of a job type: its params form plus the CSRF token."""
+    base = csrf_base()
+    bases = (params, base) if params is not None else (base,)
+    form_cls = type("RunForm", bases, {})
+    return form_cls(formdata=formdata)

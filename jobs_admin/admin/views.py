@@ -1,0 +1,534 @@
+"""The Flask-Admin view of jobs: list with KPI tiles, filters, details, actions, export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    send_file,
+    stream_with_context,
+)
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.form import SecureForm
+from flask_admin.helpers import get_redirect_target
+from flask_admin.model.template import macro
+from markupsafe import Markup
+
+from .. import permissions as perms
+from .._sql import duration_seconds, search_clause
+from ..errors import JobsAdminError
+from ..export import stream_csv
+from ..models import JobStatus
+from . import _details
+from .filters import (
+    PRESETS,
+    CreatedBetweenFilter,
+    CreatedWithinFilter,
+    StatusFilter,
+    TypeFilter,
+    UserFilter,
+)
+from .forms import prune_form, run_form, token_form
+
+if TYPE_CHECKING:
+    from ..extension import JobsAdmin
+
+#: Above this many matches a filtered list says "10,000+" instead of counting every row.
+COUNT_CAP = 10_000
+
+_FILTER_ARG = re.compile(r"^flt\d+_(?P<name>.+)$")
+
+
+class JobView(ModelView):
+    """Jobs in the host's admin: KPI tiles, filters, search, details and gated actions.
+
+    :param jobs: the extension whose jobs this view shows.
+    """
+
+    list_template = "jobs_admin/list.html"
+    details_template = "jobs_admin/details.html"
+
+    can_create = False
+    can_edit = False
+    can_delete = False
+    can_view_details = True
+    can_export = False
+    can_set_page_size = True
+    page_size = 25
+    page_size_options = (25, 50, 100, 250)
+    named_filter_urls = True
+    form_base_class = SecureForm
+    column_display_actions = True
+
+    column_list = (
+        "id",
+        "name",
+        "status",
+        "progress_done",
+        "created_by",
+        "created_at",
+        "duration",
+        "reference",
+    )
+    column_labels = {
+        "id": "ID",
+        "progress_done": "Progress",
+        "created_by": "Created by",
+        "created_at": "Created",
+    }
+    column_searchable_list = ("name", "reference", "created_by")
+    column_formatters = {
+        "id": macro("job_id"),
+        "name": macro("job_name"),
+        "status": macro("job_status"),
+        "progress_done": macro("job_progress"),
+        "created_at": macro("job_time"),
+        "duration": macro("job_duration"),
+        "reference": macro("job_reference"),
+    }
+
+    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
+        self.jobs = jobs
+        job = jobs.Job
+        self.column_sortable_list = (
+            ("id", job.id),
+            "name",
+            ("created_at", job.created_at),
+            ("duration", duration_seconds(job.started_at, job.finished_at)),
+        )
+        self.column_default_sort = [("created_at", True), ("id", True)]
+        self._status_filter = StatusFilter(job.status)
+        self._user_filter = UserFilter(job.created_by)
+        self.column_filters = (
+            self._status_filter,
+            TypeFilter(job.type, self._type_options),
+            self._user_filter,
+            CreatedWithinFilter(job.created_at),
+            CreatedBetweenFilter(job.created_at),
+        )
+        super().__init__(job, jobs.db, **kwargs)
+
+    def _type_options(self) -> list[tuple[str, str]]:
+        return [(t.name, t.title) for t in self.jobs.registry]
+
+    # -- access ----------------------------------------------------------------------------
+
+    @property
+    def user(self) -> Any:
+        """The logged-in user, or ``None``."""
+        return perms.current_user_or_none()
+
+    def can(self, permission: str, job: Any = None) -> bool:
+        """Whether the current user has ``permission`` (on ``job``); used by the templates."""
+        return self.jobs.can(permission, job)
+
+    def sees_all(self) -> bool:
+        """Whether the current user sees every user's jobs."""
+        return self.jobs.can(perms.VIEW_ALL)
+
+    def is_accessible(self) -> bool:
+        return self.jobs.can(perms.VIEW)
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        if not self.jobs.has_permission_checker:
+            return self.render("jobs_admin/setup.html", permissions=perms.PERMISSIONS), 403
+        if self.user is None:
+            login_manager = getattr(current_app, "login_manager", None)
+            if login_manager is not None and login_manager.login_view:
+                return login_manager.unauthorized()
+        return abort(403)
+
+    def is_action_allowed(self, name: str) -> bool:
+        needed = {"retry": perms.RETRY, "cancel": perms.CANCEL, "delete": perms.DELETE}
+        return name in needed and self.jobs.can(needed[name])
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _visible(self, query: Any) -> Any:
+        if self.sees_all():
+            return query
+        who = self.jobs.identity(self.user)
+        return query.filter(self.model.created_by == who) if who else query.filter(sa.false())
+
+    def get_query(self) -> Any:
+        return self._visible(super().get_query())
+
+    def get_count_query(self) -> Any:
+        return self._visible(super().get_count_query())
+
+    def get_one(self, id: Any) -> Any:
+        try:
+            job_id = int(id)
+        except (TypeError, ValueError):
+            return None
+        return self.get_query().filter(self.model.id == job_id).one_or_none()
+
+    def _apply_search(
+        self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str
+    ) -> Any:
+        for term in search.split()[:8]:
+            query = query.filter(search_clause(self.model, term[:200]))
+            if count_query is not None:
+                count_query = count_query.filter(search_clause(self.model, term[:200]))
+        return query, count_query, joins, count_joins
+
+    def _filtered(self, search: str | None, filters: Any) -> Any:
+        query = self.get_query()
+        if search:
+            query, *_ = self._apply_search(query, None, {}, {}, search)
+        if filters and self._filters:
+            query, *_ = self._apply_filters(query, None, {}, {}, filters)
+        return query
+
+    def get_list(
+        self,
+        page: int | None,
+        sort_column: Any,
+        sort_desc: bool,
+        search: str | None,
+        filters: Any,
+        execute: bool = True,
+        page_size: int | None = None,
+    ) -> tuple[int | None, Any]:
+        query = self._filtered(search, filters)
+        count = self._count(query, search, filters)
+        query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
+        if sort_column is not None:
+            query = query.order_by(self.model.id.desc())
+        query = self._apply_pagination(query, page, page_size)
+        return count, (query.all() if execute else query)
+
+    def _count(self, query: Any, search: str | None, filters: Any) -> int:
+        """Count the list's matches: from the counters when they can say, else capped."""
+        self._template_args["count_capped"] = False
+        status = created_by = None
+        counter_friendly = not search
+        for idx, _name, value in filters or ():
+            flt = self._filters[idx]
+            if flt is self._status_filter and status is None:
+                status = value
+            elif flt is self._user_filter and created_by is None:
+                created_by = value
+            else:
+                counter_friendly = False
+        if counter_friendly:
+            if not self.sees_all():
+                own = self.jobs.identity(self.user) or ""
+                if created_by is not None and created_by != own:
+                    return 0
+                created_by = own
+            counts = self.jobs.store.counts(self.jobs.db.session, created_by)
+            return counts[status] if status else counts["total"]
+        limited = query.with_entities(self.model.id).order_by(None).limit(COUNT_CAP + 1)
+        n = self.jobs.db.session.execute(sa.select(sa.func.count()).select_from(limited.subquery()))
+        count = int(n.scalar() or 0)
+        if count > COUNT_CAP:
+            self._template_args["count_capped"] = True
+        return count
+
+    # -- template helpers ------------------------------------------------------------------
+
+    def kpis(self) -> dict[str, int]:
+        """Counts per status of every job the user may see (whatever the table's filter)."""
+        if self.sees_all():
+            return self.jobs.counts()
+        return self.jobs.store.counts(self.jobs.db.session, self.jobs.identity(self.user) or "")
+
+    def active_filter(self, arg: str) -> str | None:
+        """The value of the named filter ``arg`` (``status_equals``) in this request, if any."""
+        for key, value in request.args.items():
+            m = _FILTER_ARG.match(key)
+            if m and m.group("name") == arg:
+                return value
+        return None
+
+    def filter_url(self, arg: str, value: str | None) -> str:
+        """This list's URL with the named filter ``arg`` set to ``value`` (or removed)."""
+        args = [
+            (k, v)
+            for k, v in request.args.items(multi=True)
+            if k != "page" and not ((m := _FILTER_ARG.match(k)) and m.group("name") == arg)
+        ]
+        if value is not None:
+            used = {
+                int(m.group(0)[3:].split("_", 1)[0])
+                for k, _ in args
+                if (m := re.match(r"flt\d+", k))
+            }
+            n = max(used, default=-1) + 1
+            args.append((f"flt{n}_{arg}", value))
+        query = urlencode(args)
+        return self.get_url(".index_view") + (f"?{query}" if query else "")
+
+    def presets(self) -> dict[str, str]:
+        """The date-range presets: value -> label."""
+        return {k: v[0] for k, v in PRESETS.items()}
+
+    def csrf_token(self) -> str:
+        """A CSRF token for the row-action forms of this page."""
+        form = token_form()
+        return str(form.csrf_token.current_token)
+
+    def stale(self, job: Any) -> bool:
+        """Whether a running job's heartbeat is older than ``JOBS_ADMIN_STALE_AFTER``."""
+        return _details.is_stale(job, self.jobs.settings().stale_after)
+
+    def return_url(self) -> str:
+        """Where an action on this page should come back to."""
+        return get_redirect_target() or request.full_path.rstrip("?")
+
+    # -- list ------------------------------------------------------------------------------
+
+    @expose("/")
+    def index_view(self) -> Any:
+        self._template_args["prune_form"] = prune_form(days=self.jobs.settings().retention_days)
+        self._template_args["csrf"] = self.csrf_token()
+        return super().index_view()
+
+    # -- details ---------------------------------------------------------------------------
+
+    @expose("/details/")
+    def details_view(self) -> Any:
+        return_url = get_redirect_target() or self.get_url(".index_view")
+        job = self.get_one(request.args.get("id"))
+        if job is None:
+            flash("That job does not exist or you may not see it.", "error")
+            return redirect(return_url)
+        return self.render(
+            self.details_template,
+            job=job,
+            info=_details.collect(self.jobs, job),
+            return_url=return_url,
+        )
+
+    # -- row actions -----------------------------------------------------------------------
+
+    def _back(self, gone: int | None = None) -> Any:
+        target = get_redirect_target()
+        if gone is not None and target and target.startswith(self.get_url(".details_view")):
+            # The detail page of a deleted job is gone: go back to the list instead.
+            target = None
+        return redirect(target or self.get_url(".index_view"))
+
+    def _checked(self) -> bool:
+        form = token_form(request.form)
+        if form.validate():
+            return True
+        flash("The form expired or lacks its CSRF token; nothing was changed. Try again.", "error")
+        return False
+
+    def _row_action(self, job_id: int, permission: str, run: Callable[[Any], str]) -> Any:
+        if not self._checked():
+            return self._back()
+        gone = None
+        job = self.get_one(job_id)
+        if job is None:
+            flash(f"Job {job_id} does not exist or you may not see it.", "error")
+        elif not self.jobs.can(permission, job):
+            flash(f"You do not have the {permission!r} permission for job {job_id}.", "error")
+        else:
+            try:
+                flash(run(job), "success")
+            except JobsAdminError as exc:
+                self.jobs.db.session.rollback()
+                flash(str(exc).capitalize() + ".", "error")
+            else:
+                gone = job_id if permission == perms.DELETE else None
+        return self._back(gone)
+
+    @expose("/<int:job_id>/retry", methods=("POST",))
+    def retry_job(self, job_id: int) -> Any:
+        return self._row_action(job_id, perms.RETRY, self._retry_one)
+
+    @expose("/<int:job_id>/retry-items", methods=("POST",))
+    def retry_items_job(self, job_id: int) -> Any:
+        def run(job: Any) -> str:
+            new = self.jobs.retry_failed_items(job)
+            url = self.get_url(".details_view", id=new.id)
+            return Markup(
+                'Started job <a href="{}">#{}</a> over the failed items of job #{}.'
+            ).format(url, new.id, job_id)
+
+        return self._row_action(job_id, perms.RETRY, run)
+
+    @expose("/<int:job_id>/cancel", methods=("POST",))
+    def cancel_job(self, job_id: int) -> Any:
+        return self._row_action(job_id, perms.CANCEL, self._cancel_one)
+
+    @expose("/<int:job_id>/delete", methods=("POST",))
+    def delete_job(self, job_id: int) -> Any:
+        return self._row_action(job_id, perms.DELETE, self._delete_one)
+
+    def _retry_one(self, job: Any) -> str:
+        self.jobs.retry(job.id)
+        return f"Job {job.id} is queued again."
+
+    def _cancel_one(self, job: Any) -> str:
+        job = self.jobs.cancel(job.id)
+        if job.status == JobStatus.RUNNING:
+            return f"Job {job.id} was asked to stop; it ends after its current item."
+        return f"Job {job.id} is cancelled."
+
+    def _delete_one(self, job: Any) -> str:
+        self.jobs.delete(job.id)
+        return f"Job {job.id} is deleted."
+
+    # -- bulk actions ----------------------------------------------------------------------
+
+    def _bulk(self, ids: list[str], permission: str, verb: str, run: Callable[[Any], Any]) -> None:
+        done: list[int] = []
+        skipped: list[str] = []
+        for raw in ids[:1000]:
+            job = self.get_one(raw)
+            if job is None:
+                skipped.append(f"#{raw} not found")
+                continue
+            if not self.jobs.can(permission, job):
+                skipped.append(f"#{job.id} not permitted")
+                continue
+            try:
+                run(job.id)
+                done.append(job.id)
+            except JobsAdminError:
+                self.jobs.db.session.rollback()
+                skipped.append(f"#{job.id} is {self.jobs.get(job.id).status}")
+        if done:
+            flash(f"{verb} {len(done)} job(s).", "success")
+        if skipped:
+            flash(
+                f"Skipped {len(skipped)}: {', '.join(skipped[:20])}"
+                + (" …" if len(skipped) > 20 else ""),
+                "warning",
+            )
+        if not done and not skipped:
+            flash("No jobs were selected.", "warning")
+
+    @action("retry", "Retry")
+    def action_retry(self, ids: list[str]) -> None:
+        self._bulk(ids, perms.RETRY, "Queued again", self.jobs.retry)
+
+    @action(
+        "cancel", "Cancel", "Cancel the selected jobs? Running jobs stop after their current item."
+    )
+    def action_cancel(self, ids: list[str]) -> None:
+        self._bulk(ids, perms.CANCEL, "Cancelled (or asked to stop)", self.jobs.cancel)
+
+    @action("delete", "Delete", "Delete the selected jobs with their logs and result files?")
+    def action_delete(self, ids: list[str]) -> None:
+        self._bulk(ids, perms.DELETE, "Deleted", self.jobs.delete)
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self) -> Any:
+        name = request.form.get("action", "")
+        if name in self._actions_data and not self.is_action_allowed(name):
+            flash(f"You do not have the {name!r} permission; nothing was changed.", "error")
+            return self._back()
+        return self.handle_action()
+
+    # -- download, export, prune, run ------------------------------------------------------
+
+    @expose("/<int:job_id>/download")
+    def download(self, job_id: int) -> Any:
+        job = self.get_one(job_id)
+        if job is None or not job.result_file:
+            flash("That job has no result file you may download.", "error")
+            return self._back()
+        root = self.jobs.settings().results_dir.resolve()
+        path = (root / job.result_file).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            flash(f"The result file of job {job_id} is missing.", "error")
+            return self._back()
+        return send_file(path, as_attachment=True, download_name=path.name)
+
+    @expose("/export.csv")
+    def export_csv(self) -> Any:
+        if not self.jobs.can(perms.EXPORT):
+            flash("You do not have the 'export' permission.", "error")
+            return redirect(self.get_url(".index_view"))
+        view_args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(view_args.sort)
+        query = self._filtered(view_args.search, view_args.filters)
+        query, _ = self._apply_sorting(query, {}, sort[0] if sort else None, view_args.sort_desc)
+        j = self.model
+        rows = query.with_entities(
+            j.id,
+            j.name,
+            j.type,
+            j.status,
+            j.created_at,
+            j.started_at,
+            j.finished_at,
+            j.created_by,
+            j.reference,
+            j.error,
+        ).yield_per(1000)
+        return Response(
+            stream_with_context(stream_csv(rows)),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="jobs-export.csv"'},
+        )
+
+    @expose("/prune", methods=("POST",))
+    def prune(self) -> Any:
+        form = prune_form(request.form, days=self.jobs.settings().retention_days)
+        if not self.jobs.can(perms.PRUNE):
+            flash("You do not have the 'prune' permission; nothing was deleted.", "error")
+        elif not form.validate():
+            errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
+            flash(f"Nothing was deleted: {errors}", "error")
+        else:
+            days = form.days.data
+            n = self.jobs.prune(days)
+            flash(f"Deleted {n} finished job(s) older than {days} day(s).", "success")
+        return self._back()
+
+    @expose("/new", methods=("GET", "POST"))
+    def new(self) -> Any:
+        if not self.jobs.can(perms.RUN):
+            flash("You do not have the 'run' permission.", "error")
+            return redirect(self.get_url(".index_view"))
+        name = request.values.get("type", "")
+        job_type = self.jobs.registry.get(name) if name in self.jobs.registry else None
+        if name and job_type is None:
+            flash(f"Unknown job type {name!r}.", "error")
+        form = run_form(
+            job_type.params if job_type else None,
+            request.form if request.method == "POST" else None,
+        )
+        if request.method == "POST" and job_type is not None:
+            if form.validate():
+                params = {k: v for k, v in form.data.items() if k != "csrf_token"}
+                try:
+                    job = self.jobs.enqueue(job_type.name, params=params, commit=True)
+                except JobsAdminError as exc:
+                    self.jobs.db.session.rollback()
+                    flash(str(exc), "error")
+                else:
+                    url = self.get_url(".details_view", id=job.id)
+                    flash(
+                        Markup('Started job <a href="{}">#{} {}</a>.').format(
+                            url, job.id, job.name
+                        ),
+                        "success",
+                    )
+                    return redirect(self.get_url(".index_view"))
+            elif "csrf_token" in form.errors:
+                flash("The form expired or lacks its CSRF token; nothing was started.", "error")
+        return self.render(
+            "jobs_admin/new.html",
+            job_types=list(self.jobs.registry),
+            job_type=job_type,
+            form=form,
+        )
