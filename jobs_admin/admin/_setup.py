@@ -24,7 +24,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         "jobs_admin",
         __name__.rsplit(".", 2)[0],
         template_folder="templates",
-        static_folder="static",
+        static_folder="static/jobs_admin",
         static_url_path="/jobs_admin/static",
     )
     app.register_blueprint(bp)
