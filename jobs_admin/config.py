@@ -7,8 +7,11 @@ host does not set takes the default below. The README's configuration table list
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import UTC
 from pathlib import Path
 from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
 
 #: ``"embedded"``: the web processes run jobs (zero setup); ``"off"``: web processes only serve
 #: the admin and ``flask jobs worker`` processes do the work.
@@ -102,6 +105,17 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         values[name] = float(values[name])
         if values[name] < 0:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must not be negative")
+    cron = values["housekeeping_cron"] or None
+    if cron is not None:
+        # Checked here, not when a worker starts: a typo must not surface as a failing request.
+        try:
+            CronTrigger.from_crontab(cron, timezone=UTC)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"JOBS_ADMIN_HOUSEKEEPING_CRON must be a crontab expression or None,"
+                f" not {cron!r}: {exc}"
+            ) from None
+    values["housekeeping_cron"] = cron
     if values["stale_after"] <= values["heartbeat_interval"]:
         raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
     results = Path(values["results_dir"])
