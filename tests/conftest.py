@@ -1,0 +1,463 @@
+"""Shared fixtures of the jobs_admin test suite.
+
+Importing this module registers the ``test.*`` job types on the demo host's
+:data:`host_app.extensions.jobs` (once, even if it is imported twice).
+
+Fixtures:
+
+- ``app``: the demo host on a SQLite file in ``tmp_path``, worker off, demo users created.
+  Override config keys per test with ``@pytest.mark.app_config(KEY=value, ...)`` (they are
+  read once at ``init_app``, so they must be known before the app is built).
+- ``make_app``: build more apps like ``app`` (``make_app(**config)``).
+- ``jobs``, ``db``: the extension and the ``SQLAlchemy`` instance of the demo host.
+- ``auth``: :class:`AuthActions` for pytest-flask's ``client``.
+- ``pg_url`` (session), ``pg_app``: the same on a throwaway PostgreSQL database.
+- ``wait_for``: poll a predicate until it holds or a deadline passes.
+- ``markers``: the ids ``test.marker`` jobs recorded (cleared for each test).
+- ``gate``: a :class:`threading.Event` that ``test.uncancellable`` jobs wait on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from wtforms import Form, IntegerField, StringField
+from wtforms.validators import InputRequired, NumberRange, Optional
+
+import host_app
+from host_app.auth import ensure_demo_users
+from host_app.extensions import db as host_db
+from host_app.extensions import jobs as host_jobs
+from jobs_admin import JobContext
+
+PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
+
+# -- test job types --------------------------------------------------------------------------
+
+#: Ids of the ``test.marker`` jobs that ran, one entry per run (a double run shows twice).
+MARKERS: list[int] = []
+_MARKERS_LOCK = threading.Lock()
+
+#: ``test.uncancellable`` jobs wait on this before they finish.
+GATE = threading.Event()
+
+#: What ``test.steps`` saw in the database while it ran (job id -> phases read back).
+PROBES: dict[int, list[str | None]] = {}
+
+
+def _register(name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``jobs.job_type`` that skips a name already registered (a conftest imported twice)."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in host_jobs.registry:
+            return func
+        return host_jobs.job_type(name, **options)(func)
+
+    return decorator
+
+
+class ItemsForm(Form):
+    """Params of ``test.items``."""
+
+    count = IntegerField("Count", validators=[InputRequired(), NumberRange(min=0, max=100000)])
+    fail_every = IntegerField("Fail every", validators=[Optional(), NumberRange(min=0)])
+    label = StringField("Label", default="items")
+
+
+def _retry_items(params: dict[str, Any], failed_keys: list[str]) -> dict[str, Any]:
+    return {**params, "count": len(failed_keys), "fail_every": 0}
+
+
+@_register("test.noop", title="Test: no-op")
+def noop(ctx: JobContext) -> None:
+    """Does nothing."""
+
+
+@_register("test.echo", title="Test: echo")
+def echo(ctx: JobContext, **params: Any) -> dict[str, Any]:
+    """Returns its params as its result."""
+    return params
+
+
+@_register("test.items", title="Test: items", params=ItemsForm, retry_items=_retry_items)
+def items(ctx: JobContext, count: int, fail_every: int | None = None, label: str = "items") -> Any:
+    """Counts ``count`` items; every ``fail_every``-th one fails."""
+    ctx.step("Counting")
+    ctx.set_total(count)
+    for i in range(count):
+        ctx.check_cancelled()
+        if fail_every and i % fail_every == 0:
+            ctx.item_failed(f"{label}-{i}", "bad item")
+        else:
+            ctx.advance()
+    ctx.log(f"counted {count} {label}")
+    ctx.log("careful", level="warning")
+    ctx.message(f"{ctx.done} done, {ctx.failed} failed")
+    return {"count": count, "done": ctx.done, "failed": ctx.failed}
+
+
+@_register("test.fail", title="Test: fail", max_attempts=3, retry_backoff=10)
+def fail(ctx: JobContext, message: str = "boom") -> None:
+    """Always raises."""
+    raise RuntimeError(message)
+
+
+@_register("test.fail_once", title="Test: fail once")
+def fail_once(ctx: JobContext) -> None:
+    """Raises; one attempt only."""
+    raise ValueError("no luck")
+
+
+@_register("test.flaky", title="Test: flaky", max_attempts=3, retry_backoff=5)
+def flaky(ctx: JobContext) -> dict[str, int]:
+    """Fails its first attempt, succeeds after."""
+    if ctx.attempt == 1:
+        raise ConnectionError("first attempt always fails")
+    return {"attempt": ctx.attempt}
+
+
+@_register("test.slow_cancellable", title="Test: slow, cancellable")
+def slow_cancellable(ctx: JobContext, steps: int = 50, delay: float = 0.02) -> dict[str, int]:
+    """Advances ``steps`` times with a short sleep, checking for a cancel; resumes at ctx.done."""
+    ctx.set_total(steps)
+    for _ in range(ctx.done, steps):
+        ctx.check_cancelled()
+        time.sleep(delay)
+        ctx.advance()
+    return {"done": ctx.done}
+
+
+@_register("test.marker", title="Test: marker")
+def marker(ctx: JobContext) -> None:
+    """Records its id in :data:`MARKERS`."""
+    with _MARKERS_LOCK:
+        MARKERS.append(ctx.job_id)
+
+
+@_register("test.timeout", title="Test: timeout", timeout=0.3)
+def timeout_job(ctx: JobContext, seconds: float = 10) -> None:
+    """Runs (checking for a stop) far longer than its timeout."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ctx.check_cancelled()
+        time.sleep(0.01)
+
+
+@_register("test.timeout_retry", title="Test: timeout, retried", timeout=0.3, max_attempts=2)
+def timeout_retry(ctx: JobContext, seconds: float = 10) -> None:
+    """Like ``test.timeout`` with one automatic retry."""
+    timeout_job(ctx, seconds)
+
+
+@_register("test.uncancellable", title="Test: uncancellable", cancellable=False)
+def uncancellable(ctx: JobContext, wait: float = 10) -> str:
+    """Waits for :data:`GATE` (never checks for a cancel)."""
+    ctx.step("waiting for the gate")
+    GATE.wait(wait)
+    return "released"
+
+
+@_register("test.result_file", title="Test: result file")
+def result_file(ctx: JobContext, filename: str = "report.txt") -> dict[str, str]:
+    """Writes a result file under ``filename``."""
+    path = ctx.result_file(filename)
+    path.write_text(f"job {ctx.job_id}\n")
+    return {"path": str(path)}
+
+
+@_register("test.advance_many", title="Test: many advances")
+def advance_many(ctx: JobContext, n: int = 100000) -> None:
+    """Calls ``advance`` ``n`` times."""
+    ctx.set_total(n)
+    for _ in range(n):
+        ctx.advance()
+
+
+@_register("test.steps", title="Test: steps")
+def steps(ctx: JobContext) -> None:
+    """Two steps; reads its own phase back from the database after each one."""
+    from flask import current_app
+
+    jobs = current_app.extensions["jobs_admin"]
+    t = jobs.store.jobs
+    seen = []
+    for name in ("Loading", "Writing"):
+        ctx.step(name)
+        with jobs.db.engine.connect() as conn:
+            seen.append(conn.execute(sa.select(t.c.phase).where(t.c.id == ctx.job_id)).scalar())
+    PROBES[ctx.job_id] = seen
+
+
+@_register("test.session", title="Test: uses db.session")
+def session_job(ctx: JobContext, username: str, email: str) -> None:
+    """Changes a user through ``db.session`` (committed by the runner after the job)."""
+    from host_app.models import User
+
+    user = host_db.session.scalar(sa.select(User).filter_by(username=username))
+    user.email = email
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class Probe:
+    """Reads the jobs tables through fresh connections of the current app's engine.
+
+    Nothing is cached: what it returns is what other connections (workers) see now.
+    """
+
+    @property
+    def _tables(self) -> tuple[sa.Table, sa.Table, sa.Table]:
+        store = host_jobs.store
+        return store.jobs, store.events, store.counts_table
+
+    def _all(self, stmt: Any) -> list[dict[str, Any]]:
+        with host_db.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        """The job's row as a dict, or ``None``."""
+        j = self._tables[0]
+        rows = self._all(sa.select(j).where(j.c.id == job_id))
+        return rows[0] if rows else None
+
+    def status(self, job_id: int) -> str | None:
+        row = self.job(job_id)
+        return None if row is None else row["status"]
+
+    def jobs(self, **where: Any) -> list[dict[str, Any]]:
+        """Rows of all jobs (matching ``column=value``), by id."""
+        j = self._tables[0]
+        stmt = sa.select(j).order_by(j.c.id)
+        for key, value in where.items():
+            stmt = stmt.where(j.c[key] == value)
+        return self._all(stmt)
+
+    def events(self, job_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Event rows (of one job, of one kind), in order."""
+        e = self._tables[1]
+        stmt = sa.select(e).order_by(e.c.id)
+        if job_id is not None:
+            stmt = stmt.where(e.c.job_id == job_id)
+        if kind is not None:
+            stmt = stmt.where(e.c.kind == kind)
+        return self._all(stmt)
+
+    def count(self, table: str = "jobs") -> int:
+        """Rows in ``jobs``, ``events`` or ``counts``."""
+        t = dict(zip(("jobs", "events", "counts"), self._tables, strict=True))[table]
+        with host_db.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
+
+    def group_by_status(self, created_by: str | None = None) -> dict[str, int]:
+        """``SELECT status, count(*) GROUP BY status`` in the shape of ``jobs.counts()``."""
+        j = self._tables[0]
+        stmt = sa.select(j.c.status, sa.func.count()).group_by(j.c.status)
+        if created_by is not None:
+            stmt = stmt.where(sa.func.coalesce(j.c.created_by, "") == created_by)
+        result = dict.fromkeys(("pending", "running", "completed", "partial", "failed"), 0)
+        result["cancelled"] = 0
+        with host_db.engine.connect() as conn:
+            for status, n in conn.execute(stmt):
+                result[status] = n
+        result["total"] = sum(result.values())
+        return result
+
+    def counter_rows(self) -> list[dict[str, Any]]:
+        c = self._tables[2]
+        return self._all(sa.select(c).order_by(c.c.status, c.c.created_by, c.c.slot))
+
+    def snapshot(self, job_id: int) -> tuple[Any, ...]:
+        """Everything a refused action must leave unchanged: the row, its events, the counters."""
+        return (self.job(job_id), self.events(job_id), host_jobs.counts(), self.counter_rows())
+
+    def update(self, job_id: int, **values: Any) -> None:
+        """Change columns of a job directly (not its status: that would skew the counters)."""
+        assert "status" not in values
+        j = self._tables[0]
+        with host_db.engine.begin() as conn:
+            conn.execute(sa.update(j).where(j.c.id == job_id).values(**values))
+
+
+@pytest.fixture
+def probe() -> Probe:
+    """A :class:`Probe` of the current app's jobs tables (use inside an app context)."""
+    return Probe()
+
+
+def _wait_for(predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; return that, or fail at the end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"condition not met within {timeout} s: {predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """``wait_for(predicate, timeout=10)``: poll until truthy, fail after ``timeout`` seconds."""
+    return _wait_for
+
+
+@pytest.fixture
+def markers() -> Iterator[list[int]]:
+    """The ids ``test.marker`` jobs recorded, cleared before and after the test."""
+    with _MARKERS_LOCK:
+        MARKERS.clear()
+    yield MARKERS
+    with _MARKERS_LOCK:
+        MARKERS.clear()
+
+
+@pytest.fixture
+def gate() -> Iterator[threading.Event]:
+    """The event ``test.uncancellable`` waits on; cleared before, set after the test."""
+    GATE.clear()
+    yield GATE
+    GATE.set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "app_config(**config): extra config for the app/pg_app fixtures"
+    )
+
+
+def base_config(tmp_path: Path, uri: str) -> dict[str, Any]:
+    """The config every test app starts from."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "JOBS_ADMIN_WORKER": "off",
+        "JOBS_ADMIN_RESULTS_DIR": str(tmp_path / "results"),
+        "JOBS_ADMIN_SHUTDOWN_GRACE": 10,
+        "DEMO_JOB_DELAY": 0,
+        "JOBS_ADMIN_PROGRESS_INTERVAL": 0,
+    }
+
+
+def _marker_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for mark in reversed(list(request.node.iter_markers("app_config"))):
+        config.update(mark.kwargs)
+    return config
+
+
+def _teardown_app(app: Flask) -> None:
+    with app.app_context():
+        host_jobs.stop_worker()
+        host_db.session.remove()
+        host_db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**config)``: a demo host on a fresh SQLite file, schema and users created."""
+    made: list[Flask] = []
+
+    def factory(**config: Any) -> Flask:
+        suffix = str(len(made)) if made else ""
+        uri = f"sqlite:///{tmp_path / f'jobs{suffix}.db'}"
+        app = host_app.create_app({**base_config(tmp_path, uri), **config})
+        with app.app_context():
+            host_db.create_all()
+            ensure_demo_users()
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        _teardown_app(app)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], request: pytest.FixtureRequest) -> Flask:
+    """The demo host on ``tmp_path/jobs.db`` (``JOBS_ADMIN_WORKER="off"``)."""
+    return make_app(**_marker_config(request))
+
+
+@pytest.fixture
+def jobs() -> Any:
+    """The demo host's :class:`~jobs_admin.JobsAdmin`."""
+    return host_jobs
+
+
+@pytest.fixture
+def db() -> Any:
+    """The demo host's ``SQLAlchemy`` instance."""
+    return host_db
+
+
+class AuthActions:
+    """Log in and out through the demo host's ``/login`` form."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def login(self, username: str = "admin", password: str | None = None) -> Any:
+        return self._client.post(
+            "/login",
+            data={"username": username, "password": username if password is None else password},
+        )
+
+    def logout(self) -> Any:
+        return self._client.get("/logout")
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    """Log the test client in as a demo user: ``auth.login("operator")``."""
+    return AuthActions(client)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """The URL of a throwaway database on the test PostgreSQL server, dropped at the end."""
+    server = os.environ.get("JOBS_ADMIN_TEST_DATABASE_URL", PG_DEFAULT_URL)
+    url = sa.make_url(server)
+    name = f"jobs_admin_test_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc}"
+        if os.environ.get("JOBS_ADMIN_REQUIRE_ALL") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_app(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The demo host on the throwaway PostgreSQL database, tables recreated for this test."""
+    app = host_app.create_app({**base_config(tmp_path, pg_url), **_marker_config(request)})
+    with app.app_context():
+        host_db.drop_all()
+        host_db.create_all()
+        ensure_demo_users()
+    yield app
+    _teardown_app(app)
