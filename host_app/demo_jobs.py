@@ -1,0 +1,443 @@
+"""The demo shop's job types: one for every feature of jobs_admin.
+
+* ``catalog.export``: steps, progress per SKU, failed items, a ZIP result file, retry of the
+  failed items only.
+* ``products.import``: writes the shop's own ``Product`` table with ``db.session`` inside the job;
+  invalid rows fail one by one and the job ends ``partial``.
+* ``search.reindex``: a long cancellable loop with a timeout.
+* ``reports.flaky``: fails on its first attempt and succeeds on the automatic retry.
+* ``reports.broken``: always fails deep inside a helper (a traceback with several frames).
+
+Each job sleeps ``DEMO_JOB_DELAY`` seconds (default 0.1) per item so that progress is visible in
+the admin; tests set it to 0. The module also connects a ``job_finished`` receiver that shows
+where a host would send its completion e-mails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from collections.abc import Iterable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Flask, current_app
+from markupsafe import escape
+from wtforms import Field, Form, IntegerField, StringField, validators
+from wtforms.widgets import TextArea
+
+from jobs_admin import JobContext
+from jobs_admin.signals import job_finished
+
+from .extensions import db, jobs
+from .models import Product, User
+
+#: Seconds each job sleeps per item when the app sets no ``DEMO_JOB_DELAY``.
+DEFAULT_DELAY = 0.1
+
+#: SKUs of products that no longer exist: exporting them fails (an item-level failure).
+DISCONTINUED_PREFIX = "X"
+
+
+def _pause(factor: float = 1.0) -> None:
+    """Sleep ``DEMO_JOB_DELAY`` seconds times ``factor`` (no sleep when the delay is 0)."""
+    delay = float(current_app.config.get("DEMO_JOB_DELAY", DEFAULT_DELAY)) * factor
+    if delay > 0:
+        time.sleep(delay)
+
+
+# -- forms ---------------------------------------------------------------------------------
+
+
+class ListField(Field):
+    """A list of strings: from repeated form values, or from one comma/newline-separated text.
+
+    ``jobs.enqueue(..., skus=["A1", "B2"])`` arrives as two form values, the run form's text area
+    as ``"A1, B2"``; both give ``["A1", "B2"]``.
+    """
+
+    widget = TextArea()
+    data: list[str]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist:
+            return  # not given at all: keep the default, as WTForms' own fields do
+        items: list[str] = []
+        for value in valuelist:
+            items.extend(part.strip() for part in str(value).replace("\n", ",").split(","))
+        self.data = [item for item in items if item]
+
+    def process_data(self, value: Any) -> None:
+        if isinstance(value, str):
+            self.process_formdata([value])
+        else:
+            self.data = list(value) if value else []
+
+    def _value(self) -> str:
+        return ", ".join(self.data or [])
+
+
+class SkuList:
+    """Validate each SKU of a :class:`ListField`: letters, digits and dashes, at most 40."""
+
+    def __init__(self, max_items: int = 1000) -> None:
+        self.max_items = max_items
+
+    def __call__(self, form: Form, field: Field) -> None:
+        if len(field.data) > self.max_items:
+            raise validators.ValidationError(f"at most {self.max_items} SKUs")
+        bad = [s for s in field.data if len(s) > 40 or not s.replace("-", "").isalnum()]
+        if bad:
+            raise validators.ValidationError(f"not a SKU: {', '.join(bad[:5])}")
+
+
+class ExportForm(Form):
+    """Params of ``catalog.export``."""
+
+    definition = StringField(
+        "Catalog definition",
+        default="spring",
+        validators=[validators.DataRequired(), validators.Length(max=100)],
+        description="Which catalog layout to use (spring, summer, clearance...).",
+    )
+    skus = ListField(
+        "SKUs",
+        default=["TS-001", "TS-002", "MUG-001", "X-404", "PST-003"],
+        validators=[validators.DataRequired(), SkuList()],
+        description="Comma-separated; SKUs starting with X are discontinued and fail.",
+    )
+
+
+class ImportForm(Form):
+    """Params of ``products.import``."""
+
+    rows = IntegerField(
+        "Rows",
+        default=60,
+        validators=[validators.NumberRange(min=1, max=10000)],
+        description="How many rows the supplier feed has.",
+    )
+    invalid_every = IntegerField(
+        "Invalid every Nth row",
+        default=9,
+        validators=[validators.NumberRange(min=0, max=10000)],
+        description="Every Nth row has a negative price and is rejected (0: none).",
+    )
+    supplier = StringField(
+        "Supplier",
+        default="ACME",
+        validators=[validators.DataRequired(), validators.Length(max=40)],
+    )
+
+
+class ReindexForm(Form):
+    """Params of ``search.reindex``."""
+
+    items = IntegerField(
+        "Documents",
+        default=200,
+        validators=[validators.NumberRange(min=1, max=100000)],
+    )
+
+
+def _last_month() -> str:
+    """The month before this one, as ``YYYY-MM``."""
+    return f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+
+
+class ReportForm(Form):
+    """Params of ``reports.flaky``."""
+
+    month = StringField(
+        "Month",
+        default=_last_month,
+        validators=[
+            validators.DataRequired(),
+            validators.Regexp(r"^\d{4}-\d{2}$", message="YYYY-MM"),
+        ],
+    )
+
+
+# -- catalog.export ------------------------------------------------------------------------
+
+
+def _resolve_image(sku: str) -> str:
+    """Return the image URL of ``sku``.
+
+    :raises LookupError: the SKU is discontinued, so it has no image.
+    """
+    if sku.upper().startswith(DISCONTINUED_PREFIX):
+        raise LookupError(f"no image for discontinued SKU {sku}")
+    product = db.session.scalar(db.select(Product).filter_by(sku=sku))
+    if product is not None and product.image_url:
+        return str(product.image_url)
+    return f"https://img.shop.example/{sku.lower()}.jpg"
+
+
+def _product_names(skus: Iterable[str]) -> dict[str, str]:
+    rows = db.session.execute(db.select(Product.sku, Product.name).where(Product.sku.in_(skus)))
+    return {sku: name for sku, name in rows}
+
+
+def _catalog_page(definition: str, entries: Sequence[tuple[str, str, str]]) -> str:
+    """Render the catalog's HTML page: one card per (sku, name, image url)."""
+    cards = "\n".join(
+        f'  <figure><img src="{escape(url)}" alt="{escape(name)}">'
+        f"<figcaption>{escape(sku)}: {escape(name)}</figcaption></figure>"
+        for sku, name, url in entries
+    )
+    return (
+        "<!doctype html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{escape(definition.title())} catalog</title></head>\n"
+        f"<body>\n<h1>{escape(definition.title())} catalog</h1>\n{cards}\n</body></html>\n"
+    )
+
+
+@jobs.job_type(
+    "catalog.export",
+    title="Export catalog",
+    params=ExportForm,
+    retry_items=lambda params, failed: {**params, "skus": failed},
+)
+def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[str, Any]:
+    """Build a catalog of the given SKUs as an HTML page and zip it for download.
+
+    Discontinued SKUs (starting with X) fail as items; the job then ends partial and
+    "Retry failed items" reruns only those.
+
+    :param ctx: the job's context.
+    :param definition: the catalog layout.
+    :param skus: the products to include.
+    :returns: how many SKUs and pages went into the ZIP.
+    """
+    ctx.step("Resolving images")
+    ctx.set_total(len(skus))
+    images: dict[str, str] = {}
+    for sku in skus:
+        ctx.check_cancelled()
+        try:
+            images[sku] = _resolve_image(sku)
+        except LookupError as exc:
+            ctx.item_failed(sku, exc)
+        else:
+            ctx.advance()
+        _pause()
+
+    ctx.step("Building pages")
+    names = _product_names(images)
+    entries = [(sku, names.get(sku, sku), url) for sku, url in images.items()]
+    page = _catalog_page(definition, entries)
+    ctx.log(f"built 1 page with {len(entries)} products")
+    _pause()
+
+    ctx.step("Zipping")
+    path = ctx.result_file("catalog.zip")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.html", page)
+        archive.writestr("skus.txt", "\n".join(images) + "\n")
+    ctx.message(f"{len(entries)} of {len(skus)} SKUs exported")
+    return {
+        "definition": definition,
+        "skus": len(entries),
+        "pages": 1,
+        "bytes": path.stat().st_size,
+    }
+
+
+# -- products.import -----------------------------------------------------------------------
+
+
+def _feed_rows(supplier: str, rows: int, invalid_every: int) -> list[dict[str, Any]]:
+    """The rows of a (generated) supplier feed; every ``invalid_every``-th one is invalid."""
+    prefix = "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
+    feed = []
+    for n in range(1, rows + 1):
+        price = Decimal(5 + (n * 37) % 95) + Decimal("0.99")
+        if invalid_every and n % invalid_every == 0:
+            price = -price
+        feed.append(
+            {
+                "line": n,
+                "sku": f"{prefix}-{n:05d}",
+                "name": f"{supplier} article {n}",
+                "price": price,
+                "stock": (n * 13) % 120,
+            }
+        )
+    return feed
+
+
+def _check_row(row: dict[str, Any]) -> None:
+    """:raises ValueError: the row cannot be imported."""
+    if row["price"] < 0:
+        raise ValueError(f"price must not be negative, got {row['price']}")
+    if not row["name"]:
+        raise ValueError("name is empty")
+
+
+@jobs.job_type("products.import", title="Import products", params=ImportForm)
+def import_products(
+    ctx: JobContext, rows: int, invalid_every: int, supplier: str = "ACME"
+) -> dict[str, int]:
+    """Import a supplier's feed into the shop's products, creating or updating by SKU.
+
+    Rows with a negative price are rejected one by one; the job ends partial. Valid rows are
+    committed in batches, so what was imported stays imported if the job is cancelled.
+
+    :param ctx: the job's context.
+    :param rows: rows in the feed.
+    :param invalid_every: every Nth row is invalid (0: none).
+    :param supplier: the supplier's name; its SKUs are prefixed with it.
+    :returns: how many products were created and updated.
+    """
+    ctx.step("Reading feed")
+    feed = _feed_rows(supplier, rows, invalid_every)
+    ctx.set_total(len(feed))
+    ctx.step("Importing")
+    created = updated = 0
+    for row in feed:
+        ctx.check_cancelled()
+        try:
+            _check_row(row)
+        except ValueError as exc:
+            ctx.item_failed(f"line {row['line']}", exc)
+            continue
+        product = db.session.scalar(db.select(Product).filter_by(sku=row["sku"]))
+        if product is None:
+            product = Product(sku=row["sku"])
+            db.session.add(product)
+            created += 1
+        else:
+            updated += 1
+        product.name = row["name"]
+        product.price = row["price"]
+        product.stock = row["stock"]
+        ctx.advance()
+        if row["line"] % 25 == 0:
+            db.session.commit()
+        _pause(0.3)
+    db.session.commit()
+    ctx.message(f"{created} created, {updated} updated, {ctx.failed} rejected")
+    return {"created": created, "updated": updated, "rejected": ctx.failed}
+
+
+# -- search.reindex ------------------------------------------------------------------------
+
+
+@jobs.job_type("search.reindex", title="Reindex search", params=ReindexForm, timeout=600)
+def reindex_search(ctx: JobContext, items: int) -> dict[str, int]:
+    """Rebuild the shop's search index document by document (slow: try cancelling it).
+
+    :param ctx: the job's context.
+    :param items: how many documents to index.
+    :returns: how many documents were indexed.
+    """
+    ctx.step("Collecting documents")
+    ctx.set_total(items)
+    _pause()
+    ctx.step("Indexing")
+    for n in range(1, items + 1):
+        ctx.check_cancelled()
+        _pause(2)
+        ctx.advance()
+        if n % 50 == 0:
+            ctx.log(f"indexed {n} of {items} documents")
+            ctx.message(f"{n} of {items} documents")
+    ctx.step("Swapping index")
+    _pause()
+    return {"documents": items}
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+@jobs.job_type(
+    "reports.flaky",
+    title="Flaky report",
+    params=ReportForm,
+    max_attempts=3,
+    retry_backoff=2,
+)
+def flaky_report(ctx: JobContext, month: str) -> dict[str, Any]:
+    """A sales report whose data source times out on the first attempt.
+
+    Shows automatic retries: attempt 1 fails, the job waits 2 s and attempt 2 succeeds.
+
+    :param ctx: the job's context.
+    :param month: the month to report on (``YYYY-MM``).
+    :raises ConnectionError: on the first attempt.
+    """
+    ctx.step("Querying warehouse")
+    _pause(5)
+    if ctx.attempt == 1:
+        raise ConnectionError("warehouse API timed out after 30 s")
+    ctx.step("Writing report")
+    lines = [("day", "orders", "revenue")]
+    lines += [(f"{month}-{d:02d}", str(10 + d % 7), f"{(10 + d % 7) * 23.5:.2f}") for d in (1, 2)]
+    out = io.StringIO()
+    csv.writer(out).writerows(lines)
+    ctx.result_file(f"sales-{month}.csv").write_text(out.getvalue(), encoding="utf-8")
+    return {"month": month, "attempt": ctx.attempt, "rows": len(lines) - 1}
+
+
+def _parse_amount(raw: str) -> Decimal:
+    try:
+        return Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {raw!r}") from None
+
+
+def _aggregate(lines: Iterable[tuple[str, str]]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for rate, amount in lines:
+        totals[rate] = totals.get(rate, Decimal(0)) + _parse_amount(amount)
+    return totals
+
+
+def _build_vat_report() -> dict[str, Decimal]:
+    # The letter O instead of a zero: a classic of hand-edited exports.
+    lines = [("19%", "100,00"), ("7%", "12,50"), ("19%", "12,5O")]
+    return _aggregate(lines)
+
+
+@jobs.job_type("reports.broken", title="Broken report")
+def broken_report(ctx: JobContext) -> dict[str, str]:
+    """A VAT report that always fails while parsing its input (shows a traceback).
+
+    :param ctx: the job's context.
+    :raises ValueError: always.
+    """
+    ctx.step("Aggregating amounts")
+    _pause()
+    totals = _build_vat_report()
+    return {rate: str(total) for rate, total in totals.items()}
+
+
+# -- completion e-mails --------------------------------------------------------------------
+
+
+def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
+    """Tell the job's creator that it ended (the demo logs the mail instead of sending it).
+
+    Connected to :data:`jobs_admin.signals.job_finished` for every end state.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if job is None or app.extensions.get("jobs_admin") is not jobs:
+        return  # another app in this process, with jobs of its own
+    if not job.created_by:
+        return
+    try:
+        user = db.session.scalar(db.select(User).filter_by(username=job.created_by))
+    except Exception:  # the signal must never break the worker that sends it
+        app.logger.exception("could not look up the creator of job %s", job.id)
+        return
+    if user is None or not user.email:
+        return
+    subject = f"Job #{job.id} {job.name or job.type}: {job.status}"
+    app.logger.info("mail to %s <%s>: %s", user.username, user.email, subject)
+
+
+job_finished.connect(_mail_creator)
