@@ -391,10 +391,15 @@ class JobsAdmin:
             remove_files(self.settings().results_dir, [path])
         signals.job_deleted.send(current_app._get_current_object(), job=row)  # type: ignore[attr-defined]
 
-    def prune(self, days: int | None = None) -> int:
+    def prune(self, days: int | None = None, *, wait: bool = True) -> int:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
 
+        One process prunes at a time (a PostgreSQL advisory lock); each batch of
+        ``JOBS_ADMIN_PRUNE_BATCH`` jobs is its own short transaction, so workers and the admin
+        never wait long on it.
+
         :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
+        :param wait: if another process is pruning, wait for it (else return 0 at once).
         :raises InvalidArgument: ``days`` is negative.
         """
         settings = self.settings()
@@ -403,13 +408,19 @@ class JobsAdmin:
             raise InvalidArgument("days must be a whole number, 0 or more")
         cutoff = utcnow() - timedelta(days=days)
         total = 0
-        while True:
-            with self.db.engine.begin() as conn:
-                n, files = self.store.prune_batch(conn, cutoff, settings.prune_batch)
-            remove_files(settings.results_dir, files)
-            total += n
-            if n < settings.prune_batch:
-                break
+        with self.db.engine.connect() as lock:
+            if not self.store.session_lock(lock, "prune", wait):
+                return 0
+            try:
+                while True:
+                    with self.db.engine.begin() as conn:
+                        n, files = self.store.prune_batch(conn, cutoff, settings.prune_batch)
+                    remove_files(settings.results_dir, files)
+                    total += n
+                    if n < settings.prune_batch:
+                        break
+            finally:
+                self.store.session_unlock(lock, "prune")
         signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]
         return total
 

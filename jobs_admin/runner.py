@@ -71,23 +71,28 @@ def _run(
             store.add_events(conn, [{"job_id": job_id, **e} for e in events])
             return store.progress(conn, job_id, worker, values) if values else True
 
-    def end(status: JobStatus, values: dict[str, Any], event: str, level: str = "info") -> bool:
+    def end(
+        status: JobStatus,
+        values: dict[str, Any],
+        event: str,
+        level: str = "info",
+        retry: bool = False,
+    ) -> JobStatus | None:
         with db.engine.begin() as conn:
-            ok = store.finish(conn, job_id, worker, status, values)
-            if ok:
+            got = store.finish(conn, job_id, worker, status, values, retry=retry)
+            if got is JobStatus.PENDING:
+                store.notify_pending(conn)
+            if got is not None and got is not status:
+                event, level = "cancel requested during the attempt: not retried", "warning"
+            if got is not None:
                 store.event(
-                    conn,
-                    job_id,
-                    EventKind.STATUS,
-                    event,
-                    level=level,
-                    data={"status": status.value},
+                    conn, job_id, EventKind.STATUS, event, level=level, data={"status": got.value}
                 )
-        if not ok:
+        if got is None:
             log.warning(
                 "job %s was taken from worker %s before it ended; result dropped", job_id, worker
             )
-        return ok
+        return got
 
     try:
         job_type = jobs.registry.get(row["type"])
@@ -172,7 +177,7 @@ def _run(
 
 
 def _failure(
-    end: Callable[..., bool],
+    end: Callable[..., JobStatus | None],
     row: Any,
     backoff: float,
     error: str,
@@ -183,7 +188,7 @@ def _failure(
     values = {"error": error[:10000], "traceback": trace}
     if attempts < max_attempts:
         delay = backoff * (2 ** (attempts - 1))
-        end(
+        got = end(
             JobStatus.PENDING,
             {
                 **values,
@@ -193,8 +198,9 @@ def _failure(
             },
             f"attempt {attempts} of {max_attempts} failed: {error[:500]}; retrying in {delay:g} s",
             "warning",
+            retry=True,
         )
-        return JobStatus.PENDING
+        return got or JobStatus.PENDING
     end(JobStatus.FAILED, {**values, "phase": None}, f"failed: {error[:500]}", "error")
     return JobStatus.FAILED
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,14 @@ Conn = Session | Connection
 
 #: Counter rows per (status, user) on PostgreSQL, so concurrent workers rarely share a row.
 PG_COUNTER_SLOTS = 8
+
+#: The PostgreSQL ``LISTEN/NOTIFY`` channel that says "a job became due": idle workers wake.
+NOTIFY_CHANNEL = "jobs_admin_pending"
+
+
+def lock_key(name: str) -> int:
+    """A stable 63-bit advisory-lock key for ``name`` (same in every process and machine)."""
+    return zlib.crc32(f"jobs_admin:{name}".encode()) & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)
@@ -141,12 +150,15 @@ class JobStore:
             ids = ids.order_by(*order_by)
         if limit is not None:
             ids = ids.limit(limit)
-        if lock:
-            # A no-op on SQLite, where the UPDATE's write lock already serialises claims.
-            ids = ids.with_for_update(skip_locked=True)
+        chosen: Any = ids.scalar_subquery()
+        if lock and _dialect(conn) == "postgresql":
+            # Materialised, so the LIMITed, SKIP LOCKED pick runs once: as a plain IN
+            # subquery the planner may re-run it per row and move more rows than the limit.
+            picked = ids.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            chosen = sa.select(picked.c.id).scalar_subquery()
         stmt = (
             sa.update(j)
-            .where(j.c.id.in_(ids.scalar_subquery()), j.c.status == old.value)
+            .where(j.c.id.in_(chosen), j.c.status == old.value)
             .values(status=new.value, updated_at=utcnow(), **values)
             .returning(j.c.id, j.c.created_by)
         )
@@ -236,6 +248,41 @@ class JobStore:
             ],
         )
 
+    # -- coordination between processes ---------------------------------------------------
+
+    def notify_pending(self, conn: Conn) -> None:
+        """Tell listening workers (on PostgreSQL) that jobs are due; sent when ``conn`` commits."""
+        if _dialect(conn) == "postgresql":
+            conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+
+    def try_xact_lock(self, conn: Conn, name: str) -> bool:
+        """Take the advisory lock ``name`` until ``conn``'s transaction ends, if it is free.
+
+        On SQLite there is one machine and the work it guards is idempotent: always True.
+        """
+        if _dialect(conn) != "postgresql":
+            return True
+        stmt = sa.text("SELECT pg_try_advisory_xact_lock(:key)")
+        return bool(conn.execute(stmt, {"key": lock_key(name)}).scalar())
+
+    def session_lock(self, conn: Connection, name: str, wait: bool) -> bool:
+        """Take the advisory lock ``name`` for ``conn``'s whole session (PostgreSQL only).
+
+        :param wait: block until it is free; else give up at once if another process holds it.
+        """
+        if conn.dialect.name != "postgresql":
+            return True
+        fn = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        result = conn.execute(sa.text(f"SELECT {fn}(:key)"), {"key": lock_key(name)}).scalar()
+        conn.commit()
+        return wait or bool(result)
+
+    def session_unlock(self, conn: Connection, name: str) -> None:
+        """Release a lock taken by :meth:`session_lock`."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+            conn.commit()
+
     # -- enqueue ---------------------------------------------------------------------------
 
     def enqueue(self, session: Session, **values: Any) -> Any:
@@ -245,6 +292,7 @@ class JobStore:
         session.flush()
         self._count(session, Counter({(JobStatus.PENDING.value, job.created_by or ""): 1}))
         self.event(session, job.id, EventKind.STATUS, "enqueued", data={"status": "pending"})
+        self.notify_pending(session)
         return job
 
     # -- the worker's side -----------------------------------------------------------------
@@ -320,16 +368,38 @@ class JobStore:
         return bool(result.rowcount)
 
     def finish(
-        self, conn: Conn, job_id: int, worker: str, status: JobStatus, values: dict[str, Any]
-    ) -> bool:
-        """End a running job this worker owns (or hand it back to pending); False if it lost it."""
+        self,
+        conn: Conn,
+        job_id: int,
+        worker: str,
+        status: JobStatus,
+        values: dict[str, Any],
+        *,
+        retry: bool = False,
+    ) -> JobStatus | None:
+        """End a running job this worker owns, or hand it back to pending.
+
+        :param retry: this is an automatic retry after a failed attempt: if a cancel was
+            requested meanwhile the job ends cancelled instead of going back to the queue.
+        :returns: the status the job got, or ``None`` if the worker no longer owns it.
+        """
         j = self.jobs
+        mine = [j.c.id == job_id, j.c.worker == worker]
+        if status is JobStatus.PENDING and retry:
+            if self._move(
+                conn,
+                JobStatus.RUNNING,
+                JobStatus.PENDING,
+                [*mine, j.c.cancel_requested.is_(False)],
+                values,
+            ):
+                return JobStatus.PENDING
+            status = JobStatus.CANCELLED
+            values = {k: v for k, v in values.items() if k in ("error", "traceback")}
+            values.update(phase=None, message="cancelled")
         if status is not JobStatus.PENDING:
             values = {"finished_at": utcnow(), **values}
-        moved = self._move(
-            conn, JobStatus.RUNNING, status, [j.c.id == job_id, j.c.worker == worker], values
-        )
-        return bool(moved)
+        return status if self._move(conn, JobStatus.RUNNING, status, mine, values) else None
 
     def rescue(self, conn: Conn, stale_after: float) -> tuple[list[int], list[int]]:
         """Settle running jobs whose heartbeat is older than ``stale_after`` seconds.
@@ -338,6 +408,9 @@ class JobStore:
         :returns: (ids requeued, ids failed).
         """
         j = self.jobs
+        if not self.try_xact_lock(conn, "rescue"):
+            # Another process is rescuing right now; its statement sees the same rows.
+            return [], []
         now = utcnow()
         stale = [j.c.heartbeat_at < now - timedelta(seconds=stale_after)]
         requeued = self._move(
@@ -379,6 +452,8 @@ class JobStore:
                 for m in failed
             ],
         )
+        if requeued:
+            self.notify_pending(conn)
         return [m.id for m in requeued], [m.id for m in failed]
 
     # -- admin actions ---------------------------------------------------------------------
@@ -425,6 +500,7 @@ class JobStore:
             f"retried by {user or 'system'}",
             data={"action": "retry", "user": user},
         )
+        self.notify_pending(conn)
         return cast("str | None", row.result_file)
 
     def cancel(self, conn: Conn, job_id: int, user: str | None, cancellable: bool) -> JobStatus:
@@ -433,43 +509,51 @@ class JobStore:
         :raises InvalidTransition: the job is finished, or running and not cancellable.
         """
         j = self.jobs
-        current = conn.execute(sa.select(j.c.status).where(j.c.id == job_id)).scalar()
+        stmt = sa.select(j.c.status).where(j.c.id == job_id)
+        if _dialect(conn) == "postgresql":
+            # Hold the row so a worker cannot claim it between our read and our write.
+            stmt = stmt.with_for_update()
+        current = conn.execute(stmt).scalar()
         if current is None:
             raise JobNotFound(job_id)
-        if current == JobStatus.RUNNING.value:
-            if not cancellable:
-                raise InvalidTransition(
-                    job_id, current, "cancelled", "cancel it: its type cannot stop while running"
-                )
-            conn.execute(
-                sa.update(j)
-                .where(j.c.id == job_id, j.c.status == "running")
-                .values(cancel_requested=True, updated_by=user, updated_at=utcnow())
-            )
-            self.event(
+        if current == JobStatus.PENDING.value:
+            moved = self._move(
                 conn,
-                job_id,
-                EventKind.ACTION,
-                f"cancel requested by {user or 'system'}",
-                data={"action": "cancel", "user": user},
+                JobStatus.PENDING,
+                JobStatus.CANCELLED,
+                [j.c.id == job_id],
+                {"finished_at": utcnow(), "updated_by": user, "cancel_requested": True},
             )
-            return JobStatus.RUNNING
-        self._move_one(
-            conn,
-            job_id,
-            JobStatus.CANCELLED,
-            {"finished_at": utcnow(), "updated_by": user, "cancel_requested": True},
-            action="cancel it",
-            expect=[JobStatus.PENDING],
+            if moved:
+                self.event(
+                    conn,
+                    job_id,
+                    EventKind.ACTION,
+                    f"cancelled by {user or 'system'}",
+                    data={"action": "cancel", "user": user},
+                )
+                return JobStatus.PENDING
+            # A worker claimed it in between (SQLite): it is running now.
+            current = conn.execute(sa.select(j.c.status).where(j.c.id == job_id)).scalar()
+        if current != JobStatus.RUNNING.value:
+            raise InvalidTransition(job_id, str(current), "cancelled", "cancel it")
+        if not cancellable:
+            raise InvalidTransition(
+                job_id, current, "cancelled", "cancel it: its type cannot stop while running"
+            )
+        conn.execute(
+            sa.update(j)
+            .where(j.c.id == job_id, j.c.status == "running")
+            .values(cancel_requested=True, updated_by=user, updated_at=utcnow())
         )
         self.event(
             conn,
             job_id,
             EventKind.ACTION,
-            f"cancelled by {user or 'system'}",
+            f"cancel requested by {user or 'system'}",
             data={"action": "cancel", "user": user},
         )
-        return JobStatus.PENDING
+        return JobStatus.RUNNING
 
     def delete(self, conn: Conn, job_id: int) -> str | None:
         """Delete a finished job and its events; return its result file path (to remove).

@@ -19,10 +19,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
+from sqlalchemy.engine import URL
 
 from .context import JobContext
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
+from .store import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -62,6 +64,7 @@ class Worker:
         self._dispatching = False
         self._stopping = False
         self._stopped = threading.Event()
+        self._listener: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
         self.scheduler = BackgroundScheduler(
             executors={_EXECUTOR: SchedulerPool(3)},
@@ -111,6 +114,13 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
+        with self.app.app_context():
+            url = self.jobs.db.engine.url
+        if url.get_backend_name() == "postgresql":
+            self._listener = threading.Thread(
+                target=self._listen, args=(url,), name="jobs_admin-listen", daemon=True
+            )
+            self._listener.start()
         ref = weakref.ref(self)
         atexit.register(lambda: (w := ref()) is not None and w.stop(wait=True))
         log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)
@@ -134,7 +144,10 @@ class Worker:
         if self.pid != os.getpid():
             return []
         with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=False)
+            # Pause first so the scheduler thread submits nothing more, then let the
+            # dispatcher and heartbeat runs already under way finish (they are short).
+            self.scheduler.pause()
+            self.scheduler.shutdown(wait=True)
         for _job_id, ctx in list(self._running.items()):
             job_type = self._job_type(ctx)
             if ctx is not None and job_type is not None and job_type.cancellable:
@@ -233,6 +246,31 @@ class Worker:
             else:
                 self._running[job_id] = ctx
 
+    def _listen(self, url: URL) -> None:
+        """Wake the dispatcher on PostgreSQL ``NOTIFY``; reconnect with backoff when cut off."""
+        import psycopg
+
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        delay = 0.5
+        while not self._stopping:
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    delay = 0.5
+                    # Anything may have been enqueued while we were not listening.
+                    self.wake()
+                    while not self._stopping:
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake()
+            except Exception as exc:
+                if self._stopping:
+                    return
+                log.warning(
+                    "jobs_admin listener lost its connection (%s); retrying in %.1f s", exc, delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
     def _heartbeat(self) -> None:
         ids = self.running_ids()
         if not ids:
@@ -250,5 +288,5 @@ class Worker:
 
     def _housekeeping(self) -> None:
         with self.app.app_context():
-            n = self.jobs.prune()
+            n = self.jobs.prune(wait=False)
             log.info("jobs_admin housekeeping deleted %d finished job(s)", n)

@@ -67,7 +67,7 @@ class JobView(ModelView):
     can_export = False
     can_set_page_size = True
     page_size = 25
-    page_size_options = (25, 50, 100, 250)
+    page_size_options: tuple[int, ...] = (25, 50, 100, 250)
     named_filter_urls = True
     form_base_class = SecureForm
     column_display_actions = True
