@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .errors import InvalidTransition, JobNotFound
-from .models import FINISHED, TRANSITIONS, EventKind, JobStatus, Models, utcnow
+from .models import FINISHED, RETRYABLE, TRANSITIONS, EventKind, JobStatus, Models, utcnow
 
 Conn = Session | Connection
 
@@ -492,6 +492,8 @@ class JobStore:
                 "updated_by": user,
             },
             action="retry it",
+            # running -> pending is the runner's automatic retry, never a manual one.
+            expect=RETRYABLE,
         )
         self.event(
             conn,
