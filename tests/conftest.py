@@ -15,10 +15,13 @@ Fixtures:
 - ``wait_for``: poll a predicate until it holds or a deadline passes.
 - ``markers``: the ids ``test.marker`` jobs recorded (cleared for each test).
 - ``gate``: a :class:`threading.Event` that ``test.uncancellable`` jobs wait on.
+- ``probe``: :class:`Probe`, reads the jobs tables through fresh connections.
+- ``make_job``: builds a job in a given status the way real jobs get there.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -34,12 +37,20 @@ from wtforms import Form, IntegerField, StringField
 from wtforms.validators import InputRequired, NumberRange, Optional
 
 import host_app
+import host_app.models
 from host_app.auth import ensure_demo_users
 from host_app.extensions import db as host_db
 from host_app.extensions import jobs as host_jobs
 from jobs_admin import JobContext
 
 PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
+
+# Every test app creates the three demo users; a real (scrypt) hash costs ~0.1 s each. Hash each
+# password once per session: the same method and the same checks, only the salt is reused.
+if not hasattr(host_app.models.generate_password_hash, "cache_info"):
+    host_app.models.generate_password_hash = functools.lru_cache(maxsize=None)(
+        host_app.models.generate_password_hash
+    )
 
 # -- test job types --------------------------------------------------------------------------
 
@@ -167,10 +178,12 @@ def uncancellable(ctx: JobContext, wait: float = 10) -> str:
 
 
 @_register("test.result_file", title="Test: result file")
-def result_file(ctx: JobContext, filename: str = "report.txt") -> dict[str, str]:
-    """Writes a result file under ``filename``."""
+def result_file(ctx: JobContext, filename: str = "report.txt", fail: bool = False) -> Any:
+    """Writes a result file under ``filename`` (then raises, with ``fail``)."""
     path = ctx.result_file(filename)
     path.write_text(f"job {ctx.job_id}\n")
+    if fail:
+        raise RuntimeError("failed after writing the file")
     return {"path": str(path)}
 
 
@@ -286,6 +299,53 @@ class Probe:
         j = self._tables[0]
         with host_db.engine.begin() as conn:
             conn.execute(sa.update(j).where(j.c.id == job_id).values(**values))
+
+
+#: ``make_job`` gives the jobs it runs or claims at once this priority, so they go first.
+FIRST = 2**30
+
+
+@pytest.fixture
+def make_job(jobs: Any) -> Callable[..., int]:
+    """``make_job(status="pending", job_type=None, *, created_by=None, **params) -> id``.
+
+    Builds a job in ``status`` the way real jobs get there (enqueue, work_off, cancel, claim),
+    so the counters and events are right. Defaults: completed ``test.noop``, failed
+    ``test.fail_once``, partial ``test.items`` (1 of 2 items failed), cancelled (a pending job
+    cancelled), running (claimed by the fake worker ``"ghost:1:test"``, which never runs it).
+    """
+
+    def factory(
+        status: str = "pending",
+        job_type: str | None = None,
+        *,
+        created_by: str | None = None,
+        **params: Any,
+    ) -> int:
+        defaults = {"failed": "test.fail_once", "partial": "test.items"}
+        type_ = job_type or defaults.get(status, "test.noop")
+        if type_ == "test.items":
+            params.setdefault("count", 2)
+            params.setdefault("fail_every", 2)
+        first = status in ("running", "completed", "failed", "partial")
+        job = host_jobs.enqueue(
+            type_, created_by=created_by, priority=FIRST if first else 0, commit=True, **params
+        )
+        job_id = int(job.id)
+        if status == "running":
+            with host_db.engine.begin() as conn:
+                assert host_jobs.store.claim(conn, "ghost:1:test", 1) == [job_id]
+        elif first:
+            assert host_jobs.work_off(limit=1) == 1
+        elif status == "cancelled":
+            host_jobs.cancel(job_id)
+        else:
+            assert status == "pending", status
+        row = Probe().job(job_id)
+        assert row is not None and row["status"] == status, (status, row)
+        return job_id
+
+    return factory
 
 
 @pytest.fixture
