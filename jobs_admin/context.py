@@ -13,7 +13,12 @@ from werkzeug.utils import secure_filename
 from .errors import JobCancelled
 from .models import EventKind
 
-Flush = Callable[[dict[str, Any], list[dict[str, Any]]], bool]
+#: Writes buffered progress: True when written, False when this worker no longer owns the
+#: job, None when the database is busy (the values stay buffered for the next flush).
+Flush = Callable[[dict[str, Any], list[dict[str, Any]]], bool | None]
+
+#: The stop reason of a job whose worker lost it to the rescue of another process.
+LOST = "the worker lost this job to another"
 
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
 
@@ -220,12 +225,25 @@ class JobContext:
 
     def flush(self) -> None:
         """Write buffered progress and log lines now (the runner calls it at the end)."""
+        values, events = self.drain()
+        if not (values or events):
+            return
+        written = self._flush_cb(values, events)
+        if written is None:
+            with self._lock:
+                # Busy: put them back in front of anything buffered meanwhile.
+                self._dirty = {**values, **self._dirty}
+                self._events = events + self._events
+        elif not written:
+            self.request_stop(LOST)
+
+    def drain(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Take the buffered progress values and events (the runner writes the last ones)."""
         with self._lock:
             values, events = self._dirty, self._events
             self._dirty, self._events = {}, []
             self._last_flush = time.monotonic()
-        if values or events:
-            self._flush_cb(values, events)
+        return values, events
 
     def __repr__(self) -> str:
         return f"<JobContext job={self.job_id} {self.job_type} attempt={self.attempt}>"

@@ -20,6 +20,7 @@ from .config import Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
 from .registry import Registry, RetryItems, make_job_type
+from .runner import SQLITE_BUSY_MS
 from .store import JobStore, remove_files
 
 log = logging.getLogger("jobs_admin")
@@ -560,6 +561,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # instead of failing with "database is locked".
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from . import signals
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
+
+COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
+
+#: The busy timeout jobs_admin sets on SQLite connections (milliseconds).
+SQLITE_BUSY_MS = 30000
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -66,10 +72,25 @@ def _run(
     if row is None:
         return None
 
-    def write(values: dict[str, Any], events: list[dict[str, Any]]) -> bool:
-        with db.engine.begin() as conn:
-            store.add_events(conn, [{"job_id": job_id, **e} for e in events])
-            return store.progress(conn, job_id, worker, values) if values else True
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def write(values: dict[str, Any], events: list[dict[str, Any]]) -> bool | None:
+        try:
+            with db.engine.begin() as conn:
+                if sqlite:
+                    # The job's own session may hold SQLite's one write lock: wait briefly,
+                    # then keep the progress buffered rather than stall the job.
+                    conn.exec_driver_sql("PRAGMA busy_timeout=20")
+                try:
+                    store.add_events(conn, [{"job_id": job_id, **e} for e in events])
+                    return store.progress(conn, job_id, worker, values) if values else True
+                finally:
+                    if sqlite:
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        except OperationalError as exc:
+            if sqlite and "locked" in str(exc):
+                return None
+            raise
 
     def end(
         status: JobStatus,
@@ -123,7 +144,6 @@ def _run(
     status: JobStatus
     try:
         result = job_type.func(ctx, **ctx.params)
-        db.session.commit()
     except JobCancelled as exc:
         db.session.rollback()
         ctx.flush()
@@ -152,28 +172,61 @@ def _run(
         error = f"{type(exc).__name__}: {exc}"
         status = _failure(end, row, job_type.retry_backoff, error, traceback.format_exc())
     else:
-        ctx.flush()
         try:
             encoded = None if result is None else json.loads(json.dumps(result, default=str))
         except (TypeError, ValueError) as exc:
+            db.session.rollback()
+            ctx.flush()
             status = _failure(
                 end, row, job_type.retry_backoff, f"the job's result is not JSON: {exc}", None
             )
         else:
-            status = JobStatus.PARTIAL if ctx.failed else JobStatus.COMPLETED
-            text = f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed"
-            if not end(
-                status,
-                {"result": encoded, "phase": None},
-                text,
-                "warning" if ctx.failed else "info",
-            ):
+            status = PARTIAL if ctx.failed else COMPLETED
+            if not _complete(db.session, store, ctx, job_id, worker, status, encoded):
+                db.session.rollback()
+                log.warning(
+                    "job %s was taken from worker %s before it ended; its work was rolled back",
+                    job_id,
+                    worker,
+                )
                 return None
     finally:
         db.session.remove()
     if status is not JobStatus.PENDING:
         _send_finished(app, jobs, job_id)
     return status
+
+
+def _complete(
+    session: Any,
+    store: Any,
+    ctx: JobContext,
+    job_id: int,
+    worker: str,
+    status: JobStatus,
+    result: Any,
+) -> bool:
+    """Record success in the job's own transaction, so its writes and its end commit together.
+
+    If the worker no longer owns the job (another process rescued it), nothing is committed:
+    the job's database work is not done twice.
+    """
+    values, events = ctx.drain()
+    store.add_events(session, [{"job_id": job_id, **e} for e in events])
+    text = f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed"
+    got = store.finish(session, job_id, worker, status, {**values, "result": result, "phase": None})
+    if got is None:
+        return False
+    store.event(
+        session,
+        job_id,
+        EventKind.STATUS,
+        text,
+        level="warning" if ctx.failed else "info",
+        data={"status": status.value},
+    )
+    session.commit()
+    return True
 
 
 def _failure(
