@@ -1,0 +1,76 @@
+# Developer entry points. `make demo` runs the demo shop; `make test` runs every check CI runs.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Marks a venv that has the package and its dev extras installed; redone when they change.
+STAMP := $(VENV)/.installed-dev
+
+# Under CI the PostgreSQL and browser tests must run: a missing server or browser fails the
+# suite instead of skipping. Locally both default to whatever the environment says.
+ifeq ($(CI),true)
+export JOBS_ADMIN_TEST_DATABASE_URL ?= postgresql+psycopg://root@127.0.0.1:5432/postgres
+export JOBS_ADMIN_REQUIRE_ALL ?= 1
+endif
+
+.PHONY: help venv demo demo-reset test lint format bench clean
+
+help:
+	@echo "make demo        set up and run the demo shop on SQLite at http://$(HOST):$(PORT)/admin/"
+	@echo "make demo-reset  delete the demo database and result files"
+	@echo "make test        lint, type-check and run the whole test suite"
+	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make format      ruff format and ruff check --fix"
+	@echo "make bench       run every benchmark script in bench/"
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: venv
+	@if [ -f migrations/env.py ]; then \
+	  $(FLASK) db upgrade || { echo "flask db upgrade failed; a demo database made before the migrations? try: make demo-reset" >&2; exit 1; }; \
+	fi
+	$(FLASK) demo init
+	$(FLASK) demo seed --if-empty
+	@echo
+	@echo "Open http://$(HOST):$(PORT)/admin/ — logins: admin/admin, operator/operator, viewer/viewer"
+	@echo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+demo-reset:
+	rm -f instance/shop.sqlite instance/shop.sqlite-wal instance/shop.sqlite-shm
+	rm -rf instance/jobs_results
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Runs bench/*.py (and bench/*.sh); files starting with an underscore are helpers.
+bench: venv
+	@shopt -s nullglob; ran=0; \
+	for f in bench/*.py bench/*.sh; do \
+	  case "$$(basename "$$f")" in _*) continue;; esac; \
+	  echo "== $$f"; ran=1; \
+	  case "$$f" in *.py) $(BIN)/python "$$f";; *) bash "$$f";; esac || exit 1; \
+	done; \
+	[ "$$ran" = 1 ] || echo "no benchmarks in bench/ yet"
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-results
