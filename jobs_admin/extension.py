@@ -384,6 +384,9 @@ class JobsAdmin:
         session = self.db.session
         try:
             path = self.store.delete(session, job_id)
+            # Detached with its attributes loaded, so job_deleted receivers can read them (the
+            # commit would expire it, and a refresh of a deleted row raises).
+            session.expunge(row)
             session.commit()
         except Exception:
             session.rollback()
