@@ -173,7 +173,11 @@ def _run(
         status = _failure(end, row, job_type.retry_backoff, error, traceback.format_exc())
     else:
         try:
-            encoded = None if result is None else json.loads(json.dumps(result, default=str))
+            encoded = (
+                None
+                if result is None
+                else json.loads(json.dumps(result, default=str, allow_nan=False))
+            )
         except (TypeError, ValueError) as exc:
             db.session.rollback()
             ctx.flush()
