@@ -201,6 +201,11 @@ def _catalog_page(definition: str, entries: Sequence[tuple[str, str, str]]) -> s
     title="Export catalog",
     params=ExportForm,
     retry_items=lambda params, failed: {**params, "skus": failed},
+    description=(
+        "Build an HTML catalog of the given SKUs and zip it for download. SKUs starting with X"
+        ' are discontinued: they fail as items, the job ends partial, and "Retry failed items"'
+        " reruns only those."
+    ),
 )
 def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[str, Any]:
     """Build a catalog of the given SKUs as an HTML page and zip it for download.
@@ -304,7 +309,15 @@ def _save_products(rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
     return len(rows) - len(existing), len(existing)
 
 
-@jobs.job_type("products.import", title="Import products", params=ImportForm)
+@jobs.job_type(
+    "products.import",
+    title="Import products",
+    params=ImportForm,
+    description=(
+        "Import a supplier's feed into the shop's products (created or updated by SKU)."
+        " Every Nth row has a negative price and is rejected; the job then ends partial."
+    ),
+)
 def import_products(
     ctx: JobContext, rows: int, invalid_every: int, supplier: str = "ACME"
 ) -> dict[str, int]:
@@ -346,7 +359,13 @@ def import_products(
 # -- search.reindex ------------------------------------------------------------------------
 
 
-@jobs.job_type("search.reindex", title="Reindex search", params=ReindexForm, timeout=600)
+@jobs.job_type(
+    "search.reindex",
+    title="Reindex search",
+    params=ReindexForm,
+    timeout=600,
+    description="Rebuild the search index document by document. Slow on purpose: cancel it.",
+)
 def reindex_search(ctx: JobContext, items: int) -> dict[str, int]:
     """Rebuild the shop's search index document by document (slow: try cancelling it).
 
@@ -379,6 +398,10 @@ def reindex_search(ctx: JobContext, items: int) -> dict[str, int]:
     params=ReportForm,
     max_attempts=3,
     retry_backoff=2,
+    description=(
+        "A sales report whose data source times out on the first attempt; the job is retried"
+        " automatically 2 s later and succeeds."
+    ),
 )
 def flaky_report(ctx: JobContext, month: str) -> dict[str, Any]:
     """A sales report whose data source times out on the first attempt.
@@ -422,7 +445,11 @@ def _build_vat_report() -> dict[str, Decimal]:
     return _aggregate(lines)
 
 
-@jobs.job_type("reports.broken", title="Broken report")
+@jobs.job_type(
+    "reports.broken",
+    title="Broken report",
+    description="A VAT report that always fails while parsing its input: see its traceback.",
+)
 def broken_report(ctx: JobContext) -> dict[str, str]:
     """A VAT report that always fails while parsing its input (shows a traceback).
 
