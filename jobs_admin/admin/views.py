@@ -395,15 +395,17 @@ class JobView(ModelView):
             if job is None:
                 skipped.append(f"#{raw} not found")
                 continue
+            # Read the id now: after a delete commits, the row is gone and ``job`` unloadable.
+            job_id = job.id
             if not self.jobs.can(permission, job):
-                skipped.append(f"#{job.id} not permitted")
+                skipped.append(f"#{job_id} not permitted")
                 continue
             try:
-                run(job.id)
-                done.append(job.id)
+                run(job_id)
+                done.append(job_id)
             except JobsAdminError:
                 self.jobs.db.session.rollback()
-                skipped.append(f"#{job.id} is {self.jobs.get(job.id).status}")
+                skipped.append(f"#{job_id} is {self.jobs.get(job_id).status}")
         if done:
             flash(f"{verb} {len(done)} job(s).", "success")
         if skipped:
