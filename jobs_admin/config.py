@@ -109,7 +109,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     if cron is not None:
         # Checked here, not when a worker starts: a typo must not surface as a failing request.
         try:
-            CronTrigger.from_crontab(cron, timezone=UTC)
+            crontab_trigger(cron)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"JOBS_ADMIN_HOUSEKEEPING_CRON must be a crontab expression or None,"
@@ -121,3 +121,60 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     results = Path(values["results_dir"])
     values["results_dir"] = results if results.is_absolute() else Path(instance_path) / results
     return Settings(**values)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_trigger(expr: str) -> CronTrigger:
+    """An APScheduler trigger (UTC) for a standard five-field crontab expression.
+
+    APScheduler 3's ``CronTrigger.from_crontab`` counts weekdays from Monday = 0, so
+    ``"0 3 * * 1"`` would run on Tuesdays; crontab(5) counts from Sunday = 0 (7 is Sunday too).
+    The day-of-week field is translated to day names, which mean the same in both.
+
+    :raises ValueError: the expression is malformed.
+    """
+    parts = expr.split()
+    if len(parts) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(parts)}")
+    minute, hour, day, month, weekday = parts
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone=UTC,
+    )
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field (``1-5``, ``0,6``, ``*/2``, ``mon``) to day names."""
+    if field in ("*", "?"):
+        return "*"
+
+    def number(token: str) -> int:
+        token = token.lower()
+        if token in _WEEKDAYS:
+            return _WEEKDAYS.index(token)
+        if token.isdigit() and int(token) <= 7:
+            return int(token)
+        raise ValueError(f"bad day of week {token!r}")
+
+    days: set[int] = set()
+    for item in field.split(","):
+        span, slash, step_text = item.partition("/")
+        step = int(step_text) if slash else 1
+        if step < 1:
+            raise ValueError(f"bad step in {item!r}")
+        if span == "*":
+            first, last = 0, 6
+        else:
+            low, dash, high = span.partition("-")
+            first = number(low)
+            last = number(high) if dash else (6 if slash else first)
+        if first > last:
+            raise ValueError(f"bad day-of-week range {item!r}")
+        days.update(d % 7 for d in range(first, last + 1, step))
+    return ",".join(_WEEKDAYS[d] for d in sorted(days))

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 from sqlalchemy.engine import URL
 
+from .config import crontab_trigger
 from .context import JobContext
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
@@ -109,7 +109,7 @@ class Worker:
         if s.housekeeping_cron:
             add(
                 self._housekeeping,
-                CronTrigger.from_crontab(s.housekeeping_cron, timezone=UTC),
+                crontab_trigger(s.housekeeping_cron),
                 id="jobs_admin.housekeeping",
                 executor=_EXECUTOR,
             )
