@@ -167,6 +167,7 @@ def test_config_is_read_once(tmp_path: Path) -> None:
         ("JOBS_ADMIN_CONCURRENCY", "many", "invalid literal"),
         ("JOBS_ADMIN_HOUSEKEEPING_CRON", "every day at 3", "JOBS_ADMIN_HOUSEKEEPING_CRON"),
         ("JOBS_ADMIN_HOUSEKEEPING_CRON", "61 3 * * *", "JOBS_ADMIN_HOUSEKEEPING_CRON"),
+        ("JOBS_ADMIN_HOUSEKEEPING_CRON", "0 3 * * 8", "JOBS_ADMIN_HOUSEKEEPING_CRON"),
     ],
 )
 def test_config_bad_value_raises_at_init_app(
