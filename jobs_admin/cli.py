@@ -81,7 +81,7 @@ def enqueue_command(
     job_type: str, params: tuple[str, ...], name: str | None, reference: str | None, priority: int
 ) -> None:
     """Enqueue a job of JOB_TYPE and print its id."""
-    data: dict[str, Any] = {}
+    values: dict[str, list[Any]] = {}
     for item in params:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -90,11 +90,9 @@ def enqueue_command(
             value: Any = json.loads(raw)
         except ValueError:
             value = raw
-        if key in data:
-            prev = data[key]
-            data[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
-        else:
-            data[key] = value
+        values.setdefault(key, []).append(value)
+    # A repeated key makes a list of its values (a JSON list value stays one item of it).
+    data = {key: vs[0] if len(vs) == 1 else vs for key, vs in values.items()}
     jobs = _jobs()
     try:
         job = jobs.enqueue(
