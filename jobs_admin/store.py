@@ -113,14 +113,16 @@ class JobStore:
         """Rebuild the counters from the jobs table; return the new counts."""
         j = self.jobs
         conn.execute(sa.delete(self.counts_table))
+        # Grouped by the plain column: PostgreSQL refuses GROUP BY coalesce(created_by, $1)
+        # when the select list has coalesce(created_by, $2). NULL and "" are merged here.
         rows = conn.execute(
-            sa.select(j.c.status, sa.func.coalesce(j.c.created_by, ""), sa.func.count()).group_by(
-                j.c.status, sa.func.coalesce(j.c.created_by, "")
+            sa.select(j.c.status, j.c.created_by, sa.func.count()).group_by(
+                j.c.status, j.c.created_by
             )
         )
         deltas: Counter[tuple[str, str]] = Counter()
         for status, user, n in rows:
-            deltas[(status, user)] = n
+            deltas[(status, user or "")] += n
         self._count(conn, deltas)
         return self.counts(conn)
 
