@@ -210,9 +210,15 @@ class JobView(ModelView):
         query = self._apply_pagination(query, page, page_size)
         return count, (query.all() if execute else query)
 
-    def _count(self, query: Any, search: str | None, filters: Any) -> int:
-        """Count the list's matches: from the counters when they can say, else capped."""
+    def _count(self, query: Any, search: str | None, filters: Any) -> int | None:
+        """Count the list's matches: from the counters when they can say, else capped.
+
+        Above :data:`COUNT_CAP` it returns ``None``: the page then says "more than COUNT_CAP"
+        and Flask-Admin shows a simple previous/next pager, so every row stays reachable (a
+        pager built on the capped number would end at the cap).
+        """
         self._template_args["count_capped"] = False
+        self._template_args["count_cap"] = COUNT_CAP
         status = created_by = None
         counter_friendly = not search
         for idx, _name, value in filters or ():
@@ -236,6 +242,7 @@ class JobView(ModelView):
         count = int(n.scalar() or 0)
         if count > COUNT_CAP:
             self._template_args["count_capped"] = True
+            return None
         return count
 
     # -- template helpers ------------------------------------------------------------------
@@ -247,10 +254,14 @@ class JobView(ModelView):
         return self.jobs.store.counts(self.jobs.db.session, self.jobs.identity(self.user) or "")
 
     def active_filter(self, arg: str) -> str | None:
-        """The value of the named filter ``arg`` (``status_equals``) in this request, if any."""
+        """The valid value of the named filter ``arg`` (``status_equals``) in this request.
+
+        An invalid value is ignored by the list (with a flash), so it is not "active" either.
+        """
+        _idx, flt = (self._filter_args or {}).get(arg, (None, None))
         for key, value in request.args.items():
             m = _FILTER_ARG.match(key)
-            if m and m.group("name") == arg:
+            if m and m.group("name") == arg and (flt is None or flt.validate(value)):
                 return value
         return None
 
