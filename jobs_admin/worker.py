@@ -243,8 +243,14 @@ class Worker:
         with self._lock:
             if ctx is None:
                 self._running.pop(job_id, None)
-            else:
-                self._running[job_id] = ctx
+                return
+            self._running[job_id] = ctx
+            stopping = self._stopping
+        # A job claimed just before stop() whose context did not exist yet when stop() asked
+        # the running ones to hand themselves back: ask it now, or stop() waits it out.
+        job_type = self._job_type(ctx)
+        if stopping and job_type is not None and job_type.cancellable:
+            ctx.request_stop(SHUTDOWN)
 
     def _listen(self, url: URL) -> None:
         """Wake the dispatcher on PostgreSQL ``NOTIFY``; reconnect with backoff when cut off."""
