@@ -45,22 +45,18 @@ def test_worker_wakes_at_once_on_enqueue_and_commit(
     app: Flask, jobs: Any, probe: Probe, wait_for: Any
 ) -> None:
     worker = jobs.start_worker()
-    dispatch = worker.scheduler.get_job("jobs_admin.dispatch")
-    # Wait until the first (immediate) dispatch has run: the next one is ~30 s away.
-    wait_for(
-        lambda: (
-            worker.scheduler.get_job("jobs_admin.dispatch").next_run_time
-            > datetime.now(UTC) + timedelta(seconds=20)
-        )
-    )
-    assert dispatch.trigger.interval == timedelta(seconds=30)
+    first = jobs.enqueue("test.noop", commit=True)
+    wait_for(lambda: probe.status(first.id) == "completed", timeout=10)
+    wait_for(lambda: worker.running_ids() == [])
+    # The worker is idle and its next poll is ~30 s away: only the commit can wake it.
     job = jobs.enqueue("test.noop", commit=True)
-    # Long before the next poll: the commit woke the dispatcher.
     wait_for(lambda: probe.status(job.id) == "completed", timeout=10)
+    wait_for(lambda: worker.running_ids() == [])
     # A job enqueued in the caller's transaction wakes it at the caller's commit.
     second = jobs.enqueue("test.noop")
     jobs.db.session.commit()
     wait_for(lambda: probe.status(second.id) == "completed", timeout=10)
+    assert {probe.job(i)["worker"] for i in (first.id, job.id, second.id)} == {worker.name}
 
 
 @pytest.mark.app_config(JOBS_ADMIN_WORKER="embedded")
@@ -226,6 +222,26 @@ def test_worker_graceful_stop_waits_for_an_uncancellable_job(
     assert "handed back to the queue at worker shutdown" not in messages
 
 
+def test_worker_job_starting_while_stopping_is_asked_to_hand_back(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
+) -> None:
+    # The window between a claim and the job's context: stop() has already asked the running
+    # jobs to hand themselves back when this one registers its context.
+    from jobs_admin.runner import SHUTDOWN, run_job
+
+    worker = Worker(app, jobs, 1)
+    job_id = make_job("running", "test.slow_cancellable")
+    probe.update(job_id, worker=worker.name)
+    worker._stopping = True  # stop() has begun
+    status = run_job(app, jobs, job_id, worker.name, worker._register)
+    assert status == "pending"
+    row = probe.job(job_id)
+    assert row["status"] == "pending" and row["attempts"] == 0 and row["progress_done"] == 0
+    last = probe.events(job_id, kind="status")[-1]["message"]
+    assert last == "handed back to the queue at worker shutdown"
+    assert SHUTDOWN == "worker shutting down"
+
+
 @pytest.mark.app_config(JOBS_ADMIN_SHUTDOWN_GRACE=0.2)
 def test_worker_stop_reports_jobs_left_running_after_the_grace(
     app: Flask, jobs: Any, probe: Probe, wait_for: Any, gate: threading.Event
@@ -383,7 +399,7 @@ def test_housekeeping_crontab_weekdays_follow_crontab(expr: str, days: set[str])
 def test_housekeeping_cron_none_disables_it(app: Flask, jobs: Any) -> None:
     worker = jobs.start_worker()
     assert worker.scheduler.get_job("jobs_admin.housekeeping") is None
-    assert worker.scheduler.get_job("jobs_admin.dispatch") is not None
+    assert worker.scheduler.get_job("jobs_admin.heartbeat") is not None
     assert worker.scheduler.get_job("jobs_admin.rescue") is not None
 
 
