@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import sqlalchemy as sa
 from flask import (
@@ -22,7 +22,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
-from flask_admin.helpers import get_redirect_target
+from flask_admin.helpers import get_redirect_target, is_safe_url
 from flask_admin.model.template import macro
 from markupsafe import Markup
 
@@ -329,8 +329,10 @@ class JobView(ModelView):
     def _back(self, gone: int | None = None) -> Any:
         target = get_redirect_target()
         if gone is not None and target and target.startswith(self.get_url(".details_view")):
-            # The detail page of a deleted job is gone: go back to the list instead.
-            target = None
+            # The detail page of a deleted job is gone: go back to the list it was opened from
+            # (its own ``url`` argument), so the list's filters and page survive the delete.
+            came_from = parse_qs(urlsplit(target).query).get("url", [""])[0]
+            target = came_from if came_from and is_safe_url(came_from) else None
         return redirect(target or self.get_url(".index_view"))
 
     def _checked(self) -> bool:
@@ -354,7 +356,9 @@ class JobView(ModelView):
                 flash(run(job), "success")
             except JobsAdminError as exc:
                 self.jobs.db.session.rollback()
-                flash(str(exc).capitalize() + ".", "error")
+                # Not str.capitalize(): it would lower-case the rest (type names, ids).
+                message = str(exc)
+                flash(message[:1].upper() + message[1:] + ".", "error")
             else:
                 gone = job_id if permission == perms.DELETE else None
         return self._back(gone)
