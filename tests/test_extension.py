@@ -129,6 +129,17 @@ def test_extension_registers_cli_group(app: Flask) -> None:
     assert "jobs" in app.cli.commands
 
 
+def test_conftest_auth_actions_log_in_and_out(app: Flask, client: Any, auth: Any) -> None:
+    assert auth.login("viewer", "wrong").status_code == 401
+    response = auth.login("viewer")
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert session.get("_user_id")
+    auth.logout()
+    with client.session_transaction() as session:
+        assert not session.get("_user_id")
+
+
 # -- configuration ---------------------------------------------------------------------------
 
 
