@@ -139,7 +139,9 @@ def _run(
     register(job_id, ctx)
     if row["cancel_requested"]:
         ctx.request_stop("cancelled")
-    signals.job_started.send(app, job=jobs._snapshot(job_id))
+    if signals.job_started.receivers:
+        # Loaded only for listeners: a job that nobody watches costs no extra query.
+        signals.job_started.send(app, job=jobs._snapshot(job_id))
 
     status: JobStatus
     try:
@@ -263,6 +265,8 @@ def _failure(
 
 
 def _send_finished(app: Flask, jobs: JobsAdmin, job_id: int) -> None:
+    if not signals.job_finished.receivers:
+        return
     job = jobs._snapshot(job_id)
     if job is not None:
         signals.job_finished.send(app, job=job)

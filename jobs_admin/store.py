@@ -9,17 +9,17 @@ rows (a claim, a rescue) and returns what it moved.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ class Moved:
 
     id: int
     created_by: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,22 +80,29 @@ class JobStore:
 
     def _count(self, conn: Conn, deltas: Counter[tuple[str, str]]) -> None:
         """Add ``deltas`` (by (status, created_by)) to the counters, in the caller's transaction."""
-        dialect = _dialect(conn)
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        slots = PG_COUNTER_SLOTS if dialect == "postgresql" else 1
-        t = self.counts_table
-        # Sorted so that two transactions touch counter rows in one order and cannot deadlock.
-        for (status, user), delta in sorted(deltas.items()):
-            if not delta:
-                continue
-            stmt = insert(t).values(
-                status=status, created_by=user, slot=random.randrange(slots), n=delta
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[t.c.status, t.c.created_by, t.c.slot],
-                set_={"n": t.c.n + stmt.excluded.n},
-            )
-            conn.execute(stmt)
+        rows = [
+            {"status": status, "user": user, "slot": 0, "n": delta}
+            for (status, user), delta in sorted(deltas.items())
+            if delta
+        ]
+        if not rows:
+            return
+        if _dialect(conn) == "postgresql":
+            # One random slot per transaction: concurrent workers rarely wait on one row, and
+            # rows are locked in sorted (status, user) order, so they cannot deadlock.
+            slot = random.randrange(PG_COUNTER_SLOTS)
+            for row in rows:
+                row["slot"] = slot
+        conn.execute(self._upsert_count, rows)
+
+    @functools.cached_property
+    def _upsert_count(self) -> sa.TextClause:
+        # Plain SQL both backends accept; built once (this runs in every status change).
+        t = self.counts_table.name
+        return sa.text(
+            f"INSERT INTO {t} (status, created_by, slot, n) VALUES (:status, :user, :slot, :n) "
+            f"ON CONFLICT (status, created_by, slot) DO UPDATE SET n = {t}.n + excluded.n"
+        )
 
     def counts(self, conn: Conn, created_by: str | None = None) -> dict[str, int]:
         """Count jobs per status (and ``total``), of everyone or of one user, from the counters."""
@@ -139,6 +147,7 @@ class JobStore:
         order_by: Sequence[Any] = (),
         limit: int | None = None,
         lock: bool = False,
+        returning: Sequence[str] = (),
     ) -> list[Moved]:
         """Move the ``old`` jobs matching ``where`` to ``new`` in one statement; return them.
 
@@ -162,9 +171,12 @@ class JobStore:
             sa.update(j)
             .where(j.c.id.in_(chosen), j.c.status == old.value)
             .values(status=new.value, updated_at=utcnow(), **values)
-            .returning(j.c.id, j.c.created_by)
+            .returning(j.c.id, j.c.created_by, *(j.c[name] for name in returning))
         )
-        moved = [Moved(row.id, row.created_by) for row in conn.execute(stmt)]
+        moved = [
+            Moved(row.id, row.created_by, {name: row._mapping[name] for name in returning})
+            for row in conn.execute(stmt)
+        ]
         if moved:
             deltas: Counter[tuple[str, str]] = Counter()
             for m in moved:
@@ -325,24 +337,24 @@ class JobStore:
             order_by=[j.c.priority.desc(), j.c.run_at, j.c.id],
             limit=limit,
             lock=True,
+            returning=("attempts", "max_attempts"),
+        )
+        self.add_events(
+            conn,
+            [
+                {
+                    "job_id": m.id,
+                    "kind": EventKind.STATUS.value,
+                    "message": (
+                        f"started attempt {m.extra['attempts']} of {m.extra['max_attempts']}"
+                        f" on {worker}"
+                    ),
+                    "data": {"status": "running", "attempt": m.extra["attempts"], "worker": worker},
+                }
+                for m in moved
+            ],
         )
         ids = [m.id for m in moved]
-        if ids:
-            rows = conn.execute(
-                sa.select(j.c.id, j.c.attempts, j.c.max_attempts).where(j.c.id.in_(ids))
-            )
-            self.add_events(
-                conn,
-                [
-                    {
-                        "job_id": r.id,
-                        "kind": EventKind.STATUS.value,
-                        "message": f"started attempt {r.attempts} of {r.max_attempts} on {worker}",
-                        "data": {"status": "running", "attempt": r.attempts, "worker": worker},
-                    }
-                    for r in rows
-                ],
-            )
         return sorted(ids)
 
     def heartbeat(self, conn: Conn, worker: str, ids: Sequence[int]) -> set[int]:

@@ -61,7 +61,7 @@ class Worker:
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._dispatching = False
+        self._dispatcher: threading.Thread | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self._listener: threading.Thread | None = None
@@ -83,14 +83,6 @@ class Worker:
         """Start the scheduler and its tasks (call once; :class:`JobsAdmin` makes sure)."""
         s = self.settings
         add = self.scheduler.add_job
-        add(
-            self._dispatch,
-            "interval",
-            seconds=s.poll_interval,
-            id="jobs_admin.dispatch",
-            executor=_EXECUTOR,
-            next_run_time=datetime.now(UTC),
-        )
         add(
             self._heartbeat,
             "interval",
@@ -114,6 +106,10 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
+        )
+        self._dispatcher.start()
         with self.app.app_context():
             url = self.jobs.db.engine.url
         if url.get_backend_name() == "postgresql":
@@ -138,6 +134,7 @@ class Worker:
             else:
                 already = False
                 self._stopping = True
+                self._wake.set()
         if already:
             self._stopped.wait(self.settings.shutdown_grace if wait else 0)
             return self.running_ids()
@@ -187,31 +184,31 @@ class Worker:
 
     def wake(self) -> None:
         """Make the dispatcher look for work now (after a local enqueue or a finished job)."""
-        with self._lock:
-            self._wake.set()
-            if self._dispatching or self._stopping or not self.scheduler.running:
-                return
-        with contextlib.suppress(Exception):
-            self.scheduler.modify_job("jobs_admin.dispatch", next_run_time=datetime.now(UTC))
+        self._wake.set()
 
-    def _dispatch(self) -> None:
-        with self._lock:
-            if self._dispatching:
-                return
-            self._dispatching = True
-        try:
-            while True:
-                self._wake.clear()
-                claimed = self._claim_once()
+    def _dispatch_loop(self) -> None:
+        """Claim jobs for free threads: at once when woken, else every ``POLL_INTERVAL``.
+
+        A thread of its own rather than an APScheduler interval job: a wake-up must never be
+        dropped because the previous run is still counted as running.
+        """
+        backoff = self.settings.poll_interval
+        while not self._stopping:
+            self._wake.clear()
+            try:
                 with self._lock:
                     free = self.concurrency - len(self._running)
-                    if self._stopping or free <= 0 or (not claimed and not self._wake.is_set()):
-                        self._dispatching = False
-                        return
-        except Exception:
-            with self._lock:
-                self._dispatching = False
-            log.exception("jobs_admin dispatcher failed; it will try again at the next poll")
+                claimed = self._claim_once() if free > 0 else 0
+                backoff = self.settings.poll_interval
+            except Exception:
+                log.exception("jobs_admin dispatcher could not claim jobs; retrying")
+                claimed, free = 0, 1
+                self._wake.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if free > 0 and claimed == free:
+                continue  # There may be more due jobs; claim again when a thread frees up.
+            self._wake.wait(self.settings.poll_interval)
 
     def _claim_once(self) -> int:
         with self._lock:
