@@ -1,0 +1,250 @@
+"""Admin panel: the streamed CSV export of the current filter, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import html as html_lib
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import jinja2
+import pytest
+from werkzeug.security import generate_password_hash
+
+from jobs_admin.export import neutralise
+from jobs_admin.models import utcnow
+
+# -- speed: the suite builds a fresh app per test -----------------------------------------------
+
+
+class MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates shared by every app of this module (each app has its own Jinja env)."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+JINJA_CACHE = MemoryBytecodeCache()
+
+
+@pytest.fixture
+def make_app(make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """``make_app`` with cheap demo-user password hashes and shared compiled templates."""
+    import host_app.models
+
+    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
+    monkeypatch.setattr(host_app.models, "generate_password_hash", cheap)
+
+    def factory(**config: Any) -> Any:
+        made = make_app(**config)
+        made.jinja_env.bytecode_cache = JINJA_CACHE
+        return made
+
+    return factory
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+HEADER = [
+    "ID",
+    "Name",
+    "Type",
+    "Status",
+    "Created",
+    "Started",
+    "Finished",
+    "Duration (s)",
+    "Created by",
+    "Reference",
+    "Error",
+]
+
+
+def add(jobs: Any, job_type: str = "test.noop", by: str = "admin", **kw: Any) -> int:
+    options = {k: kw.pop(k) for k in ("name", "reference") if k in kw}
+    return int(jobs.enqueue(job_type, created_by=by, commit=True, **options, **kw).id)
+
+
+def export(client: Any, query: str = "") -> tuple[Any, list[str], list[dict[str, str]]]:
+    """GET the export; return the response, its streamed chunks and its rows as dicts."""
+    response = client.get("/admin/jobs/export.csv" + (f"?{query}" if query else ""))
+    assert response.status_code == 200, response.status_code
+    chunks = [c.decode() if isinstance(c, bytes) else c for c in response.response]
+    reader = csv.reader(io.StringIO("".join(chunks)))
+    header = next(reader)
+    assert header == HEADER
+    return response, chunks, [dict(zip(HEADER, r, strict=True)) for r in reader]
+
+
+def ids(rows: list[dict[str, str]]) -> list[int]:
+    return [int(r["ID"]) for r in rows]
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+def test_export_columns_values_and_headers(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    failed = add(jobs, "test.fail_once", "operator", name="Broken", reference="PO-1")
+    done = add(jobs, "test.noop", "viewer", name='Fine, "quoted"\nline')
+    jobs.work_off()
+    pending = add(jobs)
+    created = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    probe.update(
+        done,
+        created_at=created,
+        started_at=created + timedelta(seconds=1),
+        finished_at=created + timedelta(seconds=3, milliseconds=250),
+    )
+    auth.login("operator")
+    response, _chunks, rows = export(client)
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="jobs-export.csv"'
+    assert ids(rows) == [pending, failed, done]  # the list's order: newest first
+    by_id = {int(r["ID"]): r for r in rows}
+    assert by_id[done] == {
+        "ID": str(done),
+        "Name": 'Fine, "quoted"\nline',
+        "Type": "test.noop",
+        "Status": "completed",
+        "Created": "2026-03-04T05:06:07+00:00",
+        "Started": "2026-03-04T05:06:08+00:00",
+        "Finished": "2026-03-04T05:06:10+00:00",
+        "Duration (s)": "2.250",
+        "Created by": "viewer",
+        "Reference": "",
+        "Error": "",
+    }
+    assert by_id[failed]["Error"] == "ValueError: no luck"
+    assert by_id[failed]["Reference"] == "PO-1" and by_id[failed]["Status"] == "failed"
+    assert by_id[pending]["Started"] == by_id[pending]["Duration (s)"] == ""
+
+
+def test_export_is_streamed_a_row_at_a_time(app: Any, client: Any, auth: Any, jobs: Any) -> None:
+    for i in range(1203):  # more than one yield_per batch
+        jobs.enqueue("test.noop", name=f"job {i}", created_by="admin")
+    jobs.db.session.commit()
+    auth.login("admin")
+    response, chunks, rows = export(client)
+    assert response.is_streamed
+    assert "Content-Length" not in response.headers
+    assert len(chunks) == 1 + 1203
+    assert chunks[0].startswith("ID,Name,Type,")
+    assert len(rows) == 1203 and len(set(ids(rows))) == 1203
+
+
+def test_export_applies_the_current_filters_search_and_sort(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    a = add(jobs, "test.fail_once", "operator", name="alpha export")
+    b = add(jobs, "test.noop", "admin", name="bravo export")
+    c = add(jobs, "test.noop", "viewer", name="charlie import")
+    jobs.work_off()
+    d = add(jobs, "test.noop", "admin", name="delta export")
+    probe.update(c, created_at=utcnow() - timedelta(days=20))
+    auth.login("admin")
+    cases = {
+        "flt0_status_equals=completed": [b, c],
+        "flt0_status_equals=failed": [a],
+        "flt0_type_equals=test.fail_once": [a],
+        "flt0_created_by_equals=admin": [d, b],
+        "search=export": [d, b, a],
+        "search=export&flt0_status_equals=completed": [b],
+        "flt0_created_within=7d": [d, b, a],
+        "sort=1": [a, b, c, d],
+        "sort=1&desc=1&search=export": [d, b, a],
+        "flt0_status_equals=bogus": [d, b, a, c],
+        "page=1&page_size=25": [d, b, a, c],  # every page of the filter, not just one
+    }
+    for query, expected in cases.items():
+        assert ids(export(client, query)[2]) == expected, query
+    # The list's Export link carries the page's filters.
+    page = client.get("/admin/jobs/?flt0_status_equals=completed&search=export").get_data(
+        as_text=True
+    )
+    link = re.search(r'href="(/admin/jobs/export\.csv[^"]*)" download', page)
+    assert link
+    url = html_lib.unescape(link.group(1))
+    assert dict(parse_qsl(urlsplit(url).query)) == {
+        "flt0_status_equals": "completed",
+        "search": "export",
+    }
+    assert ids(export(client, urlsplit(url).query)[2]) == [b]
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("a=b", "a=b"),
+        ("plain", "plain"),
+        (" =1", " =1"),
+    ],
+)
+def test_export_neutralises_formulas_in_every_text_column(
+    value: str, cell: str, app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    job_id = add(jobs, "test.fail_once", by=value, name=value, reference=value)
+    jobs.work_off()
+    probe.update(job_id, error=value)
+    auth.login("admin")
+    (row,) = export(client)[2]
+    for column in ("Name", "Created by", "Reference", "Error"):
+        assert row[column] == cell, column
+    assert neutralise(value) == cell
+
+
+def test_export_refused_without_the_permission(app: Any, client: Any, auth: Any, jobs: Any) -> None:
+    add(jobs, by="viewer")
+    auth.login("viewer")
+    page = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "export.csv" not in page
+    response = client.get("/admin/jobs/export.csv")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/jobs/"
+    assert "text/csv" not in response.headers.get("Content-Type", "")
+
+
+def test_export_of_a_user_without_view_all_has_only_own_jobs(
+    app: Any, client: Any, auth: Any, jobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from host_app import auth as host_auth
+
+    def check(user: Any, permission: str, job: Any = None) -> bool:
+        if getattr(user, "role", "") == "viewer" and permission == "export":
+            return True
+        return host_auth.check_permission(user, permission, job)
+
+    monkeypatch.setattr(jobs, "_checker", check)
+    own = [add(jobs, by="viewer", name=f"own {i}") for i in range(2)]
+    other = add(jobs, by="admin", name="other")
+    auth.login("viewer")
+    assert sorted(ids(export(client)[2])) == own
+    for query in (
+        "flt0_created_by_equals=admin",
+        f"search={other}",
+        "search=other",
+        "flt0_created_within=all&search=admin",
+    ):
+        assert ids(export(client, query)[2]) == [], query
+    auth.logout()
+    auth.login("operator")
+    assert sorted(ids(export(client)[2])) == [*own, other]
