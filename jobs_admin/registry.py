@@ -164,7 +164,9 @@ class Registry:
 def make_job_type(name: str, func: JobFunc, **options: Any) -> JobType:
     """Build a :class:`JobType` for ``func``, deriving the title and keeping its signature."""
     title = options.pop("title", None) or name.replace("_", " ").replace(".", " ").capitalize()
-    description = options.pop("description", None) or inspect.getdoc(func)
+    # The docstring's first paragraph: its :param: fields are for developers, not the run form.
+    doc = (inspect.getdoc(func) or "").split("\n\n", 1)[0].strip()
+    description = options.pop("description", None) or doc or None
     try:
         signature: inspect.Signature | None = inspect.signature(func)
     except (TypeError, ValueError):

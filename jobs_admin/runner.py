@@ -17,6 +17,7 @@ from . import signals
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
+from .store import FRESH_PROGRESS
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
@@ -220,7 +221,9 @@ def _complete(
     values, events = ctx.drain()
     store.add_events(session, [{"job_id": job_id, **e} for e in events])
     text = f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed"
-    got = store.finish(session, job_id, worker, status, {**values, "result": result, "phase": None})
+    # A success after failed attempts clears their error; the history keeps each one.
+    values = {**values, "result": result, "phase": None, "error": None, "traceback": None}
+    got = store.finish(session, job_id, worker, status, values)
     if got is None:
         return False
     store.event(
@@ -251,6 +254,7 @@ def _failure(
             JobStatus.PENDING,
             {
                 **values,
+                **FRESH_PROGRESS,
                 "worker": None,
                 "heartbeat_at": None,
                 "run_at": utcnow() + timedelta(seconds=delay),

@@ -35,6 +35,17 @@ PG_COUNTER_SLOTS = 8
 NOTIFY_CHANNEL = "jobs_admin_pending"
 
 
+#: What a new attempt starts from (an automatic retry or a rescue); a hand-back at shutdown
+#: keeps its progress so that the job can resume where it was.
+FRESH_PROGRESS: dict[str, Any] = {
+    "progress_total": None,
+    "progress_done": 0,
+    "progress_failed": 0,
+    "phase": None,
+    "message": None,
+}
+
+
 def lock_key(name: str) -> int:
     """A stable 63-bit advisory-lock key for ``name`` (same in every process and machine)."""
     return zlib.crc32(f"jobs_admin:{name}".encode()) & 0x7FFFFFFF
@@ -432,7 +443,13 @@ class JobStore:
             JobStatus.RUNNING,
             JobStatus.PENDING,
             [*stale, j.c.attempts < j.c.max_attempts],
-            {"worker": None, "run_at": now, "error": "worker lost", "heartbeat_at": None},
+            {
+                "worker": None,
+                "run_at": now,
+                "error": "worker lost",
+                "heartbeat_at": None,
+                **FRESH_PROGRESS,
+            },
         )
         failed = self._move(
             conn,

@@ -42,6 +42,7 @@ from host_app.auth import ensure_demo_users
 from host_app.extensions import db as host_db
 from host_app.extensions import jobs as host_jobs
 from jobs_admin import JobContext
+from tests.support import _MARKERS_LOCK, GATE, MARKERS, PROBES, Probe
 
 PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 
@@ -53,16 +54,6 @@ if not hasattr(host_app.models.generate_password_hash, "cache_info"):
     )
 
 # -- test job types --------------------------------------------------------------------------
-
-#: Ids of the ``test.marker`` jobs that ran, one entry per run (a double run shows twice).
-MARKERS: list[int] = []
-_MARKERS_LOCK = threading.Lock()
-
-#: ``test.uncancellable`` jobs wait on this before they finish.
-GATE = threading.Event()
-
-#: What ``test.steps`` saw in the database while it ran (job id -> phases read back).
-PROBES: dict[int, list[str | None]] = {}
 
 
 def _register(name: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -220,85 +211,6 @@ def session_job(ctx: JobContext, username: str, email: str) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-class Probe:
-    """Reads the jobs tables through fresh connections of the current app's engine.
-
-    Nothing is cached: what it returns is what other connections (workers) see now.
-    """
-
-    @property
-    def _tables(self) -> tuple[sa.Table, sa.Table, sa.Table]:
-        store = host_jobs.store
-        return store.jobs, store.events, store.counts_table
-
-    def _all(self, stmt: Any) -> list[dict[str, Any]]:
-        with host_db.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(stmt).mappings()]
-
-    def job(self, job_id: int) -> dict[str, Any] | None:
-        """The job's row as a dict, or ``None``."""
-        j = self._tables[0]
-        rows = self._all(sa.select(j).where(j.c.id == job_id))
-        return rows[0] if rows else None
-
-    def status(self, job_id: int) -> str | None:
-        row = self.job(job_id)
-        return None if row is None else row["status"]
-
-    def jobs(self, **where: Any) -> list[dict[str, Any]]:
-        """Rows of all jobs (matching ``column=value``), by id."""
-        j = self._tables[0]
-        stmt = sa.select(j).order_by(j.c.id)
-        for key, value in where.items():
-            stmt = stmt.where(j.c[key] == value)
-        return self._all(stmt)
-
-    def events(self, job_id: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-        """Event rows (of one job, of one kind), in order."""
-        e = self._tables[1]
-        stmt = sa.select(e).order_by(e.c.id)
-        if job_id is not None:
-            stmt = stmt.where(e.c.job_id == job_id)
-        if kind is not None:
-            stmt = stmt.where(e.c.kind == kind)
-        return self._all(stmt)
-
-    def count(self, table: str = "jobs") -> int:
-        """Rows in ``jobs``, ``events`` or ``counts``."""
-        t = dict(zip(("jobs", "events", "counts"), self._tables, strict=True))[table]
-        with host_db.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
-
-    def group_by_status(self, created_by: str | None = None) -> dict[str, int]:
-        """``SELECT status, count(*) GROUP BY status`` in the shape of ``jobs.counts()``."""
-        j = self._tables[0]
-        stmt = sa.select(j.c.status, sa.func.count()).group_by(j.c.status)
-        if created_by is not None:
-            stmt = stmt.where(sa.func.coalesce(j.c.created_by, "") == created_by)
-        result = dict.fromkeys(("pending", "running", "completed", "partial", "failed"), 0)
-        result["cancelled"] = 0
-        with host_db.engine.connect() as conn:
-            for status, n in conn.execute(stmt):
-                result[status] = n
-        result["total"] = sum(result.values())
-        return result
-
-    def counter_rows(self) -> list[dict[str, Any]]:
-        c = self._tables[2]
-        return self._all(sa.select(c).order_by(c.c.status, c.c.created_by, c.c.slot))
-
-    def snapshot(self, job_id: int) -> tuple[Any, ...]:
-        """Everything a refused action must leave unchanged: the row, its events, the counters."""
-        return (self.job(job_id), self.events(job_id), host_jobs.counts(), self.counter_rows())
-
-    def update(self, job_id: int, **values: Any) -> None:
-        """Change columns of a job directly (not its status: that would skew the counters)."""
-        assert "status" not in values
-        j = self._tables[0]
-        with host_db.engine.begin() as conn:
-            conn.execute(sa.update(j).where(j.c.id == job_id).values(**values))
 
 
 #: ``make_job`` gives the jobs it runs or claims at once this priority, so they go first.

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import InvalidArgument, InvalidTransition, JobNotFound, JobStatus
 from jobs_admin.models import TRANSITIONS
+from tests.support import Probe
 
 
 def user(jobs: Any, name: str) -> Any:

@@ -613,6 +613,31 @@ def test_details_of_a_failed_job_show_the_error_and_the_stack_trace(
     assert "No result." in html
 
 
+def test_details_history_interleaves_admin_actions_in_time_order(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    job_id = finished(jobs, "test.fail_once")
+    auth.login("operator")
+    client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": token(client)})
+    jobs.work_off()
+    assert probe.status(job_id) == "failed"
+    html = client.get(f"/admin/jobs/details/?id={job_id}").get_data(as_text=True)
+    history = re.search(r'jobs-admin-history">(.*?)</ul>', html, re.S)
+    assert history
+    items = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip()
+        for item in re.findall(r"<li[^>]*>(.*?)</li>", history.group(1), re.S)
+    ]
+    messages = [re.sub(r"^\S+ \S+ UTC (action )?", "", i) for i in items]
+    retried = messages.index("retried by operator")
+    assert messages[0] == "enqueued"
+    assert messages[1].startswith("started attempt 1 of 1")
+    assert messages[2].startswith("failed: ValueError: no luck")
+    assert retried == 3
+    assert any(m.startswith("started attempt 2 of 2") for m in messages[retried + 1 :])
+    assert "action retried by operator" in items[retried]
+
+
 def test_details_actions_follow_the_users_permissions(
     app: Any, client: Any, auth: Any, jobs: Any, db: Any
 ) -> None:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Probe
 from flask import Flask
+
+from tests.support import Probe
 
 
 @pytest.fixture

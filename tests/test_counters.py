@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from jobs_admin import PERMISSIONS, JobsAdmin
 from jobs_admin.permissions import can, default_identity
+from tests.support import Probe
 
 
 def user(jobs: Any, name: str) -> Any:

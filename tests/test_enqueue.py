@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import InvalidParams, UnknownJobType
+from tests.support import Probe
 
 
 def nothing_written(probe: Probe) -> bool:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import InvalidParams, InvalidTransition
 from jobs_admin.store import PG_COUNTER_SLOTS
 from jobs_admin.worker import Worker
+from tests.support import Probe
 
 pytestmark = pytest.mark.postgres
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import InvalidArgument, signals
+from tests.support import Probe
 
 
 def age(probe: Probe, job_id: int, days: float) -> None:

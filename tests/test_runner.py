@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import conftest
 import pytest
 import sqlalchemy as sa
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import JobContext, signals
+from tests import support
+from tests.support import Probe
 
 
 def make_due(probe: Probe, job_id: int) -> None:
@@ -64,7 +64,7 @@ def test_context_step_sets_the_phase_and_records_a_step(
     job = jobs.enqueue("test.steps", commit=True)
     jobs.work_off()
     # While it ran, the database said what it was doing after each step.
-    assert conftest.PROBES[job.id] == ["Loading", "Writing"]
+    assert support.PROBES[job.id] == ["Loading", "Writing"]
     assert [e["message"] for e in probe.events(job.id, kind="step")] == ["Loading", "Writing"]
     row = probe.job(job.id)
     assert row["status"] == "completed" and row["phase"] is None

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
-from conftest import Probe
 from flask import Flask
 
 from jobs_admin import InvalidTransition, signals
 from jobs_admin.config import crontab_trigger
 from jobs_admin.worker import Worker
+from tests.support import Probe
 
 
 def scheduler_threads() -> int:
