@@ -176,6 +176,20 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_finished", "finished_at"),
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
+            # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
+            # table (see define_models). SQLite walks the created_at index instead.
+            sa.Index(
+                "ix_jobs_admin_job_name_trgm",
+                "name",
+                postgresql_using="gin",
+                postgresql_ops={"name": "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql"),
+            sa.Index(
+                "ix_jobs_admin_job_reference_trgm",
+                "reference",
+                postgresql_using="gin",
+                postgresql_ops={"reference": "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql"),
         )
 
     @property
@@ -282,6 +296,12 @@ def define_models(db: Any) -> Models:
     class JobCount(JobCountMixin, db.Model):
         pass
 
+    # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
+    sa.event.listen(
+        Job.__table__,
+        "before_create",
+        sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+    )
     models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount)
     _defined[db] = models
     return models

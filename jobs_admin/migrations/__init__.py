@@ -46,9 +46,13 @@ BRANCH = "jobs_admin"
 #: The revision that creates the jobs tables: the base of the branch.
 FIRST_REVISION = "jobs_admin_0001"
 
+#: The newest revision of the branch (what a host's merge revision joins).
+HEAD_REVISION = "jobs_admin_0002"
+
 __all__ = [
     "BRANCH",
     "FIRST_REVISION",
+    "HEAD_REVISION",
     "VERSIONS_DIR",
     "VERSION_LOCATION",
     "compare_type",
