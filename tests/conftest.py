@@ -411,7 +411,9 @@ def pg_url() -> Iterator[str]:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         engine.dispose()
-        message = f"PostgreSQL not reachable at {url.render_as_string(hide_password=True)}: {exc}"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        where = url.render_as_string(hide_password=True)
+        message = f"PostgreSQL not reachable at {where}: {reason}"
         if os.environ.get("JOBS_ADMIN_REQUIRE_ALL") == "1":
             pytest.fail(message)
         pytest.skip(message)
