@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -59,7 +61,15 @@ def worker_command(concurrency: int | None) -> None:
         pass
     left = jobs.stop_worker(wait=True)
     if left:
-        click.echo(f"jobs worker: left running after the grace period: {left}", err=True)
+        click.echo(
+            f"jobs worker: jobs {left} still running after the grace period; exiting anyway"
+            " (another worker rescues them after JOBS_ADMIN_STALE_AFTER)",
+            err=True,
+        )
+        sys.stderr.flush()
+        # The job threads cannot be interrupted and the interpreter would wait for them at
+        # exit; the process manager asked us to stop, so stop now.
+        os._exit(3)
     click.echo("jobs worker: stopped", err=True)
 
 
