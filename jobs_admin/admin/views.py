@@ -175,6 +175,10 @@ class JobView(ModelView):
             return None
         return self.get_query().filter(self.model.id == job_id).one_or_none()
 
+    def search_placeholder(self) -> str:
+        """What the search box matches (Flask-Admin would list only the searchable columns)."""
+        return "ID, name, reference, type or user"
+
     def _apply_search(
         self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str
     ) -> Any:
