@@ -539,6 +539,8 @@ def test_search_matches_name_reference_id_and_creator(
     assert found("done_r") == {c}
     assert found("e_a") == set()
     assert found("nothing-like-this") == set()
+    # The box says what it searches.
+    assert 'placeholder="ID, name, reference, type or user"' in page(client)
     # The search box keeps the term; an empty search shows everything.
     assert 'value="catalog"' in page(client, "search=catalog")
     assert set(rows(page(client, "search="))) == {a, b, c, d}
