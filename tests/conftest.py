@@ -405,7 +405,8 @@ def pg_url() -> Iterator[str]:
     server = os.environ.get("JOBS_ADMIN_TEST_DATABASE_URL", PG_DEFAULT_URL)
     url = sa.make_url(server)
     name = f"jobs_admin_test_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    # No pool: a test may restart the server meanwhile, and a pooled connection would be dead.
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -420,9 +421,21 @@ def pg_url() -> Iterator[str]:
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+        _drop_database(engine, name)
+
+
+def _drop_database(engine: sa.Engine, name: str) -> None:
+    """Drop the throwaway database; retry while a restarted server comes back up."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except sa.exc.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
