@@ -185,6 +185,7 @@ def test_pg_prune(pg: Flask, jobs: Any, probe: Probe, make_job: Any) -> None:
     assert jobs.counts() == probe.group_by_status()
 
 
+@pytest.mark.app_config(JOBS_ADMIN_POLL_INTERVAL=30)
 def test_pg_worker_end_to_end_with_notify_wake_up(
     pg_app: Flask, jobs: Any, probe: Probe, wait_for: Any
 ) -> None:
@@ -193,8 +194,8 @@ def test_pg_worker_end_to_end_with_notify_wake_up(
         job_id = jobs.enqueue("test.items", count=5, commit=True).id
         wait_for(lambda: probe.status(job_id) == "completed")
         assert probe.job(job_id)["worker"] == worker.name
-    # A job enqueued by "another process" (a plain INSERT through the store, no local wake
-    # call) is picked up through LISTEN/NOTIFY.
+    # A job enqueued by "another process" (through the store, no local wake call) is picked
+    # up through LISTEN/NOTIFY, long before the next poll (30 s).
     with pg_app.app_context():
         from sqlalchemy.orm import Session
 
@@ -202,7 +203,7 @@ def test_pg_worker_end_to_end_with_notify_wake_up(
             other = jobs.store.enqueue(session, type="test.noop", name="elsewhere", params={})
             other_id = other.id
             session.commit()
-        wait_for(lambda: probe.status(other_id) == "completed")
+        wait_for(lambda: probe.status(other_id) == "completed", timeout=10)
 
 
 @pytest.mark.slow

@@ -175,7 +175,7 @@ def test_worker_graceful_stop_hands_back_a_cancellable_job(
     signals.job_finished.connect(on_finished)
     try:
         first = jobs.start_worker()
-        job = jobs.enqueue("test.slow_cancellable", steps=40, delay=0.02, commit=True)
+        job = jobs.enqueue("test.slow_cancellable", steps=100, delay=0.02, commit=True)
         wait_for(lambda: (probe.job(job.id)["progress_done"] or 0) >= 2)
         assert jobs.stop_worker() == []
         assert not first.running
@@ -184,7 +184,7 @@ def test_worker_graceful_stop_hands_back_a_cancellable_job(
         assert row["attempts"] == 0  # the interrupted attempt was refunded
         assert row["worker"] is None and row["finished_at"] is None
         done_before = row["progress_done"]
-        assert 2 <= done_before < 40
+        assert 2 <= done_before < 100
         last = probe.events(job.id, kind="status")[-1]
         assert last["message"] == "handed back to the queue at worker shutdown"
         assert last["data"] == {"status": "pending"}
@@ -197,7 +197,7 @@ def test_worker_graceful_stop_hands_back_a_cancellable_job(
         row = probe.job(job.id)
         assert row["worker"] == second.name
         assert row["attempts"] == 1
-        assert row["progress_done"] == 40 and row["result"] == {"done": 40}
+        assert row["progress_done"] == 100 and row["result"] == {"done": 100}
         assert finished == [(job.id, "completed")]
         assert jobs.counts() == probe.group_by_status()
     finally:
