@@ -128,7 +128,7 @@ class JobContext:
                     "kind": EventKind.ITEM_FAILED.value,
                     "level": "warning",
                     "message": message[:2000],
-                    "data": {"key": str(key)},
+                    "data": {"key": str(key), "attempt": self.attempt},
                 }
             )
         self._maybe_flush()
@@ -140,7 +140,13 @@ class JobContext:
         """
         with self._lock:
             self._dirty["phase"] = name[:200]
-            self._events.append({"kind": EventKind.STEP.value, "message": name[:2000]})
+            self._events.append(
+                {
+                    "kind": EventKind.STEP.value,
+                    "message": name[:2000],
+                    "data": {"attempt": self.attempt},
+                }
+            )
         self._maybe_flush(force=True)
 
     def log(self, message: str, level: str = "info") -> None:

@@ -431,6 +431,8 @@ class JobsAdmin:
     def count_prunable(self, days: int | None = None) -> int:
         """How many jobs :meth:`prune` with these ``days`` would delete now."""
         days = self.settings().retention_days if days is None else days
+        if int(days) != days or days < 0:
+            raise InvalidArgument("days must be a whole number, 0 or more")
         return self.store.count_prunable(self.db.session, utcnow() - timedelta(days=days))
 
     def counts(self, user: Any = None) -> dict[str, int]:

@@ -157,6 +157,11 @@ class JobMixin:
     retry_of: Mapped[int | None] = mapped_column(
         BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="SET NULL")
     )
+    #: The live feed's change cursor: stamped by every write the admin shows (see
+    #: :mod:`jobs_admin.changes`). On PostgreSQL the 64-bit id of the transaction that made the
+    #: change; on SQLite a number above every number in use. ``NULL``: not changed since the
+    #: column was added.
+    change_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -176,6 +181,7 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_finished", "finished_at"),
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
+            sa.Index("ix_jobs_admin_job_change", "change_seq"),
             # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
             # table (see define_models). SQLite walks the created_at index instead.
             sa.Index(
@@ -265,6 +271,22 @@ class JobCountMixin:
     n: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+class ChangeFloorMixin:
+    """One row (``id = 1``): the highest change cursor of deleted jobs, used on SQLite only.
+
+    On SQLite the next change cursor is one more than the highest in use; deleting the jobs that
+    hold the highest numbers would let a number be handed out again, below a cursor a feed has
+    already passed. :meth:`~jobs_admin.store.JobStore._delete_ids` records their highest number
+    here first, and the next number is taken above both. PostgreSQL's cursor (a transaction id)
+    is never reused, so the table stays empty there.
+    """
+
+    __tablename__ = "jobs_admin_change_floor"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 @dataclass(frozen=True)
 class Models:
     """The concrete model classes made for one ``SQLAlchemy`` instance."""
@@ -272,6 +294,7 @@ class Models:
     Job: Any
     JobEvent: Any
     JobCount: Any
+    ChangeFloor: Any
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -296,12 +319,15 @@ def define_models(db: Any) -> Models:
     class JobCount(JobCountMixin, db.Model):
         pass
 
+    class JobChangeFloor(ChangeFloorMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
         "before_create",
         sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
     )
-    models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount)
+    models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount, ChangeFloor=JobChangeFloor)
     _defined[db] = models
     return models

@@ -142,7 +142,7 @@ def _run(
         ctx.request_stop("cancelled")
     if signals.job_started.receivers:
         # Loaded only for listeners: a job that nobody watches costs no extra query.
-        signals.job_started.send(app, job=jobs._snapshot(job_id))
+        _send(signals.job_started, app, jobs._snapshot(job_id))
 
     status: JobStatus
     try:
@@ -273,4 +273,12 @@ def _send_finished(app: Flask, jobs: JobsAdmin, job_id: int) -> None:
         return
     job = jobs._snapshot(job_id)
     if job is not None:
-        signals.job_finished.send(app, job=job)
+        _send(signals.job_finished, app, job)
+
+
+def _send(signal: Any, app: Flask, job: Any) -> None:
+    """Send a job signal; a failing receiver is logged and never changes the job's outcome."""
+    try:
+        signal.send(app, job=job)
+    except Exception:
+        log.exception("a %s receiver failed for job %s", signal.name, getattr(job, "id", "?"))

@@ -611,17 +611,20 @@ class JobStore:
         stmt = (
             sa.delete(j)
             .where(j.c.id.in_(list(ids)), j.c.status.in_(finished))
-            .returning(j.c.status, j.c.created_by, j.c.result_file)
+            .returning(j.c.id, j.c.status, j.c.created_by, j.c.result_file)
         )
-        # Events first: SQLite enforces the cascade only with PRAGMA foreign_keys, which a host
-        # may not set.
-        conn.execute(sa.delete(self.events).where(self.events.c.job_id.in_(list(ids))))
         deltas: Counter[tuple[str, str]] = Counter()
-        files = []
+        files, deleted = [], []
+        # The status check and the delete are one statement: a job retried meanwhile stays.
         for row in conn.execute(stmt):
+            deleted.append(row.id)
             deltas[(row.status, row.created_by or "")] -= 1
             if row.result_file:
                 files.append(row.result_file)
+        if deleted:
+            # ON DELETE CASCADE already did this where foreign keys are enforced; SQLite
+            # enforces them only with PRAGMA foreign_keys, which a host's engine may lack.
+            conn.execute(sa.delete(self.events).where(self.events.c.job_id.in_(deleted)))
         self._count(conn, deltas)
         return files
 
@@ -655,12 +658,25 @@ class JobStore:
         stmt = sa.select(sa.func.count()).where(j.c.finished_at < cutoff, j.c.status.in_(finished))
         return int(conn.execute(stmt).scalar() or 0)
 
+    def of_attempt(self, attempt: int) -> sa.ColumnElement[bool]:
+        """Events recorded during ``attempt`` (events without an attempt count for any)."""
+        recorded = self.events.c.data["attempt"].as_integer()
+        return sa.or_(recorded.is_(None), recorded == attempt)
+
     def failed_item_keys(self, conn: Conn, job_id: int) -> list[str]:
-        """The keys of the items a job reported as failed, in the order it reported them."""
-        e = self.events
+        """The keys of the items the job's last attempt reported as failed, in order.
+
+        Items that failed in an earlier attempt and succeeded in the last one are not included.
+        """
+        e, j = self.events, self.jobs
+        attempt = conn.execute(sa.select(j.c.attempts).where(j.c.id == job_id)).scalar() or 0
         rows = conn.execute(
             sa.select(e.c.data)
-            .where(e.c.job_id == job_id, e.c.kind == EventKind.ITEM_FAILED.value)
+            .where(
+                e.c.job_id == job_id,
+                e.c.kind == EventKind.ITEM_FAILED.value,
+                self.of_attempt(attempt),
+            )
             .order_by(e.c.id)
         )
         keys: list[str] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ from sqlalchemy.engine import URL
 
 from .config import crontab_trigger
 from .context import JobContext
+from .models import EventKind, JobStatus
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
 from .store import NOTIFY_CHANNEL
@@ -58,7 +60,7 @@ class Worker:
         self.name = worker_name()
         self.pid = os.getpid()
         self._running: dict[int, JobContext | None] = {}
-        self._futures: set[Future[None]] = set()
+        self._futures: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
@@ -140,6 +142,9 @@ class Worker:
             return self.running_ids()
         if self.pid != os.getpid():
             return []
+        if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
+            # Let a claim under way finish before the pool closes (it is one short statement).
+            self._dispatcher.join(10)
         with contextlib.suppress(Exception):
             # Pause first so the scheduler thread submits nothing more, then let the
             # dispatcher and heartbeat runs already under way finish (they are short).
@@ -159,7 +164,15 @@ class Worker:
                 log.warning(
                     "jobs_admin worker %s stopped with jobs still running: %s", self.name, left
                 )
+        queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        # Claimed jobs whose run never began (queued behind the grace period) go back now
+        # rather than waiting for the rescue.
+        unstarted = [i for i, f in queued.items() if f.cancelled()]
+        if unstarted:
+            with contextlib.suppress(Exception):
+                self._hand_back(unstarted)
+        left = [i for i in left if i not in unstarted]
         self._stopped.set()
         return left
 
@@ -220,10 +233,43 @@ class Worker:
         for job_id in ids:
             with self._lock:
                 self._running[job_id] = None
-            future = self._pool.submit(self._run, job_id)
-            self._futures.add(future)
-            future.add_done_callback(self._futures.discard)
+            try:
+                future = self._pool.submit(self._run, job_id)
+            except RuntimeError:
+                # The pool shut down while we claimed (a stop raced us): give the job back.
+                self._hand_back([job_id])
+                continue
+            self._futures[job_id] = future
+            future.add_done_callback(functools.partial(self._forget, job_id))
         return len(ids)
+
+    def _forget(self, job_id: int, _future: Future[None]) -> None:
+        self._futures.pop(job_id, None)
+
+    def _hand_back(self, ids: list[int]) -> None:
+        """Return claimed jobs that never started to the queue, their attempt refunded."""
+        j = self.jobs.store.jobs
+        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+            for job_id in ids:
+                got = self.jobs.store.finish(
+                    conn,
+                    job_id,
+                    self.name,
+                    JobStatus.PENDING,
+                    {"worker": None, "heartbeat_at": None, "attempts": j.c.attempts - 1},
+                )
+                if got is not None:
+                    self.jobs.store.event(
+                        conn,
+                        job_id,
+                        EventKind.STATUS,
+                        "handed back to the queue at worker shutdown (not started)",
+                        data={"status": "pending"},
+                    )
+            self.jobs.store.notify_pending(conn)
+        with self._lock:
+            for job_id in ids:
+                self._running.pop(job_id, None)
 
     def _run(self, job_id: int) -> None:
         try:

@@ -37,7 +37,7 @@ def test_runner_items_job_ends_partial_with_progress_events_and_result(
     assert row["started_at"] <= row["finished_at"]
     assert row["error"] is None and row["traceback"] is None
     failed = probe.events(job.id, kind="item_failed")
-    assert [e["data"] for e in failed] == [{"key": "sku-0"}, {"key": "sku-4"}, {"key": "sku-8"}]
+    assert [e["data"] for e in failed] == [{"key": f"sku-{i}", "attempt": 1} for i in (0, 4, 8)]
     assert {(e["message"], e["level"]) for e in failed} == {("bad item", "warning")}
     assert [(e["message"], e["level"]) for e in probe.events(job.id, kind="log")] == [
         ("counted 10 sku", "info"),
@@ -328,7 +328,10 @@ def test_context_basics() -> None:
     ctx.flush()
     assert writes == [({"progress_done": 5, "message": "hello"}, [])]
     ctx.step("Two")  # a step is written at once
-    assert writes[-1] == ({"phase": "Two"}, [{"kind": "step", "message": "Two"}])
+    assert writes[-1] == (
+        {"phase": "Two"},
+        [{"kind": "step", "message": "Two", "data": {"attempt": ctx.attempt}}],
+    )
     with pytest.raises(ValueError):
         ctx.log("x", level="loud")
     with pytest.raises(ValueError):

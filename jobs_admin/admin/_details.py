@@ -62,16 +62,21 @@ def collect(jobs: JobsAdmin, job: Any) -> Details:
     session = jobs.db.session
     e = jobs.JobEvent
     info = Details()
+    # Steps and failed items are those of the job's last attempt; logs and history span all.
+    last_attempt = jobs.store.of_attempt(job.attempts or 0)
+    scoped = {EventKind.STEP, EventKind.ITEM_FAILED}
+
+    def where(kind: EventKind) -> list[Any]:
+        clauses = [e.job_id == job.id, e.kind == kind.value]
+        return [*clauses, last_attempt] if kind in scoped else clauses
+
     by_kind = {
-        kind: session.scalar(
-            sa.select(sa.func.count()).where(e.job_id == job.id, e.kind == kind.value)
-        )
-        or 0
+        kind: session.scalar(sa.select(sa.func.count()).where(*where(kind))) or 0
         for kind in (EventKind.LOG, EventKind.ITEM_FAILED)
     }
 
     def events(kind: EventKind, newest: bool = False) -> list[Any]:
-        stmt = sa.select(e).where(e.job_id == job.id, e.kind == kind.value)
+        stmt = sa.select(e).where(*where(kind))
         stmt = stmt.order_by(e.id.desc() if newest else e.id).limit(SHOWN_EVENTS)
         rows = list(session.scalars(stmt))
         return rows[::-1] if newest else rows
