@@ -343,6 +343,8 @@ class JobsAdmin:
             f"failed items retried by {who or 'system'} as job {new.id}",
             data={"action": "retry_items", "user": who, "job": new.id, "items": len(keys)},
         )
+        # Its audit trail changed: open detail pages of it refresh.
+        self.store.touch(self.db.session, [row.id])
         self.db.session.commit()
         return new
 

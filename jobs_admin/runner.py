@@ -84,7 +84,8 @@ def _run(
                     conn.exec_driver_sql("PRAGMA busy_timeout=20")
                 try:
                     store.add_events(conn, [{"job_id": job_id, **e} for e in events])
-                    return store.progress(conn, job_id, worker, values) if values else True
+                    # Also with no values: log lines alone stamp the live feed's cursor.
+                    return store.progress(conn, job_id, worker, values)
                 finally:
                     if sqlite:
                         conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")

@@ -2,8 +2,10 @@
 
 Every status change goes through :meth:`JobStore._move`, which checks it against
 :data:`~jobs_admin.models.TRANSITIONS` and keeps the per-status counters exact in the same
-transaction. Statements are SQLAlchemy Core on the model tables so that one statement moves many
-rows (a claim, a rescue) and returns what it moved.
+transaction. Every write that changes what the admin shows (a move, progress, a cancel request,
+an enqueue, an audit event) stamps the live feed's change cursor through :meth:`JobStore._changed`
+(see :mod:`jobs_admin.changes`). Statements are SQLAlchemy Core on the model tables so that one
+statement moves many rows (a claim, a rescue) and returns what it moved.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from . import changes
 from .errors import InvalidTransition, JobNotFound
 from .models import FINISHED, RETRYABLE, TRANSITIONS, EventKind, JobStatus, Models, utcnow
 
@@ -33,6 +36,10 @@ PG_COUNTER_SLOTS = 8
 
 #: The PostgreSQL ``LISTEN/NOTIFY`` channel that says "a job became due": idle workers wake.
 NOTIFY_CHANNEL = "jobs_admin_pending"
+
+#: Set in a session's or connection's ``info`` by a write the live feed must see; the
+#: extension wakes this process's feed when that transaction commits.
+CHANGED_KEY = "jobs_admin_changed"
 
 
 #: What a new attempt starts from (an automatic retry or a rescue); a hand-back at shutdown
@@ -86,6 +93,51 @@ class JobStore:
         self.jobs: sa.Table = models.Job.__table__
         self.events: sa.Table = models.JobEvent.__table__
         self.counts_table: sa.Table = models.JobCount.__table__
+        self.floor_table: sa.Table = models.ChangeFloor.__table__
+
+    # -- the live feed's change cursor ------------------------------------------------------
+
+    def _changed(self, conn: Conn) -> dict[str, Any]:
+        """The values every write the admin shows sets: ``updated_at`` and the change cursor.
+
+        The one place the cursor is stamped; it also marks ``conn`` so that this process's live
+        feed reads as soon as the transaction commits.
+        """
+        conn.info[CHANGED_KEY] = True
+        return {
+            "updated_at": utcnow(),
+            "change_seq": changes.stamp(conn, self.jobs, self.floor_table),
+        }
+
+    def touch(self, conn: Conn, ids: Sequence[int]) -> None:
+        """Stamp jobs as changed without changing anything else (e.g. an audit event added)."""
+        if ids:
+            j = self.jobs
+            conn.execute(sa.update(j).where(j.c.id.in_(list(ids))).values(**self._changed(conn)))
+
+    def change_cursor(self, conn: Conn) -> str:
+        """The live feed's cursor of "now" (see :func:`jobs_admin.changes.position`)."""
+        return changes.position(conn, self.jobs, self.floor_table)
+
+    def counts_of(self, conn: Conn, users: Iterable[str]) -> dict[str, dict[str, int]]:
+        """:meth:`counts` of several creators in one query: creator -> counts."""
+        users = sorted(set(users))
+        empty = {s.value: 0 for s in JobStatus}
+        result = {user: dict(empty) for user in users}
+        if not users:
+            return {}
+        t = self.counts_table
+        stmt = (
+            sa.select(t.c.created_by, t.c.status, sa.func.sum(t.c.n))
+            .where(t.c.created_by.in_(users))
+            .group_by(t.c.created_by, t.c.status)
+        )
+        for user, status, n in conn.execute(stmt):
+            if status in empty:
+                result[user][status] = int(n or 0)
+        for counts in result.values():
+            counts["total"] = sum(counts.values())
+        return result
 
     # -- counters --------------------------------------------------------------------------
 
@@ -181,7 +233,7 @@ class JobStore:
         stmt = (
             sa.update(j)
             .where(j.c.id.in_(chosen), j.c.status == old.value)
-            .values(status=new.value, updated_at=utcnow(), **values)
+            .values(status=new.value, **self._changed(conn), **values)
             .returning(j.c.id, j.c.created_by, *(j.c[name] for name in returning))
         )
         moved = [
@@ -312,7 +364,7 @@ class JobStore:
 
     def enqueue(self, session: Session, **values: Any) -> Any:
         """Add a pending job in the caller's transaction and flush it; return the ``Job``."""
-        job = self.models.Job(status=JobStatus.PENDING.value, **values)
+        job = self.models.Job(status=JobStatus.PENDING.value, **values, **self._changed(session))
         session.add(job)
         session.flush()
         self._count(session, Counter({(JobStatus.PENDING.value, job.created_by or ""): 1}))
@@ -382,12 +434,15 @@ class JobStore:
         return {row.id for row in conn.execute(stmt) if row.cancel_requested}
 
     def progress(self, conn: Conn, job_id: int, worker: str, values: dict[str, Any]) -> bool:
-        """Write progress fields of a running job this worker owns; False if it lost the job."""
+        """Write progress fields of a running job this worker owns; False if it lost the job.
+
+        Called with no values after log lines alone were added, so the change feed sees them.
+        """
         j = self.jobs
         stmt = (
             sa.update(j)
             .where(j.c.id == job_id, j.c.status == "running", j.c.worker == worker)
-            .values(updated_at=utcnow(), **values)
+            .values(**self._changed(conn), **values)
         )
         result = cast(sa.CursorResult[Any], conn.execute(stmt))
         return bool(result.rowcount)
@@ -577,7 +632,7 @@ class JobStore:
         conn.execute(
             sa.update(j)
             .where(j.c.id == job_id, j.c.status == "running")
-            .values(cancel_requested=True, updated_by=user, updated_at=utcnow())
+            .values(cancel_requested=True, updated_by=user, **self._changed(conn))
         )
         self.event(
             conn,
@@ -611,17 +666,22 @@ class JobStore:
         stmt = (
             sa.delete(j)
             .where(j.c.id.in_(list(ids)), j.c.status.in_(finished))
-            .returning(j.c.id, j.c.status, j.c.created_by, j.c.result_file)
+            .returning(j.c.id, j.c.status, j.c.created_by, j.c.result_file, j.c.change_seq)
         )
         deltas: Counter[tuple[str, str]] = Counter()
         files, deleted = [], []
+        top = 0
         # The status check and the delete are one statement: a job retried meanwhile stays.
         for row in conn.execute(stmt):
             deleted.append(row.id)
             deltas[(row.status, row.created_by or "")] -= 1
+            top = max(top, row.change_seq or 0)
             if row.result_file:
                 files.append(row.result_file)
         if deleted:
+            # The counts changed: this process's live feed tells the browsers at once.
+            conn.info[CHANGED_KEY] = True
+            changes.raise_floor(conn, self.floor_table, top)
             # ON DELETE CASCADE already did this where foreign keys are enforced; SQLite
             # enforces them only with PRAGMA foreign_keys, which a host's engine may lack.
             conn.execute(sa.delete(self.events).where(self.events.c.job_id.in_(deleted)))

@@ -1,0 +1,222 @@
+"""The live feed's change cursor: how writes stamp it, and how readers find what changed.
+
+Every write that changes what the admin shows sets ``jobs_admin_job.change_seq`` to
+:func:`stamp` (:meth:`JobStore._changed <jobs_admin.store.JobStore._changed>` is the one place
+that does). A reader holds a *cursor*, an opaque token, and asks :func:`read` for the jobs that
+changed after it; the answer comes with the cursor to ask from next time. What a token means
+depends on the engine, because the two engines fail a naive "``change_seq > last seen``" in
+different ways:
+
+**PostgreSQL.** Numbers from a sequence are handed out when a transaction *writes* but become
+visible when it *commits*, and commits happen in any order: a transaction may take 41, another
+take 42 and commit first, and a reader that saw 42 and moved its cursor past 41 never sees 41.
+So ``change_seq`` holds the id of the writing transaction (``pg_current_xact_id()``, 64 bits,
+never reused) and the cursor is a *snapshot* (``pg_current_snapshot()``: every transaction below
+``xmin`` has ended, those listed as in progress and those from ``xmax`` on have not). What
+changed between two snapshots is exactly the rows whose transaction is visible in the newer
+snapshot and not in the older one; the newer one is the reader's own statement snapshot, so
+"visible to this query" is the first half, and ``NOT pg_visible_in_snapshot(change_seq, old)``
+the second. A transaction that commits late is invisible to the old snapshot however small its
+id, so it is found the next time; one already delivered is visible in every later snapshot, so
+it is never delivered again. An index range scan from the old snapshot's ``xmin`` finds the
+candidates. This is how PgQ batches events.
+
+**SQLite.** One writer at a time, holding the write lock from its first write to its commit: a
+number taken as "one more than the highest in use" is taken under that lock, so numbers and
+commits come in the same order and "``change_seq > cursor``" misses nothing. Deleting the jobs
+with the highest numbers would hand those numbers out again below a reader's cursor: deletes
+first record their highest number in ``jobs_admin_change_floor``, and new numbers start above it.
+
+The token is ``"s:<number>"`` on SQLite and ``"p:<snapshot>"`` on PostgreSQL; anything else (a
+tampered or foreign token) reads as "unknown", and the reader resynchronises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+#: The PostgreSQL ``LISTEN/NOTIFY`` channel a stamp notifies: change feeds wake at once.
+CHANNEL = "jobs_admin_changes"
+
+#: The columns a change carries (what the list and detail pages update in place).
+COLUMNS = (
+    "id",
+    "type",
+    "name",
+    "reference",
+    "status",
+    "phase",
+    "progress_total",
+    "progress_done",
+    "progress_failed",
+    "message",
+    "created_by",
+    "attempts",
+    "max_attempts",
+    "cancel_requested",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
+)
+
+#: Characters of a job's error a change carries (the list shows it as a tooltip).
+ERROR_CHARS = 300
+
+_SNAPSHOT = re.compile(r"^(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$")
+_NUMBER = re.compile(r"^\d{1,20}$")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What :func:`read` found: the changed jobs (as dicts), the next cursor, and whether more
+    jobs changed than ``limit`` (then ``jobs`` holds only some of them)."""
+
+    jobs: list[dict[str, Any]]
+    cursor: str
+    overflow: bool
+
+
+def _dialect(conn: Any) -> str:
+    if isinstance(conn, sa.engine.Connection):
+        return conn.dialect.name
+    return str(conn.get_bind().dialect.name)
+
+
+def stamp(conn: Any, jobs: sa.Table, floor: sa.Table) -> Any:
+    """The value to set ``change_seq`` to in a write on ``conn`` (a SQL expression).
+
+    On PostgreSQL it also sends a ``NOTIFY`` on :data:`CHANNEL` (delivered at commit, merged with
+    the transaction's other identical notifications), inside the same statement: no extra round
+    trip on the hot path of progress writes.
+    """
+    if _dialect(conn) == "postgresql":
+        return sa.literal_column(
+            f"(SELECT pg_current_xact_id()::text::bigint FROM pg_notify('{CHANNEL}', '') AS n)",
+            sa.BigInteger(),
+        )
+    return sa.select(_sqlite_top(jobs, floor) + 1).scalar_subquery()
+
+
+def _sqlite_top(jobs: sa.Table, floor: sa.Table) -> Any:
+    """``max(highest change_seq in use, floor)`` (SQLite)."""
+    in_use = sa.select(sa.func.max(jobs.c.change_seq)).scalar_subquery()
+    deleted = sa.select(floor.c.seq).where(floor.c.id == 1).scalar_subquery()
+    # SQLite's two-argument max() is a scalar maximum, not the aggregate.
+    return sa.func.max(sa.func.coalesce(in_use, 0), sa.func.coalesce(deleted, 0))
+
+
+def raise_floor(conn: Any, floor: sa.Table, top: int) -> None:
+    """After deleting jobs whose highest cursor number was ``top``: never hand it out again.
+
+    SQLite only (PostgreSQL's cursor is never reused). The deleting transaction still holds
+    SQLite's write lock, so no writer takes a number between the delete and this.
+    """
+    if _dialect(conn) != "sqlite" or not top:
+        return
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {floor.name} (id, seq) VALUES (1, :top) "
+            f"ON CONFLICT (id) DO UPDATE SET seq = max({floor.name}.seq, excluded.seq)"
+        ),
+        {"top": int(top)},
+    )
+
+
+def position(conn: Any, jobs: sa.Table, floor: sa.Table) -> str:
+    """The cursor of "now": a reader starting from it gets every change committed later."""
+    if _dialect(conn) == "postgresql":
+        return "p:" + str(conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar())
+    return f"s:{int(conn.execute(sa.select(_sqlite_top(jobs, floor))).scalar() or 0)}"
+
+
+def valid(token: str | None, dialect: str) -> bool:
+    """Whether ``token`` is a well-formed cursor of ``dialect`` (``"postgresql"``/``"sqlite"``)."""
+    if not token or len(token) > 20000:
+        return False
+    kind, _, value = token.partition(":")
+    if dialect == "postgresql":
+        match = _SNAPSHOT.match(value) if kind == "p" else None
+        return match is not None and int(match.group(1)) <= int(match.group(2))
+    return kind == "s" and bool(_NUMBER.match(value))
+
+
+def read(
+    conn: Any,
+    jobs: sa.Table,
+    since: str,
+    *,
+    limit: int,
+    upto: str | None = None,
+    created_by: str | None = None,
+) -> Batch:
+    """The jobs that changed after the cursor ``since`` (a :func:`valid` token).
+
+    :param upto: SQLite: leave out changes after this cursor (a catch-up that must end where
+        the feed's own read of the same moment ended). PostgreSQL needs no bound: run the reads
+        of one moment in one ``REPEATABLE READ`` transaction, and they share its snapshot.
+    :param created_by: only the jobs of this creator.
+    :param limit: at most this many jobs; ``overflow`` says when more changed.
+    """
+    columns: list[Any] = [jobs.c[name] for name in COLUMNS]
+    columns.append(sa.func.substr(jobs.c.error, 1, ERROR_CHARS).label("error"))
+    kind, _, value = since.partition(":")
+    if kind == "p":
+        xmin = int(value.split(":", 1)[0])
+        unseen = sa.text(
+            f"NOT pg_visible_in_snapshot({jobs.name}.change_seq::text::xid8,"
+            " CAST(:jobs_admin_since AS pg_snapshot))"
+        ).bindparams(jobs_admin_since=value)
+        where: list[Any] = [jobs.c.change_seq >= xmin, unseen]
+        if created_by is not None:
+            where.append(jobs.c.created_by == created_by)
+        # One statement, so the snapshot it reports is the one its rows were read in; the
+        # one-row subquery keeps that snapshot when no row changed.
+        one = sa.select(sa.literal(1).label("one")).subquery("one")
+        snap = sa.func.pg_current_snapshot().cast(sa.Text()).label("jobs_admin_snapshot")
+        stmt = (
+            sa.select(snap, *columns)
+            .select_from(one.outerjoin(jobs, sa.and_(*where)))
+            .limit(limit + 1)
+        )
+        rows = conn.execute(stmt).mappings().all()
+        cursor = "p:" + str(rows[0]["jobs_admin_snapshot"])
+        found = [_job(r) for r in rows if r["id"] is not None]
+    else:
+        start = int(value)
+        where = [jobs.c.change_seq > start]
+        if upto is not None:
+            where.append(jobs.c.change_seq <= int(upto.partition(":")[2]))
+        if created_by is not None:
+            where.append(jobs.c.created_by == created_by)
+        stmt = (
+            sa.select(jobs.c.change_seq, *columns)
+            .where(*where)
+            .order_by(jobs.c.change_seq)
+            .limit(limit + 1)
+        )
+        rows = conn.execute(stmt).mappings().all()
+        found = [_job(r) for r in rows]
+        if upto is not None:
+            cursor = upto
+        elif len(rows) > limit:
+            # Too many to send: skip to the newest number (readers resynchronise).
+            top = conn.execute(sa.select(sa.func.max(jobs.c.change_seq))).scalar()
+            cursor = f"s:{int(top or start)}"
+        else:
+            cursor = f"s:{max((int(r['change_seq']) for r in rows), default=start)}"
+    overflow = len(found) > limit
+    return Batch(found[:limit], cursor, overflow)
+
+
+def _job(row: Any) -> dict[str, Any]:
+    job = {name: row[name] for name in (*COLUMNS, "error")}
+    for name in ("created_at", "started_at", "finished_at", "updated_at"):
+        if job[name] is not None:
+            job[name] = job[name].isoformat()
+    job["cancel_requested"] = bool(job["cancel_requested"])
+    return job
