@@ -55,8 +55,11 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The whole suite on SQLite (the slow scale-out and the migration tests cover both engines
+# themselves), then again with every app on PostgreSQL.
 test: lint
 	$(BIN)/python -m pytest
+	JOBS_ADMIN_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not slow" --deselect tests/test_migrations.py
 
 format: venv
 	$(BIN)/ruff format .

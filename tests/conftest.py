@@ -336,14 +336,31 @@ def _teardown_app(app: Flask) -> None:
         host_db.engine.dispose()
 
 
+#: ``JOBS_ADMIN_TEST_BACKEND=postgresql`` runs every ``app``/``make_app`` test on a throwaway
+#: PostgreSQL database of its own instead of a SQLite file (``make test`` runs the suite both ways).
+BACKEND = os.environ.get("JOBS_ADMIN_TEST_BACKEND", "sqlite")
+
+
 @pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """``make_app(**config)``: a demo host on a fresh SQLite file, schema and users created."""
+def make_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**config)``: a demo host on a fresh database, schema and users created.
+
+    The database is a SQLite file in ``tmp_path``, or with ``JOBS_ADMIN_TEST_BACKEND=postgresql``
+    a new PostgreSQL database dropped after the test.
+    """
     made: list[Flask] = []
+    databases: list[str] = []
+    server: PgServer | None = None
+    if BACKEND == "postgresql":
+        server = request.getfixturevalue("pg_server")
 
     def factory(**config: Any) -> Flask:
         suffix = str(len(made)) if made else ""
-        uri = f"sqlite:///{tmp_path / f'jobs{suffix}.db'}"
+        if server is not None:
+            uri = server.create()
+            databases.append(uri)
+        else:
+            uri = f"sqlite:///{tmp_path / f'jobs{suffix}.db'}"
         app = host_app.create_app({**base_config(tmp_path, uri), **config})
         with app.app_context():
             host_db.create_all()
@@ -354,6 +371,9 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     yield factory
     for app in made:
         _teardown_app(app)
+    for uri in databases:
+        assert server is not None
+        server.drop(uri)
 
 
 @pytest.fixture
@@ -399,29 +419,63 @@ def auth(client: Any) -> AuthActions:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """The URL of a throwaway database on the test PostgreSQL server, dropped at the end."""
-    server = os.environ.get("JOBS_ADMIN_TEST_DATABASE_URL", PG_DEFAULT_URL)
-    url = sa.make_url(server)
-    name = f"jobs_admin_test_{uuid.uuid4().hex[:10]}"
-    # No pool: a test may restart the server meanwhile, and a pooled connection would be dead.
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
+class PgServer:
+    """The test PostgreSQL server: makes and drops throwaway databases."""
+
+    def __init__(self, url: sa.URL) -> None:
+        self.url = url
+        # No pool: a test may restart the server meanwhile, and a pooled connection would be dead.
+        self.engine = sa.create_engine(
+            url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+        )
+        self.made: list[str] = []
+
+    def create(self) -> str:
+        """Create a database; return its URL (with the password)."""
+        name = f"jobs_admin_test_{uuid.uuid4().hex[:10]}"
+        with self.engine.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.made.append(name)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, database_url: str) -> None:
+        name = sa.make_url(database_url).database
+        assert name is not None
+        _drop_database(self.engine, name)
+        if name in self.made:
+            self.made.remove(name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The server of ``JOBS_ADMIN_TEST_DATABASE_URL`` (skipped, or failed, when unreachable)."""
+    url = sa.make_url(os.environ.get("JOBS_ADMIN_TEST_DATABASE_URL", PG_DEFAULT_URL))
+    server = PgServer(url)
+    try:
+        with server.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
     except Exception as exc:
-        engine.dispose()
+        server.engine.dispose()
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         where = url.render_as_string(hide_password=True)
         message = f"PostgreSQL not reachable at {where}: {reason}"
         if os.environ.get("JOBS_ADMIN_REQUIRE_ALL") == "1":
             pytest.fail(message)
         pytest.skip(message)
+    yield server
+    for name in list(server.made):
+        _drop_database(server.engine, name)
+    server.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """The URL of a throwaway database on the test PostgreSQL server, dropped at the end."""
+    url = pg_server.create()
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        _drop_database(engine, name)
+        pg_server.drop(url)
 
 
 def _drop_database(engine: sa.Engine, name: str) -> None:
