@@ -208,10 +208,21 @@ class JobView(ModelView):
     ) -> tuple[int | None, Any]:
         query = self._filtered(search, filters)
         count = self._count(query, search, filters)
-        query, _ = self._apply_sorting(query, {}, sort_column, sort_desc)
-        if sort_column is not None:
-            query = query.order_by(self.model.id.desc())
-        query = self._apply_pagination(query, page, page_size)
+
+        def ordered(q: Any) -> Any:
+            q, _ = self._apply_sorting(q, {}, sort_column, sort_desc)
+            return q.order_by(self.model.id.desc()) if sort_column is not None else q
+
+        query = ordered(query)
+        if page and execute:
+            # A deep page: skip over ids first (the database walks its index without touching
+            # the table), then load only the rows shown. OFFSET on full rows reads and throws
+            # away every row it skips.
+            size = page_size or self.page_size
+            ids = query.with_entities(self.model.id).limit(size).offset(page * size).subquery()
+            query = ordered(self.get_query().filter(self.model.id.in_(sa.select(ids.c.id))))
+        else:
+            query = self._apply_pagination(query, page, page_size)
         return count, (query.all() if execute else query)
 
     def _count(self, query: Any, search: str | None, filters: Any) -> int | None:
