@@ -1,0 +1,258 @@
+"""Housekeeping: prune 1,000,000 finished jobs (and their events) while another process enqueues.
+
+A throwaway copy of the cached ``old`` dataset (every job finished 31-90 days ago, ~3.7 events
+each; see ``_dataset.py``) is pruned by the real ``jobs.prune(days=30)`` in a fresh process
+(batches of ``JOBS_ADMIN_PRUNE_BATCH``, default 1000, each its own transaction), while this
+process enqueues a job with the real ``jobs.enqueue(..., commit=True)`` every 10 ms and records
+how long each enqueue took. Reported: seconds, jobs deleted per second, the pruning process's
+peak resident memory (VmHWM; and its growth over the idle app), and the longest enqueue (the
+stall) with its p99, against the same enqueues before the prune started.
+
+The floor, in the same run on a second copy: one plain ``DELETE FROM jobs_admin_job WHERE
+finished_at < cutoff`` (the cascade deletes the events), the raw cost of the deletion without
+batches, counters or advisory lock, and the stall it causes to the same enqueue loop.
+
+Targets (issue 6): under 30 s, under 150 MB, no enqueue stall over 200 ms.
+
+Usage: ``python bench/prune.py [--size 1000000] [--backends postgresql,sqlite] [--no-floor]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    human,
+    machine_line,
+    make_app,
+    median,
+    ms,
+    pct,
+    peak_rss_mb,
+    print_machine,
+    reset_peak_rss,
+    rss_mb,
+    table,
+    verdict,
+    write_section,
+)
+from _dataset import copy_of, drop_copy
+
+HERE = Path(__file__).resolve()
+SECONDS_TARGET, MB_TARGET, STALL_TARGET = 30.0, 150.0, 0.200
+
+
+def child(a: argparse.Namespace) -> None:
+    """Prune (or, with --floor, one plain DELETE) in this fresh process; write the figures."""
+    import sqlalchemy as sa
+
+    from host_app.extensions import db, jobs
+    from jobs_admin.models import utcnow
+
+    app = make_app(a.url)
+    with app.app_context():
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        idle = rss_mb()
+        reset_peak_rss()
+        Path(a.ready).touch()
+        while not os.path.exists(a.go):
+            time.sleep(0.001)
+        t0 = time.perf_counter()
+        if a.floor:
+            import datetime as dt
+
+            with db.engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                n = conn.execute(
+                    sa.delete(jobs.Job.__table__).where(
+                        jobs.Job.__table__.c.finished_at < utcnow() - dt.timedelta(days=30)
+                    )
+                ).rowcount
+        else:
+            n = jobs.prune(days=30)
+        seconds = time.perf_counter() - t0
+        Path(a.result).write_text(
+            json.dumps(
+                {"seconds": seconds, "deleted": n, "peak_mb": peak_rss_mb(), "idle_mb": idle}
+            )
+        )
+        db.engine.dispose()
+
+
+def enqueue_loop(url: str, stop: threading.Event, out: list[tuple[float, float]]) -> None:
+    from host_app.extensions import db, jobs
+
+    app = make_app(url)
+    with app.test_request_context():
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            jobs.enqueue("bench.noop", name="during prune", commit=True)
+            out.append((time.monotonic(), time.perf_counter() - t0))
+            time.sleep(0.01)
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run(backend: str, size: int, floor: bool, tmp: Path) -> dict[str, Any]:
+    name = f"jobs_admin_bench_prune_{os.getpid()}_{'floor' if floor else 'prune'}"
+    url = copy_of(backend, size, "old", name)
+    try:
+        files = {k: str(tmp / f"{name}.{k}") for k in ("ready", "go", "result")}
+        args = [sys.executable, str(HERE), "--child", "--url", url]
+        for k, v in files.items():
+            args += [f"--{k}", v]
+        if floor:
+            args.append("--floor")
+        proc = subprocess.Popen(args)
+        while not os.path.exists(files["ready"]):
+            if proc.poll() is not None:
+                raise RuntimeError("prune child failed")
+            time.sleep(0.01)
+        samples: list[tuple[float, float]] = []
+        stop = threading.Event()
+        th = threading.Thread(target=enqueue_loop, args=(url, stop, samples))
+        th.start()
+        time.sleep(2.0)  # the enqueue loop's baseline, before the prune starts
+        t_go = time.monotonic()
+        Path(files["go"]).touch()
+        proc.wait(timeout=3600)
+        t_end = time.monotonic()
+        time.sleep(0.5)
+        stop.set()
+        th.join()
+        res = json.loads(Path(files["result"]).read_text())
+        before = [d for t, d in samples if t < t_go - 0.2]
+        during = [d for t, d in samples if t - d <= t_end and t >= t_go] or [0.0]
+        res.update(
+            backend=backend,
+            size=size,
+            kind="one DELETE (floor)" if floor else "jobs.prune(days=30)",
+            stall_max=max(during),
+            stall_p99=pct(during, 0.99),
+            enqueue_median_during=median(during),
+            enqueue_median_before=median(before),
+            enqueues=len(during),
+        )
+        print(
+            f"{backend:10} {res['kind']:22} {res['deleted']:,} jobs in {res['seconds']:.1f} s; "
+            f"peak {res['peak_mb']:.0f} MB (idle {res['idle_mb']:.0f}); enqueue during: max "
+            f"{ms(res['stall_max'])} ms, p99 {ms(res['stall_p99'])} ms, median "
+            f"{ms(res['enqueue_median_during'])} ms (before {ms(res['enqueue_median_before'])} ms), n={len(during)}",  # noqa: E501
+            flush=True,
+        )
+        return res
+    finally:
+        drop_copy(backend, name)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--size", type=int, default=1_000_000)
+    p.add_argument("--backends", default="postgresql,sqlite")
+    p.add_argument("--no-floor", action="store_true", help="skip the single-DELETE floor")
+    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    for opt in ("url", "ready", "go", "result"):
+        p.add_argument(f"--{opt}", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child:
+        child(a)
+        return
+    m = print_machine()
+    t0 = time.perf_counter()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="jobs_admin_bench_") as tmp:
+        for backend in a.backends.split(","):
+            rows.append(run(backend, a.size, False, Path(tmp)))
+            if not a.no_floor:
+                rows.append(run(backend, a.size, True, Path(tmp)))
+    body = [machine_line(m), ""]
+    body.append(
+        f"{human(a.size)} finished jobs (all older than 30 days) with their events, on a fresh copy "  # noqa: E501
+        "of the dataset. *peak* is the pruning process's VmHWM (its idle app in brackets). "
+        "*enqueue stall*: a second process enqueues a job every 10 ms with "
+        "`jobs.enqueue(..., commit=True)`; the longest and p99 enqueue while the prune ran, and "
+        "the median before it started. The floor row is one plain `DELETE ... WHERE finished_at "
+        "< cutoff` on a second copy: the deletion work alone, in one transaction."
+    )
+    body.append("")
+    body.append(
+        table(
+            [
+                "backend",
+                "how",
+                "jobs deleted",
+                "seconds",
+                "jobs/s",
+                "peak MB",
+                "enqueue stall max",
+                "p99",
+                "median during / before",
+            ],
+            [
+                [
+                    r["backend"],
+                    r["kind"],
+                    f"{r['deleted']:,}",
+                    f"{r['seconds']:.1f}",
+                    f"{r['deleted'] / r['seconds']:,.0f}",
+                    f"{r['peak_mb']:.0f} ({r['idle_mb']:.0f})",
+                    f"{ms(r['stall_max'])} ms",
+                    f"{ms(r['stall_p99'])} ms",
+                    f"{ms(r['enqueue_median_during'])} / {ms(r['enqueue_median_before'])} ms",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    body.append("")
+    tg = []
+    for r in rows:
+        if r["kind"].startswith("jobs.prune"):
+            fl = next((x for x in rows if x["backend"] == r["backend"] and x is not r), None)
+            extra = f" ({r['seconds'] / fl['seconds']:.1f}x the single DELETE)" if fl else ""
+            tg.append(
+                (
+                    r["backend"],
+                    f"< 30 s: {r['seconds']:.1f} s{extra}",
+                    r["seconds"] < SECONDS_TARGET,
+                )
+            )
+            tg.append((r["backend"], f"< 150 MB: {r['peak_mb']:.0f} MB", r["peak_mb"] < MB_TARGET))
+            extra = f" (single DELETE: {ms(fl['stall_max'])} ms)" if fl else ""
+            tg.append(
+                (
+                    r["backend"],
+                    f"no enqueue stall > 200 ms: max {ms(r['stall_max'])} ms{extra}",
+                    r["stall_max"] < STALL_TARGET,
+                )
+            )
+    body.append(table(["backend", "target", "result"], [[b, t, verdict(ok)] for b, t, ok in tg]))
+    body.append("")
+    body.append(
+        f"This run took {(time.perf_counter() - t0) / 60:.1f} min (copies of the dataset included)."
+    )
+    text = "\n".join(body)
+    print(text)
+    if not a.no_write:
+        write_section("prune", "3. Housekeeping: pruning a million finished jobs", text)
+
+
+if __name__ == "__main__":
+    main()
