@@ -313,6 +313,8 @@ def test_access_matrix_every_route_and_role(
         response = client.post(route.url(w), data=data)
     else:
         response = client.get(route.url(w))
+    response.get_data()  # buffer the body, then release a streamed file (no ResourceWarning)
+    response.close()
 
     if name in ALLOWED[role]:
         check_allowed(name, role, w, response, probe, before)

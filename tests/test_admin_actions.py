@@ -702,9 +702,9 @@ def test_download_sends_the_result_file_and_refuses_anything_else(
     detail = client.get(f"/admin/jobs/details/?id={job_id}").get_data(as_text=True)
     assert f'href="/admin/jobs/{job_id}/download" id="jobs-admin-download"' in detail
     assert "Download report_1.txt" in detail
-    response = client.get(f"/admin/jobs/{job_id}/download")
-    assert response.status_code == 200
-    assert response.get_data(as_text=True) == f"job {job_id}\n"
+    with client.get(f"/admin/jobs/{job_id}/download") as response:
+        assert response.status_code == 200
+        assert response.get_data(as_text=True) == f"job {job_id}\n"
     assert response.headers["Content-Disposition"].startswith("attachment")
     assert "report_1.txt" in response.headers["Content-Disposition"]
 

@@ -92,8 +92,8 @@ def test_login_page_uses_bundled_bootstrap_and_lists_demo_logins(client: FlaskCl
     assert "//cdn" not in html
     for name in DEMO_USERS:
         assert f"<code>{name}</code> / <code>{name}</code>" in html
-    css = client.get("/admin/static/bootstrap/bootstrap4/css/bootstrap.min.css")
-    assert css.status_code == 200
+    with client.get("/admin/static/bootstrap/bootstrap4/css/bootstrap.min.css") as css:
+        assert css.status_code == 200
 
 
 def test_logout_ends_the_session(client: FlaskClient) -> None:
