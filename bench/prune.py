@@ -92,15 +92,34 @@ def child(a: argparse.Namespace) -> None:
         db.engine.dispose()
 
 
-def enqueue_loop(url: str, stop: threading.Event, out: list[tuple[float, float]]) -> None:
+def enqueue_loop(url: str, stop: threading.Event, out: list[tuple[float, float, str]]) -> None:
+    """Enqueue a job every 10 ms; record (end, seconds, its slowest step) for each."""
+    import sqlalchemy as sa
+
     from host_app.extensions import db, jobs
 
     app = make_app(url)
+    steps: list[tuple[float, str]] = []
+
+    def before(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+        ctx._bench_t0 = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, stmt: str, params: Any, ctx: Any, many: bool) -> None:
+        steps.append((time.perf_counter() - ctx._bench_t0, " ".join(stmt.split())[:60]))
+
     with app.test_request_context():
+        sa.event.listen(db.engine, "before_cursor_execute", before)
+        sa.event.listen(db.engine, "after_cursor_execute", after)
         while not stop.is_set():
+            steps.clear()
             t0 = time.perf_counter()
-            jobs.enqueue("bench.noop", name="during prune", commit=True)
-            out.append((time.monotonic(), time.perf_counter() - t0))
+            jobs.enqueue("bench.noop", name="during prune")
+            t1 = time.perf_counter()
+            db.session.commit()
+            t2 = time.perf_counter()
+            steps.append((t2 - t1, "COMMIT"))
+            slow = max(steps)
+            out.append((time.monotonic(), t2 - t0, f"{slow[1]} ({slow[0] * 1000:.0f} ms)"))
             time.sleep(0.01)
         db.session.remove()
         db.engine.dispose()
@@ -121,7 +140,7 @@ def run(backend: str, size: int, floor: bool, tmp: Path) -> dict[str, Any]:
             if proc.poll() is not None:
                 raise RuntimeError("prune child failed")
             time.sleep(0.01)
-        samples: list[tuple[float, float]] = []
+        samples: list[tuple[float, float, str]] = []
         stop = threading.Event()
         th = threading.Thread(target=enqueue_loop, args=(url, stop, samples))
         th.start()
@@ -134,8 +153,10 @@ def run(backend: str, size: int, floor: bool, tmp: Path) -> dict[str, Any]:
         stop.set()
         th.join()
         res = json.loads(Path(files["result"]).read_text())
-        before = [d for t, d in samples if t < t_go - 0.2]
-        during = [d for t, d in samples if t - d <= t_end and t >= t_go] or [0.0]
+        before = [d for t, d, _s in samples if t < t_go - 0.2]
+        inside = [(d, slow) for t, d, slow in samples if t - d <= t_end and t >= t_go]
+        during = [d for d, _s in inside] or [0.0]
+        worst = max(inside)[1] if inside else ""
         res.update(
             backend=backend,
             size=size,
@@ -145,12 +166,13 @@ def run(backend: str, size: int, floor: bool, tmp: Path) -> dict[str, Any]:
             enqueue_median_during=median(during),
             enqueue_median_before=median(before),
             enqueues=len(during),
+            worst_step=worst,
         )
         print(
             f"{backend:10} {res['kind']:22} {res['deleted']:,} jobs in {res['seconds']:.1f} s; "
             f"peak {res['peak_mb']:.0f} MB (idle {res['idle_mb']:.0f}); enqueue during: max "
             f"{ms(res['stall_max'])} ms, p99 {ms(res['stall_p99'])} ms, median "
-            f"{ms(res['enqueue_median_during'])} ms (before {ms(res['enqueue_median_before'])} ms), n={len(during)}",  # noqa: E501
+            f"{ms(res['enqueue_median_during'])} ms (before {ms(res['enqueue_median_before'])} ms), n={len(during)}; slowest step of the worst: {worst}",  # noqa: E501
             flush=True,
         )
         return res
@@ -204,6 +226,7 @@ def main() -> None:
                 "enqueue stall max",
                 "p99",
                 "median during / before",
+                "slowest step of the longest enqueue",
             ],
             [
                 [
@@ -216,6 +239,7 @@ def main() -> None:
                     f"{ms(r['stall_max'])} ms",
                     f"{ms(r['stall_p99'])} ms",
                     f"{ms(r['enqueue_median_during'])} / {ms(r['enqueue_median_before'])} ms",
+                    f"`{r['worst_step']}`",
                 ]
                 for r in rows
             ],
