@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .config import Settings
 
 if TYPE_CHECKING:
+    from .live import LiveFeed
     from .worker import Worker
 
 
@@ -18,4 +19,5 @@ class AppState:
 
     settings: Settings
     worker: Worker | None = None
+    live: LiveFeed | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)

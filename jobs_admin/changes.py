@@ -69,6 +69,7 @@ ERROR_CHARS = 300
 
 _SNAPSHOT = re.compile(r"^(\d{1,20}):(\d{1,20}):((?:\d{1,20})(?:,\d{1,20})*)?$")
 _NUMBER = re.compile(r"^\d{1,20}$")
+_BIGINT = 2**63
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,59 @@ def position(conn: Any, jobs: sa.Table, floor: sa.Table) -> str:
 
 
 def valid(token: str | None, dialect: str) -> bool:
-    """Whether ``token`` is a well-formed cursor of ``dialect`` (``"postgresql"``/``"sqlite"``)."""
+    """Whether ``token`` is a well-formed cursor of ``dialect`` (``"postgresql"``/``"sqlite"``).
+
+    Strict, as PostgreSQL's own snapshot parser is: a browser's token must never make a read of
+    the shared feed fail.
+    """
     if not token or len(token) > 20000:
         return False
     kind, _, value = token.partition(":")
     if dialect == "postgresql":
         match = _SNAPSHOT.match(value) if kind == "p" else None
-        return match is not None and int(match.group(1)) <= int(match.group(2))
-    return kind == "s" and bool(_NUMBER.match(value))
+        if match is None:
+            return False
+        xmin, xmax, xip = _snapshot(token)
+        listed = [int(x) for x in (match.group(3) or "").split(",") if x]
+        return (
+            xmin <= xmax < _BIGINT
+            and all(xmin <= x < xmax for x in xip)
+            and listed == sorted(listed)
+        )
+    return kind == "s" and bool(_NUMBER.match(value)) and int(value) < _BIGINT
+
+
+def _snapshot(token: str) -> tuple[int, int, frozenset[int]]:
+    xmin, xmax, xip = token.partition(":")[2].split(":")
+    return int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x)
+
+
+def seen(cursor: str, seq: int | None) -> bool:
+    """Whether a job stamped ``seq`` had already changed to that version at ``cursor``."""
+    if seq is None:
+        return True
+    if cursor.startswith("p:"):
+        xmin, xmax, xip = _snapshot(cursor)
+        return seq < xmin or (seq < xmax and seq not in xip)
+    return seq <= int(cursor.partition(":")[2])
+
+
+def covers(cursor: str, other: str) -> bool:
+    """Whether every change seen at ``other`` is seen at ``cursor`` too."""
+    if cursor.startswith("p:") and other.startswith("p:"):
+        _, xmax, xip = _snapshot(cursor)
+        _, other_xmax, other_xip = _snapshot(other)
+        return other_xmax <= xmax and all(x in other_xip for x in xip if x < other_xmax)
+    if cursor.startswith("s:") and other.startswith("s:"):
+        return int(cursor[2:]) >= int(other[2:])
+    return False
+
+
+def later(first: str, second: str) -> str:
+    """The cursor of two reads of one database, ``second`` made after ``first``."""
+    if first.startswith("s:") and second.startswith("s:"):
+        return first if int(first[2:]) >= int(second[2:]) else second
+    return second
 
 
 def read(
@@ -179,7 +225,7 @@ def read(
         one = sa.select(sa.literal(1).label("one")).subquery("one")
         snap = sa.func.pg_current_snapshot().cast(sa.Text()).label("jobs_admin_snapshot")
         stmt = (
-            sa.select(snap, *columns)
+            sa.select(snap, jobs.c.change_seq, *columns)
             .select_from(one.outerjoin(jobs, sa.and_(*where)))
             .limit(limit + 1)
         )
@@ -215,6 +261,7 @@ def read(
 
 def _job(row: Any) -> dict[str, Any]:
     job = {name: row[name] for name in (*COLUMNS, "error")}
+    job["change_seq"] = row["change_seq"]
     for name in ("created_at", "started_at", "finished_at", "updated_at"):
         if job[name] is not None:
             job[name] = job[name].isoformat()

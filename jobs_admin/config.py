@@ -50,8 +50,14 @@ RESULTS_DIR = "jobs_results"
 #: Rows per page of the admin's job list.
 PAGE_SIZE = 25
 
-#: Seconds between reads of the live change feed.
+#: Seconds between reads of the live change feed (one feed per process, whatever the number of
+#: browsers; it reads only while websockets are open, and at once on PostgreSQL NOTIFY).
 LIVE_INTERVAL = 0.5
+
+#: Origins (``"https://admin.example.com"``) besides the admin's own from which browsers may open
+#: the live-updates websocket; a list, or one comma-separated string. The admin's own origin
+#: (the ``Host`` the browser sent) is always allowed; every other is refused.
+LIVE_ORIGINS: tuple[str, ...] = ()
 
 #: Minimum seconds between two progress writes of one running job (``advance`` is throttled).
 PROGRESS_INTERVAL = 0.5
@@ -75,6 +81,7 @@ class Settings:
     page_size: int
     live_interval: float
     progress_interval: float
+    live_origins: tuple[str, ...]
 
 
 def read_settings(config: Any, instance_path: str) -> Settings:
@@ -118,9 +125,26 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     values["housekeeping_cron"] = cron
     if values["stale_after"] <= values["heartbeat_interval"]:
         raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
+    values["live_origins"] = _origins(values["live_origins"])
     results = Path(values["results_dir"])
     values["results_dir"] = results if results.is_absolute() else Path(instance_path) / results
     return Settings(**values)
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    """``JOBS_ADMIN_LIVE_ORIGINS`` as normalised ``scheme://host[:port]`` strings."""
+    from .live_ws import normalize_origin
+
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
+    origins = []
+    for item in items:
+        origin = normalize_origin(str(item))
+        if origin is None:
+            raise ValueError(
+                f"JOBS_ADMIN_LIVE_ORIGINS: {item!r} is not an origin like 'https://host[:port]'"
+            )
+        origins.append(origin)
+    return tuple(origins)
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")

@@ -21,7 +21,7 @@ from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
 from .registry import Registry, RetryItems, make_job_type
 from .runner import SQLITE_BUSY_MS
-from .store import JobStore, remove_files
+from .store import CHANGED_KEY, JobStore, remove_files
 
 log = logging.getLogger("jobs_admin")
 
@@ -101,6 +101,16 @@ class JobsAdmin:
             engine = self.db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        # A commit of a change made through a plain connection wakes this process's live feed.
+        app_ref = weakref.ref(app)
+        event.listen(engine, "commit", lambda conn: self._changed_commit(app_ref, conn))
+        event.listen(engine, "rollback", lambda conn: conn.info.pop(CHANGED_KEY, None))
+        # flask-sock's options for every websocket of the app, unless the host set its own:
+        # ping idle browsers (a vanished one frees its thread) and refuse big client messages
+        # (the live socket expects none).
+        app.config.setdefault(
+            "SOCK_SERVER_OPTIONS", {"ping_interval": 25, "max_message_size": 4096}
+        )
 
         from .cli import jobs_cli
 
@@ -542,6 +552,51 @@ class JobsAdmin:
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_WAKE_KEY, False):
             self._wake()
+        if session.info.pop(CHANGED_KEY, False) and has_app_context():
+            self._live_wake(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    def _changed_commit(self, app_ref: weakref.ref[Flask], conn: Any) -> None:
+        if conn.info.pop(CHANGED_KEY, False):
+            app = app_ref()
+            if app is not None:
+                self._live_wake(app)
+
+    # -- live updates ----------------------------------------------------------------------
+
+    def live_feed(self, app: Flask | None = None) -> Any:
+        """This process's live change feed for ``app`` (default: the current app); made lazily.
+
+        The feed reads only while websockets are connected (see :mod:`jobs_admin.live`).
+        """
+        from .live import LiveFeed
+
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        state = self._state(app)
+        with state.lock:
+            feed = state.live
+            if feed is None or feed.pid != os.getpid():
+                feed = state.live = LiveFeed(app, self)
+            return feed
+
+    def live_cursor(self) -> str:
+        """The live feed's cursor of "now", for a page about to be rendered.
+
+        Read it before the page's own queries: the page's websocket then gets every change
+        from this moment on, none lost between rendering and connecting.
+        """
+        return self.store.change_cursor(self.db.session)
+
+    def stop_live(self) -> None:
+        """Close this process's live websockets of the current app and stop its feed."""
+        feed = self._state().live
+        if feed is not None:
+            feed.stop()
+
+    def _live_wake(self, app: Flask) -> None:
+        state = self._states.get(app)
+        feed = state.live if state is not None else None
+        if feed is not None and feed.running:
+            feed.wake()
 
     def _who(self, user: Any) -> str | None:
         if user is None:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
-    """Register the package's templates, static files and filters and, with ``admin``, the view.
+    """Register the package's templates, static files and filters and, with ``admin``, the view
+    and its live-updates websocket.
 
     :param jobs: the extension.
     :param app: the host app.
@@ -27,16 +28,22 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         static_folder="static/jobs_admin",
         static_url_path="/jobs_admin/static",
     )
+    view = None
+    if admin is not None:
+        from .views import JobView
+
+        view = JobView(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
+        # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
+        from ..live_ws import register
+
+        register(bp, jobs, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
     app.register_blueprint(bp)
     app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
     app.add_template_filter(fmt.utc, "jobs_admin_utc")
     app.jinja_env.globals["jobs_admin_badges"] = {s.value: BADGES[s] for s in JobStatus}
-    if admin is None:
+    if view is None:
         return
-    from .views import JobView
-
-    view = JobView(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
     size = jobs.settings(app).page_size
     view.page_size = size
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))

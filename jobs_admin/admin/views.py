@@ -32,6 +32,7 @@ from ..errors import JobsAdminError
 from ..export import stream_csv
 from ..models import JobStatus
 from . import _details
+from ._live import live_config
 from .filters import (
     PRESETS,
     CreatedBetweenFilter,
@@ -321,6 +322,8 @@ class JobView(ModelView):
     def index_view(self) -> Any:
         self._template_args["prune_form"] = prune_form(days=self.jobs.settings().retention_days)
         self._template_args["csrf"] = self.csrf_token()
+        # Before the list's queries: the page's websocket picks up from this moment.
+        self._template_args["live"] = live_config(self.jobs, "list", self.get_url(".details_view"))
         return super().index_view()
 
     # -- details ---------------------------------------------------------------------------
@@ -328,6 +331,7 @@ class JobView(ModelView):
     @expose("/details/")
     def details_view(self) -> Any:
         return_url = get_redirect_target() or self.get_url(".index_view")
+        live = live_config(self.jobs, "details", self.get_url(".details_view"))
         job = self.get_one(request.args.get("id"))
         if job is None:
             flash("That job does not exist or you may not see it.", "error")
@@ -337,6 +341,7 @@ class JobView(ModelView):
             job=job,
             info=_details.collect(self.jobs, job),
             return_url=return_url,
+            live={**live, "job": job.id},
         )
 
     # -- row actions -----------------------------------------------------------------------

@@ -1,0 +1,431 @@
+"""Live updates: one change feed per process and app, fanned out to every websocket of it.
+
+The feed is one thread (started with the first socket, gone a while after the last one leaves)
+that reads what changed since its cursor (:mod:`jobs_admin.changes`) every
+``JOBS_ADMIN_LIVE_INTERVAL`` seconds, at once when this process commits a change, and at once on
+PostgreSQL when any process does (``LISTEN jobs_admin_changes``, a second thread). One read
+serves every socket of the process: N browsers cost the same queries as one. Each socket gets
+the changed jobs its user may see and that user's counts.
+
+Protocol (server to browser only, JSON text messages)::
+
+    {"type": "snapshot", "counts": {...}, "cursor": "...", "resync": false}
+    {"type": "changes", "jobs": [{"id": 7, "status": "running", ...}], "counts": {...},
+     "cursor": "...", "resync": false}
+    {"type": "ping", "cursor": "..."}
+
+A page carries the cursor of the moment it was rendered and connects with ``?since=<cursor>``;
+the first "changes" message after the snapshot is what changed since then (a *catch-up*), and
+so is the first one after a reconnect (the browser sends the last cursor it got). Each version of
+a job reaches a socket once: the catch-up covers "since" to the catch-up's own read, later batches
+are filtered against it until the feed's cursor has passed it. ``resync`` says the server skipped
+changes (too many at once, or an unusable cursor): the page should reload.
+
+The endpoint lives in :mod:`jobs_admin.live_ws`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from . import changes
+
+if TYPE_CHECKING:
+    from .extension import JobsAdmin
+
+log = logging.getLogger("jobs_admin.live")
+
+#: Most jobs one read of the feed delivers; past it, browsers are told to resynchronise.
+BATCH_LIMIT = 1000
+#: Most jobs a (re)connecting socket's catch-up delivers; past it, the same.
+CATCH_UP_LIMIT = 1000
+#: Messages waiting for one socket before it counts as too slow and is closed (it reconnects).
+QUEUE_LIMIT = 64
+#: Seconds between keep-alive messages to a socket that got nothing else (they carry the cursor).
+PING_EVERY = 15.0
+#: Fewest seconds between two reads when commits keep waking the feed.
+MIN_GAP = 0.05
+#: Seconds the feed keeps running after its last socket left (a page reload reconnects).
+LINGER = 10.0
+
+#: Close code for a socket the feed dropped because it read too slowly: "try again later".
+TRY_AGAIN = 1013
+#: Close code when the server stops: "going away".
+GOING_AWAY = 1001
+
+
+class Subscriber:
+    """One websocket's place in the feed: what its user may see, and its outgoing queue.
+
+    :param sees_all: the user may see every job (``view_all``).
+    :param own: the user's identity (``created_by`` of their own jobs).
+    :param since: the cursor the browser had (of the page, or the last message), or ``None``.
+    """
+
+    def __init__(self, sees_all: bool, own: str | None, since: str | None) -> None:
+        self.sees_all = sees_all
+        self.own = own
+        self.since = since
+        #: Rows already sent in the catch-up: skipped until the feed's cursor covers this.
+        self.skip: str | None = None
+        self.queue: queue.Queue[str | None] = queue.Queue(QUEUE_LIMIT)
+        self.last_counts: dict[str, int] | None = None
+        self.last_sent = time.monotonic()
+        #: Why the feed dropped this socket (then its handler closes it), or ``None``.
+        self.closed: str | None = None
+        self.close_code = GOING_AWAY
+
+    @property
+    def audience(self) -> str | None:
+        """``None`` for users who see every job, else the creator whose jobs they see."""
+        return None if self.sees_all else (self.own or "")
+
+    def offer(self, message: str) -> None:
+        """Queue ``message``; drop the socket if it is too far behind."""
+        try:
+            self.queue.put_nowait(message)
+        except queue.Full:
+            self.drop("too slow: reconnect", TRY_AGAIN)
+        else:
+            self.last_sent = time.monotonic()
+
+    def drop(self, reason: str, code: int = GOING_AWAY) -> None:
+        """Ask the socket's handler to close it."""
+        if self.closed is None:
+            self.closed, self.close_code = reason, code
+        # When full, the handler still sees ``closed`` after its next message or second.
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(None)
+
+    def visible(self, job: dict[str, Any]) -> bool:
+        """Whether this socket's user may see ``job``: every job, or only their own."""
+        return self.sees_all or (bool(self.own) and job["created_by"] == self.own)
+
+
+def _encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+def _public(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in job.items() if k != "change_seq"}
+
+
+class LiveFeed:
+    """This process's change feed for one app.
+
+    :param app: the host app.
+    :param jobs: its extension.
+    """
+
+    def __init__(self, app: Flask, jobs: JobsAdmin) -> None:
+        self.app = app
+        self.jobs = jobs
+        self.interval = max(jobs.settings(app).live_interval, MIN_GAP)
+        self.pid = os.getpid()
+        with app.app_context():
+            self.engine: sa.Engine = jobs.db.engine
+        self.dialect = self.engine.dialect.name
+        self._lock = threading.Lock()
+        self._subs: set[Subscriber] = set()
+        self._pending: list[Subscriber] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listener: threading.Thread | None = None
+        self._stopping = False
+        #: The feed's cursor: every change before it has been delivered.
+        self.cursor: str | None = None
+        #: Reads done and SQL statements run since the feed was made (for benchmarks and tests).
+        self.reads = 0
+        self.queries = 0
+
+    # -- sockets ---------------------------------------------------------------------------
+
+    def subscribe(self, sub: Subscriber) -> None:
+        """Add a socket; it gets its snapshot (and catch-up) at the next read, which is now."""
+        with self._lock:
+            if self._stopping:
+                sub.drop("server stopping")
+                return
+            self._subs.add(sub)
+            self._pending.append(sub)
+            self._start()
+        self._wake.set()
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Remove a socket (its handler ended)."""
+        with self._lock:
+            self._subs.discard(sub)
+            if sub in self._pending:
+                self._pending.remove(sub)
+
+    @property
+    def sockets(self) -> int:
+        """How many sockets the feed serves now."""
+        return len(self._subs)
+
+    def wake(self) -> None:
+        """Read now (this process committed a change)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket and stop the threads (tests, and a process that shuts down)."""
+        with self._lock:
+            self._stopping = True
+            subs = list(self._subs)
+            thread = self._thread
+        for sub in subs:
+            sub.drop("server stopping")
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        """Whether the feed's thread runs in this process."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self.pid == os.getpid()
+
+    def _start(self) -> None:
+        # Under self._lock.
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="jobs_admin-live", daemon=True)
+        self._thread.start()
+        if self.dialect == "postgresql" and not (self._listener and self._listener.is_alive()):
+            self._listener = threading.Thread(
+                target=self._listen, name="jobs_admin-live-listen", daemon=True
+            )
+            self._listener.start()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        idle_since: float | None = None
+        last_read = 0.0
+        backoff = self.interval
+        while True:
+            with self._lock:
+                if self._stopping:
+                    self._thread = None
+                    return
+                if not self._subs:
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= LINGER:
+                        # Nobody listens: stop reading. The next socket starts a new thread,
+                        # and its catch-up covers the time nobody read.
+                        self._thread = None
+                        self.cursor = None
+                        return
+                else:
+                    idle_since = None
+                busy = bool(self._subs)
+            if busy:
+                gap = MIN_GAP - (time.monotonic() - last_read)
+                if gap > 0:
+                    time.sleep(gap)
+                last_read = time.monotonic()
+                self._wake.clear()
+                try:
+                    self._tick()
+                    backoff = self.interval
+                except Exception:
+                    log.exception("jobs_admin live feed could not read changes; retrying")
+                    self._wake.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+            self._wake.wait(self.interval if busy else 1.0)
+
+    def _tick(self) -> None:
+        with self._lock:
+            subs = [s for s in self._subs if s not in self._pending]
+            pending, self._pending = self._pending, []
+        try:
+            self._read(subs, pending)
+        except Exception:
+            with self._lock:
+                # Not served yet: they get their snapshot at the next read.
+                self._pending[:0] = [s for s in pending if s in self._subs]
+            raise
+
+    def _read(self, subs: list[Subscriber], pending: list[Subscriber]) -> None:
+        store = self.jobs.store
+        with self.engine.connect() as conn:
+            sa.event.listen(conn, "before_cursor_execute", self._count_query)
+            if self.cursor is None:
+                self.cursor = store.change_cursor(conn)
+            batch = changes.read(conn, store.jobs, self.cursor, limit=BATCH_LIMIT)
+            everyone = subs + pending
+            counts = self._counts(conn, everyone)
+            catch_ups: dict[tuple[str, str | None], changes.Batch | None] = {}
+            for sub in pending:
+                if sub.since and changes.valid(sub.since, self.dialect):
+                    who = None if sub.sees_all else (sub.own or "")
+                    key = (sub.since, who)
+                    if key not in catch_ups:
+                        catch_ups[key] = self._catch_up(conn, sub.since, who)
+            conn.rollback()
+        self.reads += 1
+        cursor = batch.cursor
+        self._serve_pending(pending, counts, catch_ups, cursor)
+        self._fan_out(subs, batch, counts, cursor)
+        self.cursor = cursor
+
+    def _catch_up(self, conn: Any, since: str, who: str | None) -> changes.Batch | None:
+        """What changed since a browser's cursor (``None``: it cannot be read; resync)."""
+        table = self.jobs.store.jobs
+        try:
+            if self.dialect == "postgresql":
+                # A savepoint: a failure must not abort the transaction of the feed's read.
+                with conn.begin_nested():
+                    return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+        except sa.exc.DBAPIError as exc:
+            log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
+            return None
+
+    def _count_query(self, *_args: Any) -> None:
+        self.queries += 1
+
+    def _counts(self, conn: Any, subs: Iterable[Subscriber]) -> dict[str | None, dict[str, int]]:
+        """Counts per audience: ``None`` (every job) and each own-jobs-only creator."""
+        audiences = {s.audience for s in subs}
+        store = self.jobs.store
+        result: dict[str | None, dict[str, int]] = {}
+        if None in audiences:
+            result[None] = store.counts(conn)
+        users = [a for a in audiences if a is not None]
+        if users:
+            result.update(store.counts_of(conn, users))
+        return result
+
+    def _serve_pending(
+        self,
+        pending: list[Subscriber],
+        counts: dict[str | None, dict[str, int]],
+        catch_ups: dict[tuple[str, str | None], changes.Batch | None],
+        cursor: str,
+    ) -> None:
+        for sub in pending:
+            found = None
+            resync = False
+            if sub.since:
+                who = None if sub.sees_all else (sub.own or "")
+                found = catch_ups.get((sub.since, who))
+                resync = found is None or found.overflow
+            here = cursor
+            if found is not None:
+                # The catch-up read after the feed's own read: later on PostgreSQL (a newer
+                # snapshot), the higher number on SQLite.
+                here = changes.later(cursor, found.cursor)
+                sub.skip = here
+            audience_counts = counts.get(sub.audience, {})
+            sub.offer(
+                _encode(
+                    {
+                        "type": "snapshot",
+                        "counts": audience_counts,
+                        "cursor": here,
+                        "resync": resync,
+                    }
+                )
+            )
+            sub.last_counts = audience_counts
+            if found is not None and found.jobs:
+                jobs = [_public(j) for j in found.jobs if sub.visible(j)]
+                if jobs:
+                    sub.offer(
+                        _encode(
+                            {
+                                "type": "changes",
+                                "jobs": jobs,
+                                "counts": audience_counts,
+                                "cursor": here,
+                                "resync": False,
+                            }
+                        )
+                    )
+
+    def _fan_out(
+        self,
+        subs: list[Subscriber],
+        batch: changes.Batch,
+        counts: dict[str | None, dict[str, int]],
+        cursor: str,
+    ) -> None:
+        encoded: dict[str | None, tuple[list[dict[str, Any]], str]] = {}
+        now = time.monotonic()
+        for sub in subs:
+            audience = sub.audience
+            audience_counts = counts.get(audience, {})
+            if sub.skip is not None and changes.covers(cursor, sub.skip):
+                sub.skip = None
+            if audience not in encoded:
+                rows = [j for j in batch.jobs if sub.visible(j)]
+                message = {
+                    "type": "changes",
+                    "jobs": [_public(j) for j in rows],
+                    "counts": audience_counts,
+                    "cursor": cursor,
+                    "resync": batch.overflow,
+                }
+                encoded[audience] = (rows, _encode(message))
+            rows, text = encoded[audience]
+            if sub.skip is not None:
+                skip = sub.skip
+                mine = [j for j in rows if not changes.seen(skip, j["change_seq"])]
+                if len(mine) != len(rows):
+                    rows = mine
+                    text = _encode(
+                        {
+                            "type": "changes",
+                            "jobs": [_public(j) for j in rows],
+                            "counts": audience_counts,
+                            "cursor": cursor,
+                            "resync": batch.overflow,
+                        }
+                    )
+            if rows or batch.overflow or audience_counts != sub.last_counts:
+                sub.offer(text)
+                sub.last_counts = audience_counts
+            elif now - sub.last_sent >= PING_EVERY:
+                sub.offer(_encode({"type": "ping", "cursor": cursor}))
+
+    # -- PostgreSQL NOTIFY -----------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Wake the feed on ``NOTIFY jobs_admin_changes``; reconnect with backoff if cut off."""
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        delay = 0.5
+        while self.running and not self._stopping:
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {changes.CHANNEL}")
+                    delay = 0.5
+                    self._wake.set()  # anything may have changed while we were not listening
+                    while self.running and not self._stopping:
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self._wake.set()
+            except Exception as exc:
+                if self._stopping or not self.running:
+                    return
+                log.warning(
+                    "jobs_admin live listener lost its connection (%s); retrying in %.1f s",
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
