@@ -52,8 +52,14 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, concurrency: int = 4) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
+        # The child keeps its own copy of the file descriptor; ours closes right away.
+        with open(self.logs / f"worker-{len(self.procs)}.log", "wb") as log:
+            proc = self._popen(log, concurrency)
+        self.procs.append(proc)
+        return proc
+
+    def _popen(self, log: Any, concurrency: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -70,8 +76,6 @@ class Workers:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.procs.append(proc)
-        return proc
 
     def alive(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]
