@@ -145,6 +145,8 @@ class LiveFeed:
         self._stopping = False
         #: The feed's cursor: every change before it has been delivered.
         self.cursor: str | None = None
+        #: Set while the PostgreSQL listener is subscribed to the change channel.
+        self.listening = threading.Event()
         #: Reads done and SQL statements run since the feed was made (for benchmarks and tests).
         self.reads = 0
         self.queries = 0
@@ -414,12 +416,14 @@ class LiveFeed:
             try:
                 with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {changes.CHANNEL}")
+                    self.listening.set()
                     delay = 0.5
                     self._wake.set()  # anything may have changed while we were not listening
                     while self.running and not self._stopping:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._wake.set()
             except Exception as exc:
+                self.listening.clear()
                 if self._stopping or not self.running:
                     return
                 log.warning(
@@ -429,3 +433,4 @@ class LiveFeed:
                 )
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
+        self.listening.clear()

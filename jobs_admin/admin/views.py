@@ -336,12 +336,12 @@ class JobView(ModelView):
         if job is None:
             flash("That job does not exist or you may not see it.", "error")
             return redirect(return_url)
+        self._template_args["live"] = {**live, "job": job.id}
         return self.render(
             self.details_template,
             job=job,
             info=_details.collect(self.jobs, job),
             return_url=return_url,
-            live={**live, "job": job.id},
         )
 
     # -- row actions -----------------------------------------------------------------------
