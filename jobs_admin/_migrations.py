@@ -30,6 +30,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ClauseElement, TextClause, UnaryExpression
 
+from .models import SEARCH_TABLE
+
 log = logging.getLogger("jobs_admin")
 
 #: The folder of the package's own revisions.
@@ -134,6 +136,10 @@ def include_object(dialect: Dialect) -> Callable[[Any, str | None, str, bool, An
     """Return an Alembic ``include_object`` hook for ``dialect`` (see the module's docstring)."""
 
     def hook(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and name and name.startswith(SEARCH_TABLE):
+            # SQLite's FTS5 search index and its shadow tables: made by DDL events, not tables
+            # of the metadata.
+            return False
         if reflected or type_ not in ("index", "unique_constraint"):
             return True
         if not created_on(obj, dialect):

@@ -121,6 +121,29 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 PENDING_WHERE = sa.text("status = 'pending'")
 
 
+#: SQLite's FTS5 trigram index of job names and references (substring search).
+SEARCH_TABLE = "jobs_admin_job_fts"
+
+#: The FTS5 table and the triggers that keep it in step with ``jobs_admin_job`` (SQLite only;
+#: the migration ``jobs_admin_0004`` holds the same statements).
+SQLITE_SEARCH_DDL = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5("
+    "name, reference, content='jobs_admin_job', content_rowid='id', tokenize='trigram')",
+    f"CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_ai AFTER INSERT ON jobs_admin_job BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, name, reference) VALUES (new.id, new.name, new.reference);"
+    " END",
+    f"CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_ad AFTER DELETE ON jobs_admin_job BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, name, reference) "
+    "VALUES ('delete', old.id, old.name, old.reference); END",
+    f"CREATE TRIGGER IF NOT EXISTS {SEARCH_TABLE}_au AFTER UPDATE OF name, reference "
+    f"ON jobs_admin_job BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, name, reference) "
+    "VALUES ('delete', old.id, old.name, old.reference); "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, name, reference) VALUES (new.id, new.name, new.reference);"
+    " END",
+)
+
+
 class JobMixin:
     """Columns of ``jobs_admin_job``: one row per job."""
 
@@ -327,6 +350,17 @@ def define_models(db: Any) -> Models:
         Job.__table__,
         "before_create",
         sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+    )
+    # SQLite's substring search: an FTS5 trigram index over name and reference, kept in step
+    # with the table by triggers (created and dropped with the table by create_all/drop_all).
+    for statement in SQLITE_SEARCH_DDL:
+        sa.event.listen(
+            Job.__table__, "after_create", sa.DDL(statement).execute_if(dialect="sqlite")
+        )
+    sa.event.listen(
+        Job.__table__,
+        "before_drop",
+        sa.DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
     )
     models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount, ChangeFloor=JobChangeFloor)
     _defined[db] = models

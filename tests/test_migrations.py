@@ -180,7 +180,10 @@ def schema_snapshot(engine: sa.Engine) -> dict[str, Any]:
         columns = [
             (
                 c["name"],
-                c["type"].compile(dialect=engine.dialect),
+                # (the columns of SQLite's FTS5 search table have no type)
+                ""
+                if isinstance(c["type"], sa.types.NullType)
+                else c["type"].compile(dialect=engine.dialect),
                 c["nullable"],
                 None if c.get("default") is None else str(c["default"]),
             )
@@ -223,6 +226,17 @@ def schema_snapshot(engine: sa.Engine) -> dict[str, Any]:
             "unique": uniques,
             "indexes": indexes,
         }
+    if engine.dialect.name == "sqlite":
+        # Triggers and virtual tables (the FTS5 search index) are no tables to the inspector.
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT type, name, sql FROM sqlite_master"
+                " WHERE type = 'trigger' OR sql LIKE 'CREATE VIRTUAL TABLE%'"
+            ).all()
+        snapshot["__sqlite_master__"] = sorted(
+            (kind, name, re.sub(r"\s+", " ", sql or "").replace("IF NOT EXISTS ", ""))
+            for kind, name, sql in rows
+        )
     return snapshot
 
 

@@ -184,9 +184,10 @@ class JobView(ModelView):
         self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str
     ) -> Any:
         for term in search.split()[:8]:
-            query = query.filter(search_clause(self.model, term[:200]))
+            clause = search_clause(self.model, term[:200], self.jobs.db.session)
+            query = query.filter(clause)
             if count_query is not None:
-                count_query = count_query.filter(search_clause(self.model, term[:200]))
+                count_query = count_query.filter(clause)
         return query, count_query, joins, count_joins
 
     def _filtered(self, search: str | None, filters: Any) -> Any:
