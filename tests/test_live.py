@@ -589,3 +589,75 @@ def test_cursor_arithmetic() -> None:
     assert not changes.covers("p:10:19:12,15", snap)
     assert changes.covers("s:7", "s:7") and not changes.covers("s:6", "s:7")
     assert changes.later("s:7", "s:5") == "s:7" and changes.later("p:1:2:", "p:3:4:") == "p:3:4:"
+
+
+# -- gunicorn --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_gunicorn_workers_and_a_worker_process_reach_every_browser(
+    pg_app: Flask, pg_url: str, tmp_path: Path, jobs: Any, db: Any, connect: Any
+) -> None:
+    """Two gunicorn gthread workers serve the sockets, a ``flask jobs worker`` runs the job."""
+    import http.cookiejar
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.parse
+
+    with pg_app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.text(MARKER_DDL))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "FLASK_SQLALCHEMY_DATABASE_URI": pg_url,
+        "FLASK_SECRET_KEY": "live",
+        "FLASK_JOBS_ADMIN_WORKER": "off",
+        "FLASK_JOBS_ADMIN_LIVE_INTERVAL": "5",  # NOTIFY must do the work
+    }
+    root = Path(__file__).resolve().parent.parent
+    with open(tmp_path / "gunicorn.log", "wb") as out:
+        web = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "8",
+                "-b", f"127.0.0.1:{port}", "tests.scaleout_app:create_app()",
+            ],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    worker = WorkerProcess(pg_url, tmp_path / "worker.log", PROGRESS_INTERVAL=0)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
+                time.sleep(0.2)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        form = urllib.parse.urlencode({"username": "admin", "password": "admin"}).encode()
+        opener.open(base + "/login", data=form).close()
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        sockets = []
+        for _ in range(8):
+            ws = WS(f"ws://127.0.0.1:{port}/admin/jobs/ws", cookie, origin=base)
+            sockets.append(ws)
+            assert ws.recv()["type"] == "snapshot"
+        job_id = enqueue(pg_app, jobs, job_type="scale.resumable", items=4, delay=0.1)
+        start = time.monotonic()
+        for ws in sockets:
+            ws.until(has_job(job_id, status="completed"), timeout=30)
+        assert time.monotonic() - start < 10
+        for ws in sockets:
+            ws.close()
+    finally:
+        web.terminate()
+        web.wait(30)
+        code = worker.stop()
+    assert code == 0, worker.output()
