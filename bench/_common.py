@@ -85,6 +85,7 @@ def machine() -> dict[str, str]:
         "sqlite": sqlite3.sqlite_version,
         "python": platform.python_version(),
         "load": load(),
+        "commit": git_rev(),
     }
 
 
@@ -93,7 +94,7 @@ def machine_line(m: dict[str, str] | None = None) -> str:
     return (
         f"Measured {m['date']} on {m['nproc']} x {m['cpu']}, {m['ram']} RAM, "
         f"PostgreSQL {m['postgresql']}, SQLite {m['sqlite']}, Python {m['python']}; "
-        f"load average at start {m['load']}."
+        f"load average at start {m['load']}; code at {m['commit']}."
     )
 
 
@@ -348,9 +349,17 @@ def verdict(ok: bool) -> str:
 
 
 def git_rev() -> str:
+    """The commit measured, and whether jobs_admin/ had uncommitted changes (a shared tree)."""
     try:
-        return subprocess.run(
+        rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "jobs_admin", "host_app"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
     except OSError:
         return "?"
+    return f"{rev} (+ uncommitted changes in jobs_admin/)" if dirty else rev

@@ -47,6 +47,7 @@ from _common import (
     pg_drop,
     pg_exists,
     pg_url,
+    register_bench_types,
 )
 
 #: Bump when the generator changes what it writes: cached datasets are rebuilt.
@@ -98,18 +99,20 @@ def _tables() -> tuple[Any, Any]:
 
 
 def fingerprint(dialect_name: str) -> str:
-    """A hash of the jobs tables' DDL on this dialect: a schema change invalidates the cache."""
-    from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.schema import CreateIndex, CreateTable
+    """A hash of the DDL ``create_all`` emits on this dialect (tables, indexes and the DDL
+    attached by events: extensions, FTS tables, triggers): a schema change invalidates the cache.
+    """
+    import sqlalchemy as sa
 
-    dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
-    parts = []
-    from host_app.extensions import jobs
+    from host_app.extensions import db
 
-    for table in (jobs.Job.__table__, jobs.JobEvent.__table__, jobs.models.JobCount.__table__):
-        parts.append(str(CreateTable(table).compile(dialect=dialect)))
-        for idx in sorted(table.indexes, key=lambda i: i.name or ""):
-            parts.append(str(CreateIndex(idx).compile(dialect=dialect)))
+    register_bench_types()
+    parts: list[str] = []
+    engine = sa.create_mock_engine(
+        f"{dialect_name}://",
+        lambda sql, *a, **k: parts.append(str(sql.compile(dialect=engine.dialect))),
+    )
+    db.metadata.create_all(engine, checkfirst=False)
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -401,6 +404,21 @@ def _load_sqlite(path: Path, n: int, kind: str) -> None:
                 continue  # PostgreSQL-only (trigram): never created on SQLite
             conn.execute(f'DROP INDEX IF EXISTS "{idx.name}"')
             dropped.append(idx)
+    # Triggers on the jobs table (e.g. the ones that keep an FTS index) fire per row: drop them
+    # for the load, recreate them after, and rebuild the external-content FTS tables at once.
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+        (job_t.name,),
+    ).fetchall()
+    for name, _sql in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    fts_tables = [
+        name
+        for (name, sql) in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE '%VIRTUAL%'"
+        )
+        if f"content='{job_t.name}'" in (sql or "").replace('"', "'")
+    ]
     t0 = time.perf_counter()
     jsql = f"INSERT INTO {job_t.name} ({', '.join(jcols)}) VALUES ({', '.join('?' * len(jcols))})"
     esql = f"INSERT INTO {ev_t.name} ({', '.join(ecols)}) VALUES ({', '.join('?' * len(ecols))})"
@@ -417,6 +435,10 @@ def _load_sqlite(path: Path, n: int, kind: str) -> None:
             batch_j, batch_e = [], []
     conn.executemany(jsql, batch_j)
     conn.executemany(esql, batch_e)
+    for name in fts_tables:
+        conn.execute(f'INSERT INTO "{name}"("{name}") VALUES (\'rebuild\')')
+    for _name, sql in triggers:
+        conn.execute(sql)
     conn.commit()
     print(f"  rows loaded in {time.perf_counter() - t0:.1f} s; building indexes", flush=True)
     conn.close()
