@@ -113,7 +113,7 @@ def fingerprint(dialect_name: str) -> str:
         lambda sql, *a, **k: parts.append(str(sql.compile(dialect=engine.dialect))),
     )
     db.metadata.create_all(engine, checkfirst=False)
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+    return hashlib.sha1("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
 # -- the rows ------------------------------------------------------------------------------
