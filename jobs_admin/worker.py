@@ -8,13 +8,14 @@ import functools
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from .extension import JobsAdmin
 
 log = logging.getLogger("jobs_admin.worker")
+
+#: Seconds between two looks at SQLite's ``PRAGMA data_version`` while the dispatcher idles.
+SQLITE_WATCH = 0.05
 
 # APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
 _EXECUTOR = "jobs_admin"
@@ -64,6 +68,8 @@ class Worker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
+        self._watch: Any = None
+        self._watch_version: int | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self._listener: threading.Thread | None = None
@@ -108,6 +114,12 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
+        with self.app.app_context():
+            url = self.jobs.db.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            # A connection of the dispatcher's own, outside the pool, for the watch.
+            self._watch = sqlite3.connect(url.database, check_same_thread=False)
+            self._watch_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
@@ -166,6 +178,9 @@ class Worker:
                 )
         queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._watch is not None:
+            with contextlib.suppress(Exception):
+                self._watch.close()
         # Claimed jobs whose run never began (queued behind the grace period) go back now
         # rather than waiting for the rescue.
         unstarted = [i for i, f in queued.items() if f.cancelled()]
@@ -221,7 +236,34 @@ class Worker:
                 continue
             if free > 0 and claimed == free:
                 continue  # There may be more due jobs; claim again when a thread frees up.
-            self._wake.wait(self.settings.poll_interval)
+            self._idle(free > 0)
+
+    def _idle(self, hungry: bool) -> None:
+        """Wait for a wake-up or the poll interval.
+
+        On SQLite, while threads are free, also watch ``PRAGMA data_version``: it changes when
+        any other connection (another process too) commits, so a job enqueued elsewhere is
+        picked up within :data:`SQLITE_WATCH` seconds rather than at the next poll. PostgreSQL
+        has ``LISTEN/NOTIFY`` for that.
+        """
+        interval = self.settings.poll_interval
+        if not hungry or self._watch is None:
+            self._wake.wait(interval)
+            return
+        deadline = time.monotonic() + interval
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._wake.wait(min(SQLITE_WATCH, left)):
+                return
+            try:
+                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+            except Exception:  # a broken watch connection: poll as usual
+                self._watch = None
+                self._wake.wait(max(0.0, deadline - time.monotonic()))
+                return
+            if version != self._watch_version:
+                self._watch_version = version
+                return
 
     def _claim_once(self) -> int:
         with self._lock:

@@ -308,3 +308,19 @@ def test_workers_survive_a_postgres_restart(pg_app, pg_url, workers):
         assert all(p.poll() is None for p in procs.procs), "no worker crashed"
         procs.stop_all()
         _check_exactly_once(ids)
+
+
+def test_worker_sqlite_sees_another_process_enqueue_without_polling(app, workers, wait_for):
+    # A 30 s poll: only PRAGMA data_version can make the worker notice the job sooner.
+    with app.app_context():
+        _setup_markers()
+        procs = workers(str(db.engine.url), POLL_INTERVAL=30)
+        procs.start(concurrency=2)
+        wait_for(lambda: "Ctrl-C to stop" in procs.output(), timeout=30)
+        time.sleep(1)  # the worker's first claim (at start) has found nothing
+        started = time.monotonic()
+        job = jobs.enqueue("scale.marker", commit=True)
+        wait_for(lambda: jobs.store.counts(db.session)["completed"] == 1, timeout=20)
+        assert time.monotonic() - started < 5, procs.output()
+        assert procs.stop_all() == [0]
+        assert [m[0] for m in _markers()] == [job.id]
