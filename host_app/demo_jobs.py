@@ -468,7 +468,9 @@ def broken_report(ctx: JobContext) -> dict[str, str]:
 def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
     """Tell the job's creator that it ended (the demo logs the mail instead of sending it).
 
-    Connected to :data:`jobs_admin.signals.job_finished` for every end state.
+    Connected to :data:`jobs_admin.signals.job_finished` for every end state. It runs in the
+    process that ran the job, whether or not anybody has the admin open; a creator who has it
+    open also gets the admin's live toast.
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     if job is None or app.extensions.get("jobs_admin") is not jobs:

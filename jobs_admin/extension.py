@@ -586,11 +586,14 @@ class JobsAdmin:
         """
         return self.store.change_cursor(self.db.session)
 
-    def stop_live(self) -> None:
-        """Close this process's live websockets of the current app and stop its feed."""
-        feed = self._state().live
+    def stop_live(self, app: Flask | None = None, timeout: float = 5.0) -> None:
+        """Close this process's live websockets of ``app`` (default: the current app) and stop
+        its feed; later sockets are refused. For a server that shuts down: an open socket
+        otherwise holds a graceful stop for its whole timeout (see ``docs/deploy``).
+        """
+        feed = self._state(app).live
         if feed is not None:
-            feed.stop()
+            feed.stop(timeout)
 
     def _live_wake(self, app: Flask) -> None:
         state = self._states.get(app)

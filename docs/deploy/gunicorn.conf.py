@@ -10,6 +10,8 @@ import os
 bind = os.environ.get("SHOP_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("SHOP_WEB_WORKERS", "2"))
+# Each open live-updates websocket (one per admin browser tab on the Jobs pages) holds a thread
+# for as long as it is open: threads = tabs expected per worker process + headroom for requests.
 threads = int(os.environ.get("SHOP_WEB_THREADS", "8"))
 # Longer than JOBS_ADMIN_SHUTDOWN_GRACE (30 s), so that embedded job runners can hand their
 # jobs back to the queue before gunicorn kills the worker.
@@ -18,3 +20,21 @@ timeout = 60
 # No preload: each worker process starts its own scheduler lazily, on its first request.
 preload_app = False
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    """On a graceful stop (SIGTERM), close the live-updates websockets at once.
+
+    Open sockets count as requests in progress: without this, every stop or reload would wait
+    ``graceful_timeout`` for them. The browsers reconnect (to another worker) and catch up.
+    """
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        worker.wsgi.extensions["jobs_admin"].stop_live(worker.wsgi, timeout=1.0)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
