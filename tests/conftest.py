@@ -42,7 +42,7 @@ from host_app.auth import ensure_demo_users
 from host_app.extensions import db as host_db
 from host_app.extensions import jobs as host_jobs
 from jobs_admin import JobContext
-from tests.support import _MARKERS_LOCK, GATE, MARKERS, PROBES, Probe
+from tests.support import _MARKERS_LOCK, GATE, JINJA_CACHE, MARKERS, PROBES, Probe
 
 PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 
@@ -362,6 +362,7 @@ def make_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callabl
         else:
             uri = f"sqlite:///{tmp_path / f'jobs{suffix}.db'}"
         app = host_app.create_app({**base_config(tmp_path, uri), **config})
+        app.jinja_env.bytecode_cache = JINJA_CACHE
         with app.app_context():
             host_db.create_all()
             ensure_demo_users()

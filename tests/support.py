@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import jinja2
 import sqlalchemy as sa
 
 from host_app.extensions import db as host_db
@@ -101,3 +102,21 @@ class Probe:
         j = self._tables[0]
         with host_db.engine.begin() as conn:
             conn.execute(sa.update(j).where(j.c.id == job_id).values(**values))
+
+
+class MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates shared by every test app (each app has a Jinja environment of its own;
+    compiling Flask-Admin's templates again for every test would cost about 0.1 s each)."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+JINJA_CACHE = MemoryBytecodeCache()

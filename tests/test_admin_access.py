@@ -6,7 +6,6 @@ counters, result files) before and after.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,9 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
-from werkzeug.security import generate_password_hash
 
 from jobs_admin.models import utcnow
 
@@ -24,39 +21,6 @@ TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 # -- speed: the suite builds a fresh app per test -----------------------------------------------
-
-
-class MemoryBytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates shared by every app of this module (each app has its own Jinja env)."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
-
-
-JINJA_CACHE = MemoryBytecodeCache()
-
-
-@pytest.fixture
-def make_app(make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``make_app`` with cheap demo-user password hashes and shared compiled templates."""
-    import host_app.models
-
-    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr(host_app.models, "generate_password_hash", cheap)
-
-    def factory(**config: Any) -> Any:
-        made = make_app(**config)
-        made.jinja_env.bytecode_cache = JINJA_CACHE
-        return made
-
-    return factory
 
 
 # -- helpers ---------------------------------------------------------------------------------

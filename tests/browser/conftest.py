@@ -10,17 +10,14 @@ unless ``JOBS_ADMIN_REQUIRE_ALL=1`` (then they fail).
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 #: Debian's Chromium (``JOBS_ADMIN_CHROMIUM`` points elsewhere); never ``playwright install``.
@@ -34,39 +31,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("JOBS_ADMIN_REQUIRE_ALL") == "1":
         pytest.fail(f"{reason} (JOBS_ADMIN_REQUIRE_ALL=1)")
     pytest.skip(reason)
-
-
-class _MemoryBytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates shared by every app of the browser tests."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
-
-
-_JINJA_CACHE = _MemoryBytecodeCache()
-
-
-@pytest.fixture
-def make_app(make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """``make_app`` with cheap demo-user password hashes and shared compiled templates."""
-    import host_app.models
-
-    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr(host_app.models, "generate_password_hash", cheap)
-
-    def factory(**config: Any) -> Any:
-        made = make_app(**config)
-        made.jinja_env.bytecode_cache = _JINJA_CACHE
-        return made
-
-    return factory
 
 
 @pytest.fixture(scope="session")
