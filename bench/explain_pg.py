@@ -53,9 +53,9 @@ CAUSES: dict[str, str] = {
         " names. The planner expects ~220,000 matches and picks a Seq Scan that stops at the"
         " 10,001st (about 47,000 rows read): bounded by the LIMIT, so fast here. The risk is a"
         " term whose trigram estimate is high but that is really rare: the same plan then reads"
-        " the whole table (about 1 s at 1M). Fix idea: count with `SET LOCAL enable_seqscan ="
-        " off` around the capped count, or skip the count for searches (simple pager) as for"
-        " the SQLite path."
+        " up to the whole table. Fix idea: count the ids from the trigram and equality arms"
+        " (a UNION of index scans, each LIMITed) instead of one OR, or skip the count for"
+        " searches (simple pager)."
     ),
     "list: status filter deep page": (
         "Cause: OFFSET pagination (`JobView.get_list` -> Flask-Admin `_apply_pagination`): for a"
