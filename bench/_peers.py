@@ -6,7 +6,6 @@ same tasks. Both use their documented APIs only.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -45,6 +44,3 @@ def procrastinate_app(conninfo: str, sync: bool = False) -> Any:
             fh.write(f"{started - t0:.6f}\n")
 
     return app
-
-
-PROCRASTINATE_CONNINFO = os.environ.get("JOBS_ADMIN_BENCH_PROCRASTINATE", "")

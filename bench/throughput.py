@@ -445,6 +445,13 @@ def main() -> None:
         }[a.child](a)
         return
 
+    if not a.skip_peers:
+        try:
+            import procrastinate  # noqa: F401
+            import redis  # noqa: F401
+            import rq  # noqa: F401
+        except ImportError as exc:
+            sys.exit(f"{exc}: install the peers with pip install -e '.[bench]' (or --skip-peers)")
     m = print_machine()
     t_start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="jobs_admin_bench_"))
