@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -28,6 +29,9 @@ log = logging.getLogger("jobs_admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WAKE_KEY = "jobs_admin_wake"
+
+#: Seconds between two prune batches on SQLite (its single write lock is free meanwhile).
+PRUNE_PAUSE = 0.02
 
 
 class JobsAdmin:
@@ -424,6 +428,7 @@ class JobsAdmin:
             raise InvalidArgument("days must be a whole number, 0 or more")
         cutoff = utcnow() - timedelta(days=days)
         total = 0
+        sqlite = self.db.engine.dialect.name == "sqlite"
         with self.db.engine.connect() as lock:
             if not self.store.session_lock(lock, "prune", wait):
                 return 0
@@ -435,6 +440,10 @@ class JobsAdmin:
                     total += n
                     if n < settings.prune_batch:
                         break
+                    if sqlite:
+                        # SQLite has one writer: leave a moment between batches so that a waiting
+                        # enqueue gets the lock instead of starving behind the whole prune.
+                        time.sleep(PRUNE_PAUSE)
             finally:
                 self.store.session_unlock(lock, "prune")
         signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]

@@ -706,8 +706,15 @@ class JobStore:
         ]
         if not ids:
             return 0, []
-        # Clear retry links to the doomed rows first: SQLite may not enforce ON DELETE SET NULL.
-        conn.execute(sa.update(j).where(j.c.retry_of.in_(ids)).values(retry_of=None))
+        if _dialect(conn) != "postgresql":
+            # Clear retry links to the doomed rows first: SQLite enforces ON DELETE SET NULL only
+            # with PRAGMA foreign_keys. "IS NOT NULL" keeps it on the retry_of index (without
+            # it, SQLite's planner may scan the table). PostgreSQL's foreign key does it.
+            conn.execute(
+                sa.update(j)
+                .where(j.c.retry_of.is_not(None), j.c.retry_of.in_(ids))
+                .values(retry_of=None)
+            )
         files = self._delete_ids(conn, ids)
         return len(ids), files
 

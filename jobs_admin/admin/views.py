@@ -221,10 +221,13 @@ class JobView(ModelView):
             # the table), then load only the rows shown. OFFSET on full rows reads and throws
             # away every row it skips.
             size = page_size or self.page_size
-            ids = query.with_entities(self.model.id).limit(size).offset(page * size).subquery()
+            ids = query.with_entities(self.model.id).limit(_literal(size))
+            ids = ids.offset(_literal(page * size)).subquery()
             query = ordered(self.get_query().filter(self.model.id.in_(sa.select(ids.c.id))))
-        else:
-            query = self._apply_pagination(query, page, page_size)
+        elif execute:
+            # Literal: with a bound LIMIT SQLite's planner walks the created_at index over the
+            # whole table instead of using the search's OR of indexes (425 ms vs 2 ms at 1M).
+            query = query.limit(_literal(page_size or self.page_size))
         return count, (query.all() if execute else query)
 
     def _count(self, query: Any, search: str | None, filters: Any) -> int | None:
@@ -570,3 +573,8 @@ class JobView(ModelView):
             job_type=job_type,
             form=form,
         )
+
+
+def _literal(n: int) -> Any:
+    """A LIMIT/OFFSET value rendered into the SQL, so the planner knows it."""
+    return sa.bindparam(None, int(n), type_=sa.Integer, literal_execute=True)
