@@ -67,6 +67,7 @@ format: venv
 
 # Runs bench/*.py (and bench/*.sh); files starting with an underscore are helpers.
 bench: venv
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	@shopt -s nullglob; ran=0; \
 	for f in bench/*.py bench/*.sh; do \
 	  case "$$(basename "$$f")" in _*) continue;; esac; \
