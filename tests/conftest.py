@@ -22,6 +22,7 @@ Fixtures:
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import threading
 import time
@@ -372,6 +373,10 @@ def make_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callabl
     yield factory
     for app in made:
         _teardown_app(app)
+    # Connections a server or websocket thread left behind are finalised here, at a safe point,
+    # not by a later garbage collection that lands inside CPython 3.11's compiler (where a
+    # finaliser raising makes it fail with "AST constructor recursion depth mismatch").
+    gc.collect()
     for uri in databases:
         assert server is not None
         server.drop(uri)
