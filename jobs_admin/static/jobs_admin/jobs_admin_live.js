@@ -322,10 +322,11 @@
 
   function updateRow(row, job) {
     var cell = row.querySelector("td.col-status");
+    var changed = false;
     if (cell) {
       var stale = cell.querySelector(".jobs-admin-stale");
       var before = cell.querySelector(".jobs-admin-status");
-      var changed = !before || before.getAttribute("data-status") !== job.status;
+      changed = !before || before.getAttribute("data-status") !== job.status;
       cell.textContent = "";
       cell.appendChild(statusNodes(job, stale && !changed ? stale : null));
     }
@@ -356,7 +357,9 @@
         forms[i].style.setProperty("display", "none", "important");
       }
     }
-    flash(row);
+    if (changed) {
+      flash(row); // a new status catches the eye; progress alone does not
+    }
   }
 
   // The list's filters and search, as the server applies them (jobs_admin/admin/filters.py and
@@ -510,17 +513,14 @@
     if (!detail) {
       return;
     }
-    // At once what the message carries; the rest (steps, log, history, buttons) comes with
-    // the page itself, re-read at most once a second.
+    // The badge at once; everything else (progress and its figures, steps, log, history,
+    // buttons) comes with the page itself, re-read at most every 0.75 s, so that the figures
+    // on the page always agree with each other.
     var badge = detail.querySelector("h2 .jobs-admin-status");
     if (badge) {
       var fresh = el("span", "badge " + (cfg.badges[job.status] || "badge-light") + " jobs-admin-status", job.status);
       fresh.setAttribute("data-status", job.status);
       badge.replaceWith(fresh);
-    }
-    var progress = detail.querySelector("[data-job-progress]");
-    if (progress) {
-      progress.replaceWith(progressNodes(job, true));
     }
     refreshDetail();
   }
@@ -571,7 +571,7 @@
             refreshDetail();
           }
         });
-    }, Math.max(0, lastRefresh + 1000 - Date.now()));
+    }, Math.max(0, lastRefresh + 750 - Date.now()));
   }
 
   function localTimes(root) {
