@@ -445,8 +445,17 @@ class PgServer:
     def create(self) -> str:
         """Create a database; return its URL (with the password)."""
         name = f"jobs_admin_test_{uuid.uuid4().hex[:10]}"
-        with self.engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                break
+            except sa.exc.OperationalError:
+                # The server is restarting (a scale-out test restarts it): wait for it.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
         self.made.append(name)
         return self.url.set(database=name).render_as_string(hide_password=False)
 
