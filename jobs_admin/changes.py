@@ -42,6 +42,9 @@ import sqlalchemy as sa
 #: The PostgreSQL ``LISTEN/NOTIFY`` channel a stamp notifies: change feeds wake at once.
 CHANNEL = "jobs_admin_changes"
 
+#: The SQL of :func:`stamp` on PostgreSQL.
+PG_STAMP = f"(SELECT pg_current_xact_id()::text::bigint FROM pg_notify('{CHANNEL}', '') AS n)"
+
 #: The columns a change carries (what the list and detail pages update in place).
 COLUMNS = (
     "id",
@@ -96,10 +99,7 @@ def stamp(conn: Any, jobs: sa.Table, floor: sa.Table) -> Any:
     trip on the hot path of progress writes.
     """
     if _dialect(conn) == "postgresql":
-        return sa.literal_column(
-            f"(SELECT pg_current_xact_id()::text::bigint FROM pg_notify('{CHANNEL}', '') AS n)",
-            sa.BigInteger(),
-        )
+        return sa.literal_column(PG_STAMP, sa.BigInteger())
     return sa.select(_sqlite_top(jobs, floor) + 1).scalar_subquery()
 
 

@@ -23,6 +23,11 @@ CONCURRENCY = 4
 #: Seconds between dispatcher polls when nothing woke it (a local enqueue wakes it at once).
 POLL_INTERVAL = 1.0
 
+#: Seconds of work a worker may claim beyond its free threads, judged by how long its recent
+#: jobs ran: with jobs of 1 ms it claims many at once and writes their ends together; a job that
+#: runs 0.1 s or more is claimed only for a free thread. ``0`` claims for free threads only.
+CLAIM_AHEAD = 0.1
+
 #: Seconds between heartbeats; one UPDATE per process for all of its running jobs.
 HEARTBEAT_INTERVAL = 10.0
 
@@ -70,6 +75,7 @@ class Settings:
     worker: str
     concurrency: int
     poll_interval: float
+    claim_ahead: float
     heartbeat_interval: float
     stale_after: float
     shutdown_grace: float
@@ -103,6 +109,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must be at least 1")
     for name in (
         "poll_interval",
+        "claim_ahead",
         "heartbeat_interval",
         "stale_after",
         "shutdown_grace",

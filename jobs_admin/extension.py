@@ -6,10 +6,11 @@ import logging
 import os
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -45,8 +46,9 @@ class JobsAdmin:
 
     Configuration keys (read once in :meth:`init_app`; defaults in :mod:`jobs_admin.config`):
     ``JOBS_ADMIN_WORKER``, ``JOBS_ADMIN_CONCURRENCY``, ``JOBS_ADMIN_POLL_INTERVAL``,
-    ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``, ``JOBS_ADMIN_SHUTDOWN_GRACE``,
-    ``JOBS_ADMIN_RETENTION_DAYS``, ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``,
+    ``JOBS_ADMIN_CLAIM_AHEAD``, ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``,
+    ``JOBS_ADMIN_SHUTDOWN_GRACE``, ``JOBS_ADMIN_RETENTION_DAYS``, ``JOBS_ADMIN_HOUSEKEEPING_CRON``,
+    ``JOBS_ADMIN_PRUNE_BATCH``,
     ``JOBS_ADMIN_MAX_PARAMS_BYTES``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
     ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``.
 
@@ -296,6 +298,15 @@ class JobsAdmin:
         """Load a job detached from any session (for signals sent outside a request)."""
         with Session(self.db.engine, expire_on_commit=False) as session:
             return session.get(self.Job, job_id)
+
+    def _snapshots(self, ids: Sequence[int]) -> list[Any]:
+        """:meth:`_snapshot` of several jobs in one query, in the order of ``ids``."""
+        with Session(self.db.engine, expire_on_commit=False) as session:
+            found = {
+                job.id: job
+                for job in session.scalars(sa.select(self.Job).where(self.Job.id.in_(list(ids))))
+            }
+        return [found[i] for i in ids if i in found]
 
     def retry(self, job: Any, *, user: Any = None) -> Any:
         """Put a failed, partial or cancelled job back in the queue; commit; return it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from . import signals
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
-from .store import FRESH_PROGRESS
+from .store import FRESH_PROGRESS, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
@@ -39,6 +39,9 @@ def run_job(
     job_id: int,
     worker: str,
     register: Callable[[int, JobContext | None], None],
+    *,
+    row: Mapping[str, Any] | None = None,
+    defer: Callable[[Finish], None] | None = None,
 ) -> JobStatus | None:
     """Run the claimed job ``job_id`` in an app context and store its outcome.
 
@@ -48,11 +51,16 @@ def run_job(
     :param worker: this worker's id; every write checks the job still belongs to it.
     :param register: called with the job's context when it starts and with ``None`` at the end,
         so the worker can heartbeat it and ask it to stop.
+    :param row: the job's :data:`~jobs_admin.store.CLAIM_COLUMNS` as the claim returned them;
+        read from the database when not given.
+    :param defer: takes a successful end to write later, batched with others (the worker's
+        group commit), when the job left nothing uncommitted in ``db.session``; the caller
+        then writes it and sends ``job_finished``. Without it every end is written here.
     :returns: the status the job ended in, or ``None`` if the worker had lost it.
     """
     with app.app_context():
         try:
-            return _run(app, jobs, job_id, worker, register)
+            return _run(app, jobs, job_id, worker, register, row, defer)
         finally:
             register(job_id, None)
 
@@ -63,15 +71,18 @@ def _run(
     job_id: int,
     worker: str,
     register: Callable[[int, JobContext | None], None],
+    row: Mapping[str, Any] | None,
+    defer: Callable[[Finish], None] | None,
 ) -> JobStatus | None:
     db = jobs.db
     store = jobs.store
     settings = jobs.settings(app)
     j = store.jobs
-    with db.engine.connect() as conn:
-        row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
     if row is None:
-        return None
+        with db.engine.connect() as conn:
+            row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
+        if row is None:
+            return None
 
     sqlite = db.engine.dialect.name == "sqlite"
 
@@ -143,7 +154,7 @@ def _run(
         ctx.request_stop("cancelled")
     if signals.job_started.receivers:
         # Loaded only for listeners: a job that nobody watches costs no extra query.
-        _send(signals.job_started, app, jobs._snapshot(job_id))
+        send_signal(signals.job_started, app, jobs._snapshot(job_id))
 
     status: JobStatus
     try:
@@ -190,6 +201,11 @@ def _run(
             )
         else:
             status = PARTIAL if ctx.failed else COMPLETED
+            if defer is not None and not _uncommitted(db.session):
+                # Nothing of the job's own to commit with its end: the worker writes the end
+                # together with other jobs' ends, and sends job_finished once it is written.
+                defer(_success(ctx, job_id, status, encoded))
+                return status
             if not _complete(db.session, store, ctx, job_id, worker, status, encoded):
                 db.session.rollback()
                 log.warning(
@@ -203,6 +219,37 @@ def _run(
     if status is not JobStatus.PENDING:
         _send_finished(app, jobs, job_id)
     return status
+
+
+def _uncommitted(session: Any) -> bool:
+    """Whether the job's scoped ``db.session`` exists and has a transaction under way."""
+    registry = getattr(session, "registry", None)
+    if registry is not None and not registry.has():
+        return False  # Never used by the job: asking would create a session for nothing.
+    return bool(session().in_transaction() if registry is not None else session.in_transaction())
+
+
+def _success(ctx: JobContext, job_id: int, status: JobStatus, result: Any) -> Finish:
+    """The batched form of :func:`_complete`'s writes."""
+    values, events = ctx.drain()
+    values.pop("phase", None)  # an ended job has no phase
+    now = utcnow()
+    return Finish(
+        job_id=job_id,
+        status=status,
+        values={**values, "result": result},
+        events=[*events, {**_status_event(ctx, status), "at": now}],
+        finished_at=now,
+    )
+
+
+def _status_event(ctx: JobContext, status: JobStatus) -> dict[str, Any]:
+    return {
+        "kind": EventKind.STATUS.value,
+        "message": f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed",
+        "level": "warning" if ctx.failed else "info",
+        "data": {"status": status.value},
+    }
 
 
 def _complete(
@@ -221,20 +268,12 @@ def _complete(
     """
     values, events = ctx.drain()
     store.add_events(session, [{"job_id": job_id, **e} for e in events])
-    text = f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed"
     # A success after failed attempts clears their error; the history keeps each one.
     values = {**values, "result": result, "phase": None, "error": None, "traceback": None}
     got = store.finish(session, job_id, worker, status, values)
     if got is None:
         return False
-    store.event(
-        session,
-        job_id,
-        EventKind.STATUS,
-        text,
-        level="warning" if ctx.failed else "info",
-        data={"status": status.value},
-    )
+    store.add_events(session, [{"job_id": job_id, **_status_event(ctx, status)}])
     session.commit()
     return True
 
@@ -274,10 +313,10 @@ def _send_finished(app: Flask, jobs: JobsAdmin, job_id: int) -> None:
         return
     job = jobs._snapshot(job_id)
     if job is not None:
-        _send(signals.job_finished, app, job)
+        send_signal(signals.job_finished, app, job)
 
 
-def _send(signal: Any, app: Flask, job: Any) -> None:
+def send_signal(signal: Any, app: Flask, job: Any) -> None:
     """Send a job signal; a failing receiver is logged and never changes the job's outcome."""
     try:
         signal.send(app, job=job)

@@ -22,12 +22,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.engine import URL
 
+from . import signals
 from .config import crontab_trigger
 from .context import JobContext
 from .models import EventKind, JobStatus
 from .registry import JobType
-from .runner import SHUTDOWN, run_job
-from .store import NOTIFY_CHANNEL
+from .runner import SHUTDOWN, run_job, send_signal
+from .store import NOTIFY_CHANNEL, Finish
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -35,7 +36,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("jobs_admin.worker")
 
 #: Seconds between two looks at SQLite's ``PRAGMA data_version`` while the dispatcher idles.
-SQLITE_WATCH = 0.05
+SQLITE_WATCH = 0.02
+
+#: Most jobs a worker claims ahead of its free threads, per thread, however short its jobs.
+MAX_AHEAD_PER_THREAD = 64
+
+#: Most successful ends written in one transaction by the worker's group commit.
+MAX_FINISH_BATCH = 500
 
 # APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
 _EXECUTOR = "jobs_admin"
@@ -64,6 +71,15 @@ class Worker:
         self.name = worker_name()
         self.pid = os.getpid()
         self._running: dict[int, JobContext | None] = {}
+        # Jobs whose function returned and whose end waits for the group commit: still this
+        # worker's (heartbeated, never rescued) until the end is written.
+        self._ending: list[Finish] = []
+        self._ending_ids: set[int] = set()
+        self._end_cv = threading.Condition()
+        self._ender: threading.Thread | None = None
+        self._ender_stop = False
+        # Mean seconds a job ran, from the last ones (an exponential moving average).
+        self._run_seconds: float | None = None
         self._futures: dict[int, Future[None]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -120,6 +136,8 @@ class Worker:
             # A connection of the dispatcher's own, outside the pool, for the watch.
             self._watch = sqlite3.connect(url.database, check_same_thread=False)
             self._watch_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        self._ender = threading.Thread(target=self._end_loop, name="jobs_admin-end", daemon=True)
+        self._ender.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
@@ -166,6 +184,11 @@ class Worker:
             job_type = self._job_type(ctx)
             if ctx is not None and job_type is not None and job_type.cancellable:
                 ctx.request_stop(SHUTDOWN)
+        # Jobs claimed ahead that no thread has started go back to the queue now.
+        unstarted = [i for i, f in list(self._futures.items()) if f.cancel()]
+        with self._lock:
+            for job_id in unstarted:
+                self._running.pop(job_id, None)
         left: list[int] = []
         if wait:
             deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
@@ -178,12 +201,14 @@ class Worker:
                 )
         queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        # The ends of jobs that returned are written before the worker lets go of them.
+        self._stop_ender()
         if self._watch is not None:
             with contextlib.suppress(Exception):
                 self._watch.close()
         # Claimed jobs whose run never began (queued behind the grace period) go back now
         # rather than waiting for the rescue.
-        unstarted = [i for i, f in queued.items() if f.cancelled()]
+        unstarted += [i for i, f in queued.items() if f.cancelled() and i not in unstarted]
         if unstarted:
             with contextlib.suppress(Exception):
                 self._hand_back(unstarted)
@@ -206,6 +231,13 @@ class Worker:
         with self._lock:
             return sorted(self._running)
 
+    def owned_ids(self) -> list[int]:
+        """Ids of the jobs this worker holds: running, claimed ahead, or with an end unwritten."""
+        with self._lock:
+            running = set(self._running)
+        with self._end_cv:
+            return sorted(running | self._ending_ids)
+
     def context(self, job_id: int) -> JobContext | None:
         """The context of a job this worker runs, if it runs it."""
         return self._running.get(job_id)
@@ -224,19 +256,43 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             try:
-                with self._lock:
-                    free = self.concurrency - len(self._running)
-                claimed = self._claim_once() if free > 0 else 0
+                room, hungry = self._room()
+                claimed = self._claim_once(room) if room > 0 else 0
                 backoff = self.settings.poll_interval
             except Exception:
                 log.exception("jobs_admin dispatcher could not claim jobs; retrying")
-                claimed, free = 0, 1
                 self._wake.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
-            if free > 0 and claimed == free:
-                continue  # There may be more due jobs; claim again when a thread frees up.
-            self._idle(free > 0)
+            if room > 0 and claimed == room:
+                continue  # There may be more due jobs; claim again when there is room.
+            self._idle(hungry)
+
+    def _room(self) -> tuple[int, bool]:
+        """How many jobs to claim now, and whether a thread is idle.
+
+        Beyond the free threads, a worker claims :meth:`_ahead` more, and tops that reserve up
+        only once half of it is used, so that short jobs are claimed in batches, not one by one.
+        """
+        with self._lock:
+            inflight = len(self._running)
+        with self._end_cv:
+            if len(self._ending) >= MAX_FINISH_BATCH:
+                return 0, False  # The ends are not being written (database down?): wait.
+        free = self.concurrency - inflight
+        ahead = self._ahead()
+        room = self.concurrency + ahead - inflight
+        if free > 0 or room >= max(1, (ahead + 1) // 2):
+            return max(room, 0), free > 0
+        return 0, False
+
+    def _ahead(self) -> int:
+        """Jobs to claim beyond the free threads: ``JOBS_ADMIN_CLAIM_AHEAD`` seconds of work."""
+        mean = self._run_seconds
+        if mean is None or self.settings.claim_ahead <= 0:
+            return 0
+        n = int(self.concurrency * self.settings.claim_ahead / max(mean, 1e-5))
+        return min(n, self.concurrency * MAX_AHEAD_PER_THREAD)
 
     def _idle(self, hungry: bool) -> None:
         """Wait for a wake-up or the poll interval.
@@ -265,25 +321,24 @@ class Worker:
                 self._watch_version = version
                 return
 
-    def _claim_once(self) -> int:
-        with self._lock:
-            free = self.concurrency - len(self._running)
-        if free <= 0 or self._stopping:
+    def _claim_once(self, limit: int) -> int:
+        if limit <= 0 or self._stopping:
             return 0
         with self.app.app_context(), self.jobs.db.engine.begin() as conn:
-            ids = self.jobs.store.claim(conn, self.name, free)
-        for job_id in ids:
+            rows = self.jobs.store.claim_rows(conn, self.name, limit)
+        for row in rows:
+            job_id = row["id"]
             with self._lock:
                 self._running[job_id] = None
             try:
-                future = self._pool.submit(self._run, job_id)
+                future = self._pool.submit(self._run, job_id, row)
             except RuntimeError:
                 # The pool shut down while we claimed (a stop raced us): give the job back.
                 self._hand_back([job_id])
                 continue
             self._futures[job_id] = future
             future.add_done_callback(functools.partial(self._forget, job_id))
-        return len(ids)
+        return len(rows)
 
     def _forget(self, job_id: int, _future: Future[None]) -> None:
         self._futures.pop(job_id, None)
@@ -313,16 +368,103 @@ class Worker:
             for job_id in ids:
                 self._running.pop(job_id, None)
 
-    def _run(self, job_id: int) -> None:
+    def _run(self, job_id: int, row: dict[str, Any]) -> None:
+        started = time.perf_counter()
         try:
-            run_job(self.app, self.jobs, job_id, self.name, self._register)
+            run_job(
+                self.app, self.jobs, job_id, self.name, self._register, row=row, defer=self._defer
+            )
         except Exception:
             log.exception("jobs_admin could not record the end of job %s", job_id)
         finally:
+            seconds = time.perf_counter() - started
+            mean = self._run_seconds
+            self._run_seconds = seconds if mean is None else 0.9 * mean + 0.1 * seconds
             with self._lock:
                 self._running.pop(job_id, None)
             if not self._stopping:
                 self.wake()
+
+    # -- group commit of successful ends -----------------------------------------------------
+
+    def _defer(self, end: Finish) -> None:
+        """Queue a successful end for :meth:`_end_loop` (called by the runner)."""
+        with self._end_cv:
+            if not self._ender_stop:
+                self._ending.append(end)
+                self._ending_ids.add(end.job_id)
+                self._end_cv.notify()
+                return
+        # A job that outlived its worker's stop: nobody writes ends in batches any more.
+        self._write_ends([end])
+
+    def _end_loop(self) -> None:
+        """Write queued ends, all that queued up meanwhile in one transaction, then signal them.
+
+        One commit for many jobs is what lets short jobs run at a thousand a second; a job
+        that used ``db.session`` still commits its work and its end together (the runner).
+        """
+        failures = 0
+        while True:
+            with self._end_cv:
+                while not self._ending and not self._ender_stop:
+                    self._end_cv.wait()
+                if not self._ending:
+                    return
+                batch = self._ending[:MAX_FINISH_BATCH]
+                del self._ending[: len(batch)]
+            try:
+                self._write_ends(batch)
+            except Exception:
+                failures += 1
+                log.exception("jobs_admin could not write the end of %d job(s)", len(batch))
+                with self._end_cv:
+                    self._ending[:0] = batch
+                    if self._ender_stop and failures >= 3:
+                        # Still theirs in the database: the rescue runs them again.
+                        log.error(
+                            "jobs_admin gave up writing the ends of jobs %s",
+                            [e.job_id for e in self._ending],
+                        )
+                        self._ending.clear()
+                        self._ending_ids.clear()
+                        self._end_cv.notify_all()
+                        return
+                time.sleep(min(0.1 * 2**failures, 5.0))
+                continue
+            failures = 0
+            with self._end_cv:
+                self._ending_ids.difference_update(e.job_id for e in batch)
+                self._end_cv.notify_all()
+            if not self._stopping:
+                self.wake()
+
+    def _write_ends(self, batch: list[Finish]) -> None:
+        jobs = self.jobs
+        with self.app.app_context():
+            with jobs.db.engine.begin() as conn:
+                done = jobs.store.finish_many(conn, self.name, batch)
+            if len(done) < len(batch):
+                lost = sorted({e.job_id for e in batch} - set(done))
+                log.warning(
+                    "jobs %s were taken from worker %s before they ended; results dropped",
+                    lost,
+                    self.name,
+                )
+            if done and signals.job_finished.receivers:
+                try:
+                    for job in jobs._snapshots(done):
+                        send_signal(signals.job_finished, self.app, job)
+                finally:
+                    jobs.db.session.remove()
+
+    def _stop_ender(self) -> None:
+        """Write the ends still queued, then stop the thread that writes them."""
+        with self._end_cv:
+            self._ender_stop = True
+            self._end_cv.notify_all()
+        if self._ender is not None and self._ender is not threading.current_thread():
+            self._ender.join(max(self.settings.shutdown_grace, 10.0))
 
     def _register(self, job_id: int, ctx: JobContext | None) -> None:
         with self._lock:
@@ -363,7 +505,7 @@ class Worker:
                 delay = min(delay * 2, 30.0)
 
     def _heartbeat(self) -> None:
-        ids = self.running_ids()
+        ids = self.owned_ids()
         if not ids:
             return
         with self.app.app_context(), self.jobs.db.engine.begin() as conn:

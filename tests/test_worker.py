@@ -10,11 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from jobs_admin import InvalidTransition, signals
 from jobs_admin.config import crontab_trigger
+from jobs_admin.models import JobStatus
+from jobs_admin.store import Finish
 from jobs_admin.worker import Worker
 from tests.support import Probe
 
@@ -253,6 +256,108 @@ def test_worker_stop_reports_jobs_left_running_after_the_grace(
     assert probe.status(job.id) == "running"
     gate.set()  # it still finishes and records its end
     wait_for(lambda: probe.status(job.id) == "completed")
+
+
+# -- short jobs: claimed ahead, ended in batches ----------------------------------------------
+
+
+@pytest.mark.app_config(JOBS_ADMIN_CONCURRENCY=2)
+def test_worker_ends_short_jobs_in_batches(
+    app: Flask, jobs: Any, probe: Probe, wait_for: Any
+) -> None:
+    finished: list[tuple[int, str, Any]] = []
+    commits: list[int] = []
+
+    def on_finished(sender: Any, job: Any) -> None:
+        finished.append((job.id, job.status, job.result))
+
+    ids = [
+        jobs.enqueue("test.echo", params={"n": i}, created_by=f"u{i % 2}").id for i in range(200)
+    ]
+    jobs.db.session.commit()
+
+    def on_commit(conn: Any) -> None:
+        commits.append(1)
+
+    sa.event.listen(jobs.db.engine, "commit", on_commit)
+    signals.job_finished.connect(on_finished)
+    try:
+        worker = jobs.start_worker()
+        wait_for(lambda: jobs.counts()["completed"] == 200, timeout=60)
+        wait_for(lambda: worker.owned_ids() == [])
+        assert worker._ahead() > 0  # it learnt that its jobs are short
+    finally:
+        signals.job_finished.disconnect(on_finished)
+        sa.event.remove(jobs.db.engine, "commit", on_commit)
+    # One claim and one end per job would be 400 commits; batches need far fewer.
+    assert len(commits) < 200
+    rows = {r["id"]: r for r in probe.jobs()}
+    for n, job_id in enumerate(ids):
+        row = rows[job_id]
+        assert row["status"] == "completed" and row["worker"] == worker.name
+        assert row["result"] == {"n": n}
+        assert row["finished_at"] >= row["started_at"]
+        assert row["error"] is None and row["phase"] is None
+        assert [e["message"] for e in probe.events(job_id, kind="status")] == [
+            "enqueued",
+            f"started attempt 1 of 1 on {worker.name}",
+            "completed",
+        ]
+    assert sorted(finished) == [(i, "completed", {"n": n}) for n, i in enumerate(ids)]
+    assert jobs.counts() == probe.group_by_status()
+    someone = SimpleNamespace(username="u1", is_authenticated=True)
+    assert jobs.counts(someone) == probe.group_by_status("u1")
+
+
+def test_store_finish_many_leaves_jobs_the_worker_lost(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
+) -> None:
+    ids = [make_job("pending") for _ in range(3)]
+    with jobs.db.engine.begin() as conn:
+        assert jobs.store.claim(conn, "me:1:a", 3) == ids
+    probe.update(ids[1], worker="other:2:b")  # rescued and claimed elsewhere meanwhile
+    now = datetime.now(UTC)
+    ends = [
+        Finish(i, JobStatus.COMPLETED, {"result": {"i": i}, "progress_done": 7}, [], now)
+        for i in ids
+    ]
+    with jobs.db.engine.begin() as conn:
+        assert jobs.store.finish_many(conn, "me:1:a", ends) == [ids[0], ids[2]]
+    assert [probe.status(i) for i in ids] == ["completed", "running", "completed"]
+    assert probe.job(ids[0])["result"] == {"i": ids[0]}
+    assert probe.job(ids[0])["progress_done"] == 7
+    assert probe.job(ids[1])["result"] is None
+    assert jobs.counts() == probe.group_by_status()
+    bad = [Finish(ids[1], JobStatus.FAILED, {}, [], now)]
+    with pytest.raises(InvalidTransition), jobs.db.engine.begin() as conn:
+        jobs.store.finish_many(conn, "other:2:b", bad)
+    assert probe.status(ids[1]) == "running"
+
+
+@pytest.mark.app_config(JOBS_ADMIN_CLAIM_AHEAD=1.0)
+def test_worker_stop_hands_back_jobs_claimed_ahead(
+    app: Flask, jobs: Any, probe: Probe, wait_for: Any, gate: threading.Event
+) -> None:
+    blocker = jobs.enqueue("test.uncancellable", commit=True).id
+    queued = [jobs.enqueue("test.noop").id for _ in range(5)]
+    jobs.db.session.commit()
+    worker = Worker(app, jobs, 1)
+    worker._run_seconds = 0.001  # as if its last jobs had been short: it claims ahead
+    worker.start()
+    try:
+        wait_for(lambda: probe.status(queued[-1]) == "running")
+        assert worker.owned_ids() == sorted([blocker, *queued])
+        assert worker.stop(wait=True, grace=0.3) == [blocker]
+        for job_id in queued:
+            row = probe.job(job_id)
+            assert row["status"] == "pending" and row["attempts"] == 0 and row["worker"] is None
+            assert probe.events(job_id, kind="status")[-1]["message"] == (
+                "handed back to the queue at worker shutdown (not started)"
+            )
+        assert jobs.counts() == probe.group_by_status()
+    finally:
+        gate.set()
+    wait_for(lambda: probe.status(blocker) == "completed")
 
 
 # -- rescue ----------------------------------------------------------------------------------
