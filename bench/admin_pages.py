@@ -139,6 +139,8 @@ def run_one(
 
     url = dataset(backend, n)
     app = make_app(url)
+    # Templates compiled once and kept, as in production (a debug app re-reads them).
+    assert not app.jinja_env.auto_reload, "the benchmark app would reload its templates"
     admin = app.extensions["admin"][0]
     admin.add_view(stock_view(jobs, db))
     client = app.test_client()

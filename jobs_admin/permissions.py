@@ -83,18 +83,66 @@ def can(
     :param permission: one of :data:`PERMISSIONS`.
     :param job: the job acted on, if any.
     """
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
-    if checker is None or user is None:
-        return False
-    if job is not None and not sees_all(checker, user):
-        if job.created_by is None or job.created_by != identity(user):
-            return False
-        if not checker(user, VIEW, job):
-            return False
-    return bool(checker(user, permission, job) if job is not None else checker(user, permission))
+    return Answers(checker, identity, user).can(permission, job)
 
 
 def sees_all(checker: Checker | None, user: Any) -> bool:
     """Whether ``user`` may see every user's jobs."""
     return bool(checker is not None and user is not None and checker(user, VIEW_ALL))
+
+
+class Answers:
+    """The permission answers of one user, each question put to the checker once: :func:`can`.
+
+    A page asks the same questions many times (the menu, the actions list, every row's buttons,
+    each of which also asks ``view_all`` and, without it, ``view`` on the job): the views keep
+    one per request, so the host's checker runs once per question. A job is keyed by the object
+    itself, not its id: the checker may read any of its columns. The actions that change a job
+    ask :func:`can` afresh.
+
+    :param checker: the host's ``check(user, permission, job=None) -> bool``, or ``None``.
+    :param identity: how a user is named in ``created_by``.
+    :param user: the user (``None`` when nobody is logged in).
+    """
+
+    def __init__(self, checker: Checker | None, identity: Identity, user: Any) -> None:
+        self.checker = checker
+        self.user = user
+        self._identity = identity
+        self._own: tuple[str | None] | None = None
+        #: (permission, id(job)) -> (answer, job); the job is kept so its id is not reused.
+        self._answers: dict[tuple[str, int], tuple[bool, Any]] = {}
+
+    @property
+    def own(self) -> str | None:
+        """The user's identity (what ``created_by`` says for the user's jobs)."""
+        if self._own is None:
+            self._own = (self._identity(self.user),)
+        return self._own[0]
+
+    def can(self, permission: str, job: Any = None) -> bool:
+        """Whether the user has ``permission`` (on ``job``)."""
+        key = (permission, id(job))
+        hit = self._answers.get(key)
+        if hit is not None and hit[1] is job:
+            return hit[0]
+        answer = self._ask(permission, job)
+        self._answers[key] = (answer, job)
+        return answer
+
+    def _ask(self, permission: str, job: Any) -> bool:
+        if permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r}")
+        checker, user = self.checker, self.user
+        if checker is None or user is None:
+            return False
+        if job is None:
+            return bool(checker(user, permission))
+        if not self.can(VIEW_ALL):
+            if job.created_by is None or job.created_by != self.own:
+                return False
+            # The job must be visible to the user first (asked once per job, whatever is
+            # asked about it next; for ``view`` itself that is the question).
+            if permission != VIEW and not self.can(VIEW, job):
+                return False
+        return bool(checker(user, permission, job))

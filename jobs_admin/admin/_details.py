@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 #: Most log lines and failed items the detail page lists (the newest log lines, the first items).
 SHOWN_EVENTS = 500
+#: Up to how many events in all the page reads them in one statement (else a count and a
+#: statement per kind, each with its limit).
+_ONE_READ = SHOWN_EVENTS
 
 
 @dataclass
@@ -70,12 +73,30 @@ def collect(jobs: JobsAdmin, job: Any) -> Details:
         clauses = [e.job_id == job.id, e.kind == kind.value]
         return [*clauses, last_attempt] if kind in scoped else clauses
 
-    by_kind = {
-        kind: session.scalar(sa.select(sa.func.count()).where(*where(kind))) or 0
-        for kind in (EventKind.LOG, EventKind.ITEM_FAILED)
-    }
+    # A job with few events (almost every job) has them all read by one statement, counted and
+    # sorted by kind here: the same rows, oldest first, as a count and a statement per kind give
+    # (seven; a detail page's SQL was mostly statement overhead). Only a longer history is read
+    # kind by kind, each with its limit.
+    in_attempt = sa.case((last_attempt, 1), else_=0)
+    stmt = sa.select(e, in_attempt).where(e.job_id == job.id).order_by(e.id)
+    one_read = min(_ONE_READ, SHOWN_EVENTS)  # then no kind has more than the page shows
+    every = session.execute(stmt.limit(max(one_read, 0) + 1)).all()
+    fetched: dict[str, list[Any]] | None = None
+    if len(every) <= one_read:
+        fetched = {kind.value: [] for kind in EventKind}
+        for ev, in_last in every:
+            if ev.kind in fetched and (in_last or ev.kind not in scoped):
+                fetched[ev.kind].append(ev)
+        by_kind = {kind: len(evs) for kind, evs in fetched.items()}
+    else:
+        by_kind = {
+            kind.value: session.scalar(sa.select(sa.func.count()).where(*where(kind))) or 0
+            for kind in (EventKind.LOG, EventKind.ITEM_FAILED)
+        }
 
     def events(kind: EventKind, newest: bool = False) -> list[Any]:
+        if fetched is not None:
+            return fetched[kind.value]
         stmt = sa.select(e).where(*where(kind))
         stmt = stmt.order_by(e.id.desc() if newest else e.id).limit(SHOWN_EVENTS)
         rows = list(session.scalars(stmt))
@@ -90,9 +111,9 @@ def collect(jobs: JobsAdmin, job: Any) -> Details:
             Step(ev.message or "", ev.at, max(0.0, (nxt - ev.at).total_seconds()), current)
         )
     info.logs = events(EventKind.LOG, newest=True)
-    info.logs_total = by_kind[EventKind.LOG]
+    info.logs_total = by_kind[EventKind.LOG.value]
     info.failed_items = events(EventKind.ITEM_FAILED)
-    info.failed_total = by_kind[EventKind.ITEM_FAILED]
+    info.failed_total = by_kind[EventKind.ITEM_FAILED.value]
     info.history = events(EventKind.STATUS)
     info.audit = events(EventKind.ACTION)
 
@@ -108,8 +129,15 @@ def collect(jobs: JobsAdmin, job: Any) -> Details:
             info.eta_seconds = left / (handled / elapsed)
     info.stale = is_stale(job, jobs.settings().stale_after)
     j = jobs.Job
-    info.retries = list(session.scalars(sa.select(j).where(j.retry_of == job.id).order_by(j.id)))
-    info.retry_of = session.get(j, job.retry_of) if job.retry_of else None
+    # The job's retries and the job it retries, in one statement.
+    related = j.retry_of == job.id
+    if job.retry_of:
+        related = sa.or_(related, j.id == job.retry_of)
+    for row in session.scalars(sa.select(j).where(related).order_by(j.id)):
+        if row.retry_of == job.id:
+            info.retries.append(row)
+        if job.retry_of and row.id == job.retry_of:
+            info.retry_of = row
     info.params_json = json.dumps(job.params or {}, indent=2, sort_keys=True, ensure_ascii=False)
     if job.result is not None:
         info.result_json = json.dumps(job.result, indent=2, sort_keys=True, ensure_ascii=False)

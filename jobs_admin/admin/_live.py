@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import url_for
-
 from .. import permissions
 from ..models import BADGES, JobStatus, utcnow
 
@@ -14,7 +12,7 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-def live_config(jobs: JobsAdmin, page: str, details_url: str) -> dict[str, Any]:
+def live_config(jobs: JobsAdmin, page: str, details_url: str, ws_url: str) -> dict[str, Any]:
     """The page's live settings; call it before the page's own queries.
 
     ``since`` is the change cursor of this moment: the page's socket asks for everything that
@@ -24,10 +22,11 @@ def live_config(jobs: JobsAdmin, page: str, details_url: str) -> dict[str, Any]:
 
     :param page: ``"list"`` or ``"details"``.
     :param details_url: the detail page's URL, without the job id.
+    :param ws_url: the websocket's URL (``url_for("jobs_admin.ws")``).
     """
     return {
         "page": page,
-        "ws": urlsplit(url_for("jobs_admin.ws")).path,
+        "ws": urlsplit(ws_url).path,
         "since": jobs.live_cursor(),
         "now": utcnow().isoformat(),
         "user": jobs.identity(permissions.current_user_or_none()),

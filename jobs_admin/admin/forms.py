@@ -24,27 +24,43 @@ def csrf_base() -> type[Form]:
 
 def token_form(formdata: Any = None) -> Form:
     """A form with only the CSRF token, for the row actions."""
-    base = csrf_base()
-
-    class TokenForm(base):  # type: ignore[valid-type,misc]
-        pass
-
-    return TokenForm(formdata=formdata)
+    return _token_form_class(csrf_base())(formdata=formdata)
 
 
 def prune_form(formdata: Any = None, days: int = 30) -> Form:
     """The "clear old jobs" form: how many days of finished jobs to keep."""
-    base = csrf_base()
-    default_days = days
+    return _prune_form_class(csrf_base(), days)(formdata=formdata)
 
-    class PruneForm(base):  # type: ignore[valid-type,misc]
-        days = IntegerField(
-            "Older than (days)",
-            default=default_days,
-            validators=[validators.InputRequired(), validators.NumberRange(min=0, max=36500)],
-        )
 
-    return PruneForm(formdata=formdata)
+# The form classes are made once per base (and default): a WTForms class costs as much to make
+# as a small page's row. Keyed by (kind, base, default).
+_CLASSES: dict[tuple[str, type[Form], int], type[Form]] = {}
+
+
+def _token_form_class(base: type[Form]) -> type[Form]:
+    cls = _CLASSES.get(("token", base, 0))
+    if cls is None:
+
+        class TokenForm(base):
+            pass
+
+        cls = _CLASSES[("token", base, 0)] = TokenForm
+    return cls
+
+
+def _prune_form_class(base: type[Form], default_days: int) -> type[Form]:
+    cls = _CLASSES.get(("prune", base, default_days))
+    if cls is None:
+
+        class PruneForm(base):
+            days = IntegerField(
+                "Older than (days)",
+                default=default_days,
+                validators=[validators.InputRequired(), validators.NumberRange(min=0, max=36500)],
+            )
+
+        cls = _CLASSES[("prune", base, default_days)] = PruneForm
+    return cls
 
 
 def run_form(params: type[Form] | None, formdata: Any = None) -> Form:

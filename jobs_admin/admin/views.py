@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    has_request_context,
     redirect,
     request,
     send_file,
@@ -23,15 +24,15 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 from flask_admin.helpers import get_redirect_target, is_safe_url
-from flask_admin.model.template import macro
 from markupsafe import Markup
+from werkzeug.datastructures import iter_multi_items
 
 from .. import permissions as perms
 from .._sql import duration_seconds, search_clause
 from ..errors import JobsAdminError
 from ..export import stream_csv
 from ..models import JobStatus
-from . import _details
+from . import _details, _html
 from ._live import live_config
 from .filters import (
     PRESETS,
@@ -50,6 +51,24 @@ if TYPE_CHECKING:
 COUNT_CAP = 10_000
 
 _FILTER_ARG = re.compile(r"^flt\d+_(?P<name>.+)$")
+
+#: Where a request keeps what its view worked out once (``request.environ``: one per request,
+#: unlike ``flask.g``, which an app context held open around several requests would share).
+_STATE = "jobs_admin.view_state"
+
+
+class _RequestState:
+    """What one request of a :class:`JobView` computes once and reuses."""
+
+    __slots__ = ("answers", "counts", "list_url")
+
+    def __init__(self, answers: perms.Answers) -> None:
+        self.answers = answers
+        #: ``created_by`` (``None``: everyone's) -> counts per status
+        self.counts: dict[str | None, dict[str, int]] = {}
+        #: the list's URL without arguments, once :meth:`JobView.get_url` found that it may
+        #: build the list's URLs itself (``None``: not yet asked; ``""``: it may not)
+        self.list_url: str | None = None
 
 
 class JobView(ModelView):
@@ -90,18 +109,21 @@ class JobView(ModelView):
         "created_at": "Created",
     }
     column_searchable_list = ("name", "reference", "created_by")
+    # Python, not template macros: a macro call per cell was most of a list page's time.
     column_formatters = {
-        "id": macro("job_id"),
-        "name": macro("job_name"),
-        "status": macro("job_status"),
-        "progress_done": macro("job_progress"),
-        "created_at": macro("job_time"),
-        "duration": macro("job_duration"),
-        "reference": macro("job_reference"),
+        "id": _html.id_cell,
+        "name": _html.name_cell,
+        "status": _html.status_cell,
+        "progress_done": _html.progress_cell,
+        "created_at": _html.created_cell,
+        "duration": _html.duration_cell,
+        "reference": _html.reference_cell,
     }
 
     def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
         self.jobs = jobs
+        #: URLs that are the same on every page (see :meth:`get_url`)
+        self._fixed_urls: dict[tuple[Any, ...], str] = {}
         job = jobs.Job
         self.column_sortable_list = (
             ("id", job.id),
@@ -131,16 +153,32 @@ class JobView(ModelView):
         """The logged-in user, or ``None``."""
         return perms.current_user_or_none()
 
+    def _state(self) -> _RequestState:
+        """This request's :class:`_RequestState` (made at its first use; outside a request, a
+        new one each time)."""
+        if not has_request_context():
+            return _RequestState(perms.Answers(self.jobs._checker, self.jobs.identity, self.user))
+        states = request.environ.setdefault(_STATE, {})
+        state = states.get(self)
+        if state is None:
+            answers = perms.Answers(self.jobs._checker, self.jobs.identity, self.user)
+            state = states[self] = _RequestState(answers)
+        return state
+
     def can(self, permission: str, job: Any = None) -> bool:
-        """Whether the current user has ``permission`` (on ``job``); used by the templates."""
-        return self.jobs.can(permission, job)
+        """Whether the current user has ``permission`` (on ``job``); used by the templates.
+
+        Answered once per request and question (:class:`~jobs_admin.permissions.Answers`);
+        the actions that change a job ask ``self.jobs.can`` afresh.
+        """
+        return self._state().answers.can(permission, job)
 
     def sees_all(self) -> bool:
         """Whether the current user sees every user's jobs."""
-        return self.jobs.can(perms.VIEW_ALL)
+        return self.can(perms.VIEW_ALL)
 
     def is_accessible(self) -> bool:
-        return self.jobs.can(perms.VIEW)
+        return self.can(perms.VIEW)
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
         if not self.jobs.has_permission_checker:
@@ -153,7 +191,7 @@ class JobView(ModelView):
 
     def is_action_allowed(self, name: str) -> bool:
         needed = {"retry": perms.RETRY, "cancel": perms.CANCEL, "delete": perms.DELETE}
-        return name in needed and self.jobs.can(needed[name])
+        return name in needed and self.can(needed[name])
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -255,7 +293,7 @@ class JobView(ModelView):
                 if created_by is not None and created_by != own:
                     return 0
                 created_by = own
-            counts = self.jobs.store.counts(self.jobs.db.session, created_by)
+            counts = self._counts(created_by)
             return counts[status] if status else counts["total"]
         limited = query.with_entities(self.model.id).order_by(None).limit(COUNT_CAP + 1)
         n = self.jobs.db.session.execute(sa.select(sa.func.count()).select_from(limited.subquery()))
@@ -267,11 +305,19 @@ class JobView(ModelView):
 
     # -- template helpers ------------------------------------------------------------------
 
+    def _counts(self, created_by: str | None) -> dict[str, int]:
+        """Counts per status (of ``created_by``'s jobs), read once per request: the list's count
+        and the KPI tiles usually want the same ones."""
+        memo = self._state().counts
+        if created_by not in memo:
+            memo[created_by] = self.jobs.store.counts(self.jobs.db.session, created_by)
+        return memo[created_by]
+
     def kpis(self) -> dict[str, int]:
         """Counts per status of every job the user may see (whatever the table's filter)."""
         if self.sees_all():
-            return self.jobs.counts()
-        return self.jobs.store.counts(self.jobs.db.session, self.jobs.identity(self.user) or "")
+            return self._counts(None)
+        return self._counts(self.jobs.identity(self.user) or "")
 
     def active_filter(self, arg: str) -> str | None:
         """The valid value of the named filter ``arg`` (``status_equals``) in this request.
@@ -303,6 +349,49 @@ class JobView(ModelView):
         query = urlencode(args)
         return self.get_url(".index_view") + (f"?{query}" if query else "")
 
+    def get_url(self, endpoint: str, **kwargs: Any) -> str:
+        """``url_for``, at a fraction of its cost for the URLs a page builds by the dozen.
+
+        The list's own URLs (pager, sorting, page sizes, filters) are built from its bare URL
+        as ``url_for`` builds them; static files' URLs and URLs without arguments are kept
+        from one request to the next (by script root, host, scheme and blueprint). Only where
+        that is the same: no ``url_defaults`` that could add arguments, no sorted parameters,
+        and the first list URL of each request is checked against ``url_for``.
+        """
+        if (
+            not has_request_context()
+            or any(k[:1] == "_" for k in kwargs)
+            or any(current_app.url_default_functions.values())
+        ):
+            return str(super().get_url(endpoint, **kwargs))
+        if endpoint != ".index_view":
+            if kwargs and not endpoint.endswith(".static"):
+                return str(super().get_url(endpoint, **kwargs))
+            key: tuple[Any, ...] = (endpoint, *sorted(kwargs.items()), request.script_root)
+            key += (request.host, request.scheme, request.blueprint)
+            try:
+                url = self._fixed_urls.get(key)
+            except TypeError:  # an unhashable argument
+                return str(super().get_url(endpoint, **kwargs))
+            if url is None:
+                url = str(super().get_url(endpoint, **kwargs))
+                if len(self._fixed_urls) < 1000:
+                    self._fixed_urls[key] = url
+            return url
+        state = self._state()
+        if state.list_url is None:
+            state.list_url = ""
+            bare = str(super().get_url(endpoint))
+            if (
+                "?" not in bare
+                and not current_app.url_map.sort_parameters
+                and _list_url(bare, kwargs) == super().get_url(endpoint, **kwargs)
+            ):
+                state.list_url = bare
+        if state.list_url:
+            return _list_url(state.list_url, kwargs)
+        return str(super().get_url(endpoint, **kwargs))
+
     def presets(self) -> dict[str, str]:
         """The date-range presets: value -> label."""
         return {k: v[0] for k, v in PRESETS.items()}
@@ -312,9 +401,16 @@ class JobView(ModelView):
         form = token_form()
         return str(form.csrf_token.current_token)
 
-    def stale(self, job: Any) -> bool:
-        """Whether a running job's heartbeat is older than ``JOBS_ADMIN_STALE_AFTER``."""
-        return _details.is_stale(job, self.jobs.settings().stale_after)
+    def stale(self, job: Any, stale_after: float | None = None) -> bool:
+        """Whether a running job's heartbeat is older than ``JOBS_ADMIN_STALE_AFTER`` (or
+        ``stale_after`` seconds: the list reads the setting once per page)."""
+        if stale_after is None:
+            stale_after = self.jobs.settings().stale_after
+        return _details.is_stale(job, stale_after)
+
+    def job_buttons(self, job: Any, csrf: str, return_url: str, compact: bool = True) -> Markup:
+        """The retry / cancel / delete forms the user may use on ``job`` (detail page)."""
+        return _html.job_buttons(self, job, csrf, return_url, compact)
 
     def return_url(self) -> str:
         """Where an action on this page should come back to."""
@@ -322,12 +418,25 @@ class JobView(ModelView):
 
     # -- list ------------------------------------------------------------------------------
 
+    def render(self, template: str, **kwargs: Any) -> Any:
+        if template == self.list_template and "return_url" in kwargs:
+            # What the rows share (their links and forms, made once for the page): the page's
+            # own URL is known only here, from Flask-Admin's ``index_view``.
+            kwargs["jobs_admin_rows"] = _html.ListRows(
+                self, kwargs["return_url"], self._template_args["csrf"], self._state().answers
+            )
+        return super().render(template, **kwargs)
+
     @expose("/")
     def index_view(self) -> Any:
-        self._template_args["prune_form"] = prune_form(days=self.jobs.settings().retention_days)
-        self._template_args["csrf"] = self.csrf_token()
+        form = prune_form(days=self.jobs.settings().retention_days)
+        self._template_args["prune_form"] = form
+        # The row forms' token: the prune form's (the same kind of form), not a form more.
+        self._template_args["csrf"] = str(form.csrf_token.current_token)
         # Before the list's queries: the page's websocket picks up from this moment.
-        self._template_args["live"] = live_config(self.jobs, "list", self.get_url(".details_view"))
+        self._template_args["live"] = live_config(
+            self.jobs, "list", self.get_url(".details_view"), self.get_url("jobs_admin.ws")
+        )
         return super().index_view()
 
     # -- details ---------------------------------------------------------------------------
@@ -335,7 +444,9 @@ class JobView(ModelView):
     @expose("/details/")
     def details_view(self) -> Any:
         return_url = get_redirect_target() or self.get_url(".index_view")
-        live = live_config(self.jobs, "details", self.get_url(".details_view"))
+        live = live_config(
+            self.jobs, "details", self.get_url(".details_view"), self.get_url("jobs_admin.ws")
+        )
         job = self.get_one(request.args.get("id"))
         if job is None:
             flash("That job does not exist or you may not see it.", "error")
@@ -573,6 +684,15 @@ class JobView(ModelView):
             job_type=job_type,
             form=form,
         )
+
+
+def _list_url(bare: str, args: dict[str, Any]) -> str:
+    """``bare`` with ``args`` as its query, encoded as Werkzeug's ``url_for`` encodes them:
+    ``None`` dropped, lists repeated, ``urlencode`` with the safe characters of
+    ``werkzeug.urls._urlencode`` (the URL standard's)."""
+    items = [(k, v) for k, v in iter_multi_items(args) if v is not None]
+    query = urlencode(items, safe="!$'()*,/:;?@")
+    return f"{bare}?{query}" if query else bare
 
 
 def _literal(n: int) -> Any:
