@@ -81,9 +81,9 @@ CAUSES: dict[str, str] = {
         "Reads every prunable row's index entry and heap row (`count_prunable`, used by"
         " `flask jobs prune --dry-run` only)."
     ),
-    "housekeeping: prune batch (1000)": (
-        "Only on a small table, where a Seq Scan of the events is cheaper than 1,000 index"
-        " probes; at 1M the same statement uses `ix_jobs_admin_job_event_job`."
+    "housekeeping: prune batch": (
+        "One statement per batch (`JobStore._prune_pg`); the foreign keys' triggers delete the"
+        " events and clear retry links (their time is listed under the plan)."
     ),
 }
 
@@ -250,6 +250,7 @@ def main() -> None:
     import sqlalchemy as sa
 
     from host_app.extensions import db, jobs
+    from jobs_admin.config import PRUNE_BATCH_POSTGRESQL
     from jobs_admin.models import JobStatus, utcnow
 
     app = make_app(url)
@@ -443,12 +444,8 @@ def main() -> None:
         ("retry (failed job)", in_rollback(lambda c: store.retry(c, failed_id, "admin", 1)), False),
         ("delete (finished job)", in_rollback(lambda c: store.delete(c, done_id)), False),
         (
-            "housekeeping: prune batch (1000)",
-            in_rollback(
-                lambda c: store.prune_batch(
-                    c, cutoff, app.config.get("JOBS_ADMIN_PRUNE_BATCH", 1000)
-                )
-            ),
+            "housekeeping: prune batch",
+            in_rollback(lambda c: store.prune_batch(c, cutoff, PRUNE_BATCH_POSTGRESQL)),
             False,
         ),
         (

@@ -43,8 +43,21 @@ RETENTION_DAYS = 30
 #: Crontab expression (UTC) for the housekeeping task; ``None`` disables it.
 HOUSEKEEPING_CRON: str | None = "0 3 * * *"
 
-#: Rows deleted per transaction by housekeeping and :meth:`JobsAdmin.prune`.
-PRUNE_BATCH = 1000
+#: Jobs deleted per transaction by housekeeping and :meth:`JobsAdmin.prune` (one statement
+#: each); ``None``: :data:`PRUNE_BATCH_POSTGRESQL` on PostgreSQL, :data:`PRUNE_BATCH_SQLITE` on
+#: SQLite, where a batch holds the database's single write lock while it runs.
+PRUNE_BATCH: int | None = None
+
+#: Seconds SQLite's write lock stays free after each prune batch (the batch's WAL checkpoint runs
+#: meanwhile), so that other writers (an enqueue, a worker) get their turn: their busy handler
+#: retries about every 25 ms. Not used on PostgreSQL, whose writers do not queue on a prune.
+PRUNE_PAUSE = 0.03
+
+# The batch sizes of PRUNE_BATCH = None (docs/benchmarks.md, section 3): on PostgreSQL a million
+# jobs went in 16-21 s with 5,000 per batch, 22 s with 1,000; on SQLite a batch of 1,000 holds
+# the write lock 30-50 ms, and a writer queued behind it must not wait 200 ms.
+PRUNE_BATCH_POSTGRESQL = 5000
+PRUNE_BATCH_SQLITE = 1000
 
 #: Largest accepted params, in bytes of their JSON encoding.
 MAX_PARAMS_BYTES = 65536
@@ -81,7 +94,8 @@ class Settings:
     shutdown_grace: float
     retention_days: int
     housekeeping_cron: str | None
-    prune_batch: int
+    prune_batch: int | None
+    prune_pause: float
     max_params_bytes: int
     results_dir: Path
     page_size: int
@@ -103,7 +117,11 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         values[field.name] = config.get(f"JOBS_ADMIN_{key}", globals()[key])
     if values["worker"] not in ("embedded", "off"):
         raise ValueError(f"JOBS_ADMIN_WORKER must be 'embedded' or 'off', not {values['worker']!r}")
-    for name in ("concurrency", "prune_batch", "max_params_bytes", "page_size", "retention_days"):
+    if values["prune_batch"] is not None:
+        values["prune_batch"] = int(values["prune_batch"])
+        if values["prune_batch"] < 1:
+            raise ValueError("JOBS_ADMIN_PRUNE_BATCH must be at least 1 (or None)")
+    for name in ("concurrency", "max_params_bytes", "page_size", "retention_days"):
         values[name] = int(values[name])
         if values[name] < 1:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must be at least 1")
@@ -115,6 +133,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         "shutdown_grace",
         "live_interval",
         "progress_interval",
+        "prune_pause",
     ):
         values[name] = float(values[name])
         if values[name] < 0:

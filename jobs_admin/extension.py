@@ -18,7 +18,7 @@ from wtforms import Form
 
 from . import permissions, signals
 from ._state import AppState
-from .config import Settings, read_settings
+from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
 from .registry import Registry, RetryItems, make_job_type
@@ -30,9 +30,6 @@ log = logging.getLogger("jobs_admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WAKE_KEY = "jobs_admin_wake"
-
-#: Seconds between two prune batches on SQLite (its single write lock is free meanwhile).
-PRUNE_PAUSE = 0.02
 
 
 class JobsAdmin:
@@ -48,7 +45,7 @@ class JobsAdmin:
     ``JOBS_ADMIN_WORKER``, ``JOBS_ADMIN_CONCURRENCY``, ``JOBS_ADMIN_POLL_INTERVAL``,
     ``JOBS_ADMIN_CLAIM_AHEAD``, ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``,
     ``JOBS_ADMIN_SHUTDOWN_GRACE``, ``JOBS_ADMIN_RETENTION_DAYS``, ``JOBS_ADMIN_HOUSEKEEPING_CRON``,
-    ``JOBS_ADMIN_PRUNE_BATCH``,
+    ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
     ``JOBS_ADMIN_MAX_PARAMS_BYTES``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
     ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``.
 
@@ -426,8 +423,9 @@ class JobsAdmin:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
 
         One process prunes at a time (a PostgreSQL advisory lock); each batch of
-        ``JOBS_ADMIN_PRUNE_BATCH`` jobs is its own short transaction, so workers and the admin
-        never wait long on it.
+        ``JOBS_ADMIN_PRUNE_BATCH`` jobs is one statement in its own short transaction, so workers
+        and the admin never wait long on it. On SQLite, where a batch holds the single write
+        lock, the lock then stays free for ``JOBS_ADMIN_PRUNE_PAUSE`` seconds.
 
         :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
         :param wait: if another process is pruning, wait for it (else return 0 at once).
@@ -438,27 +436,39 @@ class JobsAdmin:
         if int(days) != days or days < 0:
             raise InvalidArgument("days must be a whole number, 0 or more")
         cutoff = utcnow() - timedelta(days=days)
-        total = 0
-        sqlite = self.db.engine.dialect.name == "sqlite"
         with self.db.engine.connect() as lock:
             if not self.store.session_lock(lock, "prune", wait):
                 return 0
             try:
-                while True:
-                    with self.db.engine.begin() as conn:
-                        n, files = self.store.prune_batch(conn, cutoff, settings.prune_batch)
-                    remove_files(settings.results_dir, files)
-                    total += n
-                    if n < settings.prune_batch:
-                        break
-                    if sqlite:
-                        # SQLite has one writer: leave a moment between batches so that a waiting
-                        # enqueue gets the lock instead of starving behind the whole prune.
-                        time.sleep(PRUNE_PAUSE)
+                with self.db.engine.connect() as conn:
+                    total = self._prune_batches(conn, cutoff, settings)
             finally:
                 self.store.session_unlock(lock, "prune")
         signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]
         return total
+
+    def _prune_batches(self, conn: sa.Connection, cutoff: datetime, settings: Settings) -> int:
+        """:meth:`prune`'s batches on ``conn``, each its own transaction; return how many."""
+        sqlite = conn.dialect.name == "sqlite"
+        batch = settings.prune_batch or (PRUNE_BATCH_SQLITE if sqlite else PRUNE_BATCH_POSTGRESQL)
+        total = 0
+        with self.store.pruning(conn):
+            while True:
+                started = time.monotonic()
+                with conn.begin():
+                    n, files = self.store.prune_batch(conn, cutoff, batch)
+                freed = time.monotonic()
+                total += n
+                remove_files(settings.results_dir, files)
+                # Checkpointed by the prune itself as it goes: a commit of another writer that
+                # finds 1,000 pages or more in SQLite's WAL would checkpoint them all itself.
+                self.store.checkpoint(conn)
+                if n < batch:
+                    return total
+                if sqlite:
+                    # The checkpoint's time counts in the pause: the lock was free meanwhile.
+                    free = _lock_free(settings.prune_pause, freed - started)
+                    time.sleep(max(0.0, free - (time.monotonic() - freed)))
 
     def count_prunable(self, days: int | None = None) -> int:
         """How many jobs :meth:`prune` with these ``days`` would delete now."""
@@ -639,6 +649,23 @@ def _job_id(job: Any) -> int:
     if job_id is None:
         raise InvalidArgument(f"not a job or a job id: {job!r}")
     return int(job_id)
+
+
+#: The longest sleep of SQLite's busy handler between two retries of a waiting writer (s).
+SQLITE_BUSY_MAX_SLEEP = 0.1
+
+
+def _lock_free(pause: float, held: float) -> float:
+    """How long a prune leaves SQLite's write lock free after a batch that held it ``held`` s.
+
+    A writer that found the lock taken sleeps and retries on SQLite's busy-handler schedule:
+    at most 25 ms apart during its first 128 ms of waiting, then 50 ms apart, then 100 ms. A
+    pause shorter than the writer's next sleep can fall between two retries, again and again
+    (a 100 ms retry period in step with the batches): the writer then starves behind the
+    prune (enqueues waited 0.4-1.2 s with a fixed pause of 20-30 ms). So ``pause`` after a short
+    batch, and up to a little more than the longest sleep after a long one.
+    """
+    return max(pause, min(held / 2, SQLITE_BUSY_MAX_SLEEP * 1.1))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -299,9 +299,9 @@ class ChangeFloorMixin:
 
     On SQLite the next change cursor is one more than the highest in use; deleting the jobs that
     hold the highest numbers would let a number be handed out again, below a cursor a feed has
-    already passed. :meth:`~jobs_admin.store.JobStore._delete_ids` records their highest number
-    here first, and the next number is taken above both. PostgreSQL's cursor (a transaction id)
-    is never reused, so the table stays empty there.
+    already passed. :meth:`~jobs_admin.store.JobStore._delete_finished` records their highest
+    number here first, and the next number is taken above both. PostgreSQL's cursor (a
+    transaction id) is never reused, so the table stays empty there.
     """
 
     __tablename__ = "jobs_admin_change_floor"

@@ -152,7 +152,9 @@ def test_config_defaults(tmp_path: Path) -> None:
     assert isinstance(s, Settings)
     assert (s.worker, s.concurrency, s.poll_interval) == ("embedded", 4, 1.0)
     assert (s.heartbeat_interval, s.stale_after, s.shutdown_grace) == (10, 60, 30)
-    assert (s.retention_days, s.housekeeping_cron, s.prune_batch) == (30, "0 3 * * *", 1000)
+    assert (s.retention_days, s.housekeeping_cron) == (30, "0 3 * * *")
+    # No batch size: each backend's own (PRUNE_BATCH_POSTGRESQL / PRUNE_BATCH_SQLITE).
+    assert (s.prune_batch, s.prune_pause) == (None, 0.03)
     assert (s.max_params_bytes, s.page_size, s.live_interval) == (65536, 25, 0.5)
     # A relative results dir lives in the instance folder.
     assert s.results_dir == tmp_path / "instance" / "jobs_results"
@@ -173,6 +175,7 @@ def test_config_is_read_once(tmp_path: Path) -> None:
         ("JOBS_ADMIN_WORKER", None, "JOBS_ADMIN_WORKER"),
         ("JOBS_ADMIN_CONCURRENCY", 0, "JOBS_ADMIN_CONCURRENCY"),
         ("JOBS_ADMIN_PRUNE_BATCH", 0, "JOBS_ADMIN_PRUNE_BATCH"),
+        ("JOBS_ADMIN_PRUNE_PAUSE", -0.1, "JOBS_ADMIN_PRUNE_PAUSE"),
         ("JOBS_ADMIN_POLL_INTERVAL", -1, "JOBS_ADMIN_POLL_INTERVAL"),
         ("JOBS_ADMIN_STALE_AFTER", 5, "JOBS_ADMIN_STALE_AFTER"),
         ("JOBS_ADMIN_CONCURRENCY", "many", "invalid literal"),

@@ -59,7 +59,8 @@ def test_prune_deletes_exactly_the_old_finished_jobs_in_batches(
     deletes: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("DELETE FROM JOBS_ADMIN_JOB "):
+        # One statement per batch (on PostgreSQL a WITH ... DELETE FROM jobs_admin_job j ...).
+        if "DELETE FROM JOBS_ADMIN_JOB " in statement.upper():
             deletes.append(statement)
 
     pruned: list[int] = []
@@ -117,3 +118,87 @@ def test_prune_bad_days_raise(app: Flask, jobs: Any, probe: Probe, days: Any) ->
     with pytest.raises(InvalidArgument):
         jobs.prune(days=days)
     assert probe.count("jobs") == 1
+
+
+def test_prune_batch_without_enforced_foreign_keys(
+    app: Flask, jobs: Any, db: Any, probe: Probe, make_job: Any
+) -> None:
+    """A SQLite connection without PRAGMA foreign_keys: the prune deletes the events and
+    clears the retry links itself (elsewhere the foreign keys do it)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL always enforces foreign keys")
+    ids = build_history(probe, make_job)
+    retried = jobs.retry_failed_items(ids["old_partial"]).id
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+        conn.commit()
+        try:
+            with conn.begin():
+                cutoff = datetime.now(UTC) - timedelta(days=30)
+                n, files = jobs.store.prune_batch(conn, cutoff, 100)
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            conn.commit()
+    assert n == 5 and len(files) == 1
+    for key in ("old_completed", "old_failed", "old_partial", "old_cancelled", "old_with_file"):
+        assert probe.job(ids[key]) is None
+        assert probe.events(ids[key]) == []
+    assert probe.job(retried)["retry_of"] is None
+    assert jobs.counts() == probe.group_by_status()
+
+
+def test_prune_default_batch_and_sqlite_pause(
+    app: Flask, jobs: Any, db: Any, probe: Probe, make_job: Any, monkeypatch: Any
+) -> None:
+    """Without JOBS_ADMIN_PRUNE_BATCH each backend takes its own batch size; on SQLite every
+    batch is followed by a WAL checkpoint and a pause, and the connection's automatic
+    checkpoints are restored afterwards."""
+    from jobs_admin import config, extension, store
+
+    sqlite = db.engine.dialect.name == "sqlite"
+    monkeypatch.setattr(extension, "PRUNE_BATCH_SQLITE" if sqlite else "PRUNE_BATCH_POSTGRESQL", 2)
+    ids = build_history(probe, make_job)
+    statements: list[str] = []
+    sleeps: list[float] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    monkeypatch.setattr(extension.time, "sleep", sleeps.append)
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert jobs.settings().prune_batch is None
+        assert jobs.prune() == 5
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert probe.job(ids["new_completed"]) is not None
+    assert jobs.counts() == probe.group_by_status()
+    checkpoints = [s for s in statements if "wal_checkpoint" in s]
+    if sqlite:
+        # 3 batches of 2; a pause after each full one, shortened by the checkpoint's time.
+        assert len(checkpoints) == 3
+        longest = max(config.PRUNE_PAUSE, extension.SQLITE_BUSY_MAX_SLEEP * 1.1)
+        assert len(sleeps) == 2 and all(0 <= t <= longest for t in sleeps)
+        # The pruning connection's settings, and then the previous ones again.
+        pragmas = [s for s in statements if s.startswith("PRAGMA") and "=" in s]
+        assert pragmas[:2] == [
+            "PRAGMA wal_autocheckpoint = 0",
+            f"PRAGMA cache_size = -{store.PRUNE_CACHE_KIB}",
+        ]
+        assert pragmas[-2:] == ["PRAGMA wal_autocheckpoint = 1000", "PRAGMA cache_size = -2000"]
+    else:
+        assert checkpoints == [] and sleeps == []
+        assert sum("synchronous_commit = off" in s for s in statements) == 3
+
+
+@pytest.mark.parametrize(
+    ("held", "free"),
+    [(0.02, 0.03), (0.08, 0.04), (0.15, 0.075), (0.3, 0.11), (5.0, 0.11)],
+)
+def test_sqlite_pause_outlasts_the_busy_handler_sleep(held: float, free: float) -> None:
+    """A writer that waited through a batch of ``held`` s sleeps at most 25 ms (first 128 ms),
+    50 ms (to 228 ms), then 100 ms between retries: the pause after the batch is longer."""
+    from jobs_admin.extension import _lock_free
+
+    assert _lock_free(0.03, held) == pytest.approx(free)
