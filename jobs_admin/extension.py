@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import Form
 
-from . import permissions, signals
+from . import _write_gate, permissions, signals
 from ._state import AppState
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
@@ -104,6 +104,8 @@ class JobsAdmin:
             engine = self.db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            if _write_gate.gate_of(engine) is None:  # one engine may serve several apps
+                _write_gate.install(engine, SQLITE_BUSY_MS / 1000)
         # A commit of a change made through a plain connection wakes this process's live feed.
         app_ref = weakref.ref(app)
         event.listen(engine, "commit", lambda conn: self._changed_commit(app_ref, conn))

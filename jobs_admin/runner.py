@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from . import signals
+from ._write_gate import WAIT_KEY as GATE_WAIT
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
@@ -93,12 +94,14 @@ def _run(
                     # The job's own session may hold SQLite's one write lock: wait briefly,
                     # then keep the progress buffered rather than stall the job.
                     conn.exec_driver_sql("PRAGMA busy_timeout=20")
+                    conn.info[GATE_WAIT] = 0.02
                 try:
                     store.add_events(conn, [{"job_id": job_id, **e} for e in events])
                     # Also with no values: log lines alone stamp the live feed's cursor.
                     return store.progress(conn, job_id, worker, values)
                 finally:
                     if sqlite:
+                        conn.info.pop(GATE_WAIT, None)
                         conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         except OperationalError as exc:
             if sqlite and "locked" in str(exc):
