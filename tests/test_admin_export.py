@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from jobs_admin.export import neutralise
+from jobs_admin.export import CHUNK_ROWS, neutralise
 from jobs_admin.models import utcnow
 
 # -- speed: the suite builds a fresh app per test -----------------------------------------------
@@ -96,17 +96,35 @@ def test_export_columns_values_and_headers(
     assert by_id[pending]["Started"] == by_id[pending]["Duration (s)"] == ""
 
 
-def test_export_is_streamed_a_row_at_a_time(app: Any, client: Any, auth: Any, jobs: Any) -> None:
+def test_export_is_streamed_in_chunks_of_rows(app: Any, client: Any, auth: Any, jobs: Any) -> None:
     for i in range(1203):  # more than one yield_per batch
-        jobs.enqueue("test.noop", name=f"job {i}", created_by="admin")
+        jobs.enqueue("test.noop", name=f"job {i}\nsecond line", created_by="admin")
     jobs.db.session.commit()
     auth.login("admin")
     response, chunks, rows = export(client)
     assert response.is_streamed
     assert "Content-Length" not in response.headers
-    assert len(chunks) == 1 + 1203
-    assert chunks[0].startswith("ID,Name,Type,")
+    # The header at once, then CHUNK_ROWS rows per chunk (a quoted newline inside a cell
+    # does not end a row).
+    assert chunks[0].startswith("ID,Name,Type,") and chunks[0].count("\n") == 1
+    sizes = [len(list(csv.reader(io.StringIO(chunk)))) for chunk in chunks[1:]]
+    assert sizes == [CHUNK_ROWS, CHUNK_ROWS, 1203 - 2 * CHUNK_ROWS]
     assert len(rows) == 1203 and len(set(ids(rows))) == 1203
+    assert {r["Name"].split("\n")[1] for r in rows} == {"second line"}
+
+
+def test_export_clamps_a_negative_duration_to_zero(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    job_id = add(jobs, "test.noop")
+    jobs.work_off()
+    started = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    # A clock step back between start and end must not export a negative duration.
+    probe.update(job_id, started_at=started, finished_at=started - timedelta(seconds=2))
+    auth.login("admin")
+    (row,) = export(client)[2]
+    assert row["Duration (s)"] == "0.000"
+    assert row["Started"] == "2026-03-04T05:06:07+00:00"
 
 
 def test_export_applies_the_current_filters_search_and_sort(
