@@ -346,7 +346,8 @@ def test_worker_stop_hands_back_jobs_claimed_ahead(
     worker.start()
     try:
         wait_for(lambda: probe.status(queued[-1]) == "running")
-        assert worker.owned_ids() == sorted([blocker, *queued])
+        # The claim's commit is seen a moment before the dispatcher has taken the rows in.
+        wait_for(lambda: worker.owned_ids() == sorted([blocker, *queued]))
         assert worker.stop(wait=True, grace=0.3) == [blocker]
         for job_id in queued:
             row = probe.job(job_id)
