@@ -157,6 +157,25 @@ def parse_sizes(text: str) -> list[int]:
     return out
 
 
+BACKENDS = ("postgresql", "sqlite")
+
+
+def parse_backends(text: str) -> list[str]:
+    """``postgresql``, ``sqlite``, ``both`` or a comma-separated list, checked (an argparse
+    ``type``: a typo fails the command instead of silently running SQLite)."""
+    import argparse
+
+    if text.strip() == "both":
+        return list(BACKENDS)
+    out = [part.strip() for part in text.split(",") if part.strip()]
+    for part in out:
+        if part not in BACKENDS:
+            raise argparse.ArgumentTypeError(
+                f"unknown backend {part!r}: postgresql, sqlite or both"
+            )
+    return out
+
+
 def human(n: int) -> str:
     if n >= 1_000_000 and n % 1_000_000 == 0:
         return f"{n // 1_000_000}M"

@@ -41,6 +41,7 @@ from _common import (
     CACHE,
     human,
     make_app,
+    parse_backends,
     parse_sizes,
     pg_admin,
     pg_create,
@@ -573,7 +574,12 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--backend", default="postgresql,sqlite", help="postgresql, sqlite or both")
+    p.add_argument(
+        "--backend",
+        type=parse_backends,
+        default="both",
+        help="postgresql, sqlite, both, or a comma-separated list",
+    )
     p.add_argument("--sizes", default="10k,100k,1m")
     p.add_argument("--kind", default="mix", choices=("mix", "old"))
     p.add_argument("--rebuild", action="store_true", help="rebuild even if cached")
@@ -582,7 +588,7 @@ def main() -> None:
     if args.drop:
         drop_all()
         return
-    for backend in args.backend.split(","):
+    for backend in args.backend:
         for n in parse_sizes(args.sizes):
             print(dataset(backend, n, args.kind, args.rebuild))
 

@@ -39,6 +39,7 @@ from _common import (
     make_app,
     median,
     ms,
+    parse_backends,
     parse_sizes,
     pct,
     print_machine,
@@ -325,7 +326,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--sizes", default=",".join(str(s) for s in FULL_SIZES))
-    p.add_argument("--backends", default="sqlite,postgresql")
+    p.add_argument("--backends", type=parse_backends, default="sqlite,postgresql")
     p.add_argument("--repeat", type=int, default=20, help="timed requests per case (default 20)")
     p.add_argument(
         "--budget",
@@ -347,7 +348,7 @@ def main() -> None:
     bare_sizes = set(parse_sizes(args.bare_sizes))
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
-    for backend in args.backends.split(","):
+    for backend in args.backends:
         for n in parse_sizes(args.sizes):
             rows += run_one(backend, n, args.repeat, args.budget, n in bare_sizes)
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ from _common import (
     human,
     machine_line,
     make_app,
+    parse_backends,
     peak_rss_mb,
     print_machine,
     reset_peak_rss,
@@ -152,7 +153,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--size", type=int, default=1_000_000)
-    p.add_argument("--backends", default="postgresql,sqlite")
+    p.add_argument("--backends", type=parse_backends, default="postgresql,sqlite")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
@@ -164,7 +165,7 @@ def main() -> None:
     m = print_machine()
     t0 = time.perf_counter()
     rows = []
-    for backend in a.backends.split(","):
+    for backend in a.backends:
         url = dataset(backend, a.size)
         ours = in_child("export", url, a.size)
         floor = in_child("floor", url, a.size)

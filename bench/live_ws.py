@@ -39,6 +39,7 @@ from _common import (
     machine_line,
     make_app,
     ms,
+    parse_backends,
     pct,
     pg_throwaway,
     pg_url,
@@ -187,7 +188,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,100,500")
-    parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--backends", type=parse_backends, default="postgresql,sqlite")
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--spacing", type=float, default=0.7, help="seconds between changes")
@@ -196,7 +197,7 @@ def main() -> None:
     machine = print_machine()
     counts = [int(c) for c in a.clients.split(",")]
     rows: list[dict] = []
-    for backend in a.backends.split(","):
+    for backend in a.backends:
         if backend == "postgresql":
             with pg_throwaway("jobs_admin_bench_live") as name:
                 rows += run(backend, pg_url(name), counts, a.changes, a.idle, a.spacing)

@@ -43,6 +43,7 @@ from _common import (
     make_app,
     median,
     ms,
+    parse_backends,
     pct,
     peak_rss_mb,
     print_machine,
@@ -202,7 +203,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--size", type=int, default=1_000_000)
-    p.add_argument("--backends", default="postgresql,sqlite")
+    p.add_argument("--backends", type=parse_backends, default="postgresql,sqlite")
     p.add_argument("--no-floor", action="store_true", help="skip the single-DELETE floor")
     p.add_argument("--no-write", action="store_true")
     p.add_argument(
@@ -232,7 +233,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="jobs_admin_bench_") as tmp:
-        for backend in a.backends.split(","):
+        for backend in a.backends:
             rows.append(run(backend, a.size, False, Path(tmp), settings))
             if not a.no_floor:
                 rows.append(run(backend, a.size, True, Path(tmp), settings))
