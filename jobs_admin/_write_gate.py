@@ -11,16 +11,21 @@ other processes still meet SQLite's busy handler.
 
 Only writing statements pass the gate; reads (WAL) never wait. A thread that already holds
 the gate through one connection and writes through another is let through to SQLite's own
-lock, as before: it would otherwise wait for itself.
+lock, as before: it would otherwise wait for itself. So is a connection already in a
+transaction (its own ``BEGIN``, a savepoint): it may hold SQLite's lock, which the gate's
+holder could be waiting for. The gate is given back when the transaction ends, or right
+after a statement that SQLite committed by itself (DDL, an ``AUTOCOMMIT`` connection).
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import re
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,9 +34,19 @@ import sqlalchemy as sa
 #: unset means the busy timeout. The runner's progress writes wait briefly, then buffer.
 WAIT_KEY = "jobs_admin.gate_wait"
 
-_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
-_WITH = re.compile(r"\s*WITH\b", re.IGNORECASE)
-_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+# Whitespace and comments before the first keyword: the driver skips them too (a commented
+# INSERT still opens its transaction).
+_LEAD = r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
+_WRITE = re.compile(
+    _LEAD + r"(?:INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER|VACUUM|ANALYZE|REINDEX"
+    r"|BEGIN\s+(?:IMMEDIATE|EXCLUSIVE))\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_WITH = re.compile(_LEAD + r"WITH\b", re.IGNORECASE | re.DOTALL)
+# A DML keyword in a CTE's text, not the ``replace()`` function.
+_DML = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b(?!\s*\()", re.IGNORECASE)
+# String literals and quoted names, blanked before looking for DML in a CTE.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]")
 
 
 def is_write(statement: str) -> bool:
@@ -41,7 +56,7 @@ def is_write(statement: str) -> bool:
     """
     if _WRITE.match(statement):
         return True
-    return bool(_WITH.match(statement) and _DML.search(statement))
+    return bool(_WITH.match(statement) and _DML.search(_QUOTED.sub("''", statement)))
 
 
 class WriteGate:
@@ -76,6 +91,11 @@ class WriteGate:
             if self._holder is None and not self._queue:
                 self._holder, self._thread = key, me
                 return
+            if getattr(dbapi_conn, "in_transaction", False):
+                # Already in a transaction (its own BEGIN, a savepoint, a write the gate did
+                # not see): it may hold SQLite's lock that the gate's holder waits for, so
+                # waiting here could deadlock; SQLite's busy handler decides instead.
+                return
             turn = object()
             self._queue.append(turn)
             deadline = time.monotonic() + (self.wait if wait is None else wait)
@@ -85,9 +105,22 @@ class WriteGate:
                     self._queue.remove(turn)
                     self._cv.notify_all()  # the next in line may be free to go now
                     raise sqlite3.OperationalError("database is locked")
-                self._cv.wait(left)
+                try:
+                    self._cv.wait(left)
+                except BaseException:
+                    # Interrupted (KeyboardInterrupt, a green thread's timeout): leave the
+                    # line, or every later writer would wait behind a turn nobody takes.
+                    self._queue.remove(turn)
+                    self._cv.notify_all()
+                    raise
             self._queue.popleft()
             self._holder, self._thread = key, me
+
+    def reset(self) -> None:
+        """Forget every holder and waiter: in a forked child, where none of them exist."""
+        self._cv = threading.Condition(threading.Lock())
+        self._queue = collections.deque()
+        self._holder = self._thread = None
 
     def release(self, dbapi_conn: Any) -> None:
         """Let the next writer in, if this connection held the gate.
@@ -120,6 +153,12 @@ def install(engine: sa.Engine, wait: float) -> WriteGate:
         if is_write(statement):
             gate.acquire(cursor.connection, conn.info.get(WAIT_KEY))
 
+    def after_execute(conn: sa.Connection, cursor: Any, *_args: Any) -> None:
+        # A statement that ran outside a transaction (DDL, VACUUM, an AUTOCOMMIT
+        # connection) has already let SQLite's lock go; so does the gate.
+        if gate.holder() is not None and not cursor.connection.in_transaction:
+            gate.release(cursor.connection)
+
     def do_commit(dbapi_conn: Any) -> None:
         try:
             commit(dbapi_conn)
@@ -144,8 +183,19 @@ def install(engine: sa.Engine, wait: float) -> WriteGate:
     dialect.do_rollback = do_rollback  # type: ignore[method-assign,assignment]
     dialect.do_close = do_close  # type: ignore[method-assign,assignment]
     sa.event.listen(engine, "before_cursor_execute", before_execute)
+    sa.event.listen(engine, "after_cursor_execute", after_execute)
+    # A child forked while a thread of its parent held the gate (or its lock) would wait
+    # for a holder that does not exist there.
+    ref = weakref.ref(gate)
+    os.register_at_fork(after_in_child=lambda: _reset(ref))
     engine.dialect._jobs_admin_gate = gate  # type: ignore[attr-defined]
     return gate
+
+
+def _reset(ref: weakref.ReferenceType[WriteGate]) -> None:
+    gate = ref()
+    if gate is not None:
+        gate.reset()
 
 
 def gate_of(engine: sa.Engine) -> WriteGate | None:

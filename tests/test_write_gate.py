@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +48,19 @@ def test_is_write_tells_writes_from_reads() -> None:
     assert not is_write("SELECT who FROM t")
     assert not is_write("WITH x AS (SELECT 1) SELECT * FROM x")
     assert not is_write("PRAGMA data_version")
+    # What the driver also sees past: comments before the keyword; and lock-taking statements
+    # that are not DML.
+    assert is_write("/* tagged */ INSERT INTO t VALUES (1)")
+    assert is_write("-- by the report\n  DELETE FROM t")
+    assert is_write("BEGIN IMMEDIATE")
+    assert is_write("begin exclusive transaction")
+    assert is_write("VACUUM")
+    assert not is_write("BEGIN")
+    assert not is_write("/* INSERT */ SELECT 1")
+    # In a CTE only real DML counts: not the replace() function, literals or quoted names.
+    assert not is_write("WITH x AS (SELECT who FROM t) SELECT replace(who, 'a', 'b') FROM x")
+    assert not is_write("WITH x AS (SELECT 'insert' AS \"update\") SELECT * FROM x")
+    assert is_write("WITH x AS (SELECT 1) REPLACE INTO t (id, who) SELECT 1, 'r' FROM x")
 
 
 def test_write_gate_queues_writers_first_come_first_served(engine: sa.Engine) -> None:
@@ -167,3 +181,108 @@ def test_write_gate_is_on_the_apps_sqlite_engine(app: object, jobs: object) -> N
         jobs.db.session.commit()  # type: ignore[attr-defined]
         assert gate.holder() is None
         assert job.id is not None
+
+
+def test_write_gate_lets_a_connection_already_in_a_transaction_through(engine: sa.Engine) -> None:
+    # A connection that took SQLite's lock by a statement the gate does not see (here a
+    # PRAGMA write after a plain BEGIN) while another thread holds the gate and waits for
+    # SQLite's lock: queueing its next write would deadlock both until the timeout.
+    gate = gate_of(engine)
+    assert gate is not None
+    a = engine.connect()
+    a.exec_driver_sql("BEGIN")
+    a.exec_driver_sql("PRAGMA user_version = 7")
+    assert gate.holder() is None
+    done: list[str] = []
+
+    def writer() -> None:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t (who) VALUES ('b')")
+        done.append("b")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    deadline = time.monotonic() + 5
+    while gate.holder() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert gate.holder() is not None and done == []  # b has the gate, waits on SQLite
+    started = time.monotonic()
+    a.exec_driver_sql("INSERT INTO t (who) VALUES ('a')")
+    a.commit()
+    a.close()
+    assert time.monotonic() - started < 1.0
+    t.join(5)
+    assert done == ["b"]
+    assert rows(engine) == ["a", "b"]
+    assert gate.holder() is None
+
+
+def test_write_gate_waiter_interrupted_leaves_the_line(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    holder = engine.connect()
+    holder.exec_driver_sql("INSERT INTO t (who) VALUES ('holder')")
+
+    def interrupted(timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+    raised: list[BaseException] = []
+
+    def waiter() -> None:  # another thread: this one's own writes would pass the gate
+        with engine.connect() as conn:
+            try:
+                conn.exec_driver_sql("INSERT INTO t (who) VALUES ('interrupted')")
+            except BaseException as exc:
+                raised.append(exc)
+
+    monkeypatch.setattr(gate._cv, "wait", interrupted)
+    t = threading.Thread(target=waiter)
+    t.start()
+    t.join(5)
+    monkeypatch.undo()
+    assert [type(e) for e in raised] == [KeyboardInterrupt]
+    holder.commit()
+    holder.close()
+    # Nobody holds the gate and nobody waits: the next writer goes straight in.
+    with engine.connect() as conn:
+        conn.info[WAIT_KEY] = 0.2
+        conn.exec_driver_sql("INSERT INTO t (who) VALUES ('next')")
+        conn.commit()
+        conn.info.pop(WAIT_KEY)
+    assert rows(engine) == ["holder", "next"]
+
+
+def test_write_gate_is_released_when_sqlite_commits_by_itself(engine: sa.Engine) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as auto:
+        auto.exec_driver_sql("INSERT INTO t (who) VALUES ('auto')")
+        assert gate.holder() is None  # the row is committed: nothing to hold
+        with engine.connect() as other:
+            other.info[WAIT_KEY] = 0.2
+            other.exec_driver_sql("INSERT INTO t (who) VALUES ('other')")
+            other.commit()
+            other.info.pop(WAIT_KEY)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE u (id INTEGER PRIMARY KEY)")  # DDL commits itself
+        assert gate.holder() is None
+    assert rows(engine) == ["auto", "other"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_write_gate_starts_empty_in_a_forked_child(engine: sa.Engine) -> None:
+    gate = gate_of(engine)
+    assert gate is not None
+    holder = engine.connect()
+    holder.exec_driver_sql("INSERT INTO t (who) VALUES ('parent')")
+    assert gate.holder() is not None
+    pid = os.fork()
+    if pid == 0:  # the child: its parent's holder does not exist here
+        os._exit(0 if gate.holder() is None else 1)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert gate.holder() is not None  # the parent's own gate is untouched
+    holder.rollback()
+    holder.close()
