@@ -214,7 +214,8 @@ def main() -> None:
         " client's receipt, over every client and change; *all clients*: commit until the last "
         "client had it, over changes. *Feed queries/s*: SQL statements the one change feed of "
         "the server process ran, idle with the sockets open and while the changes streamed "
-        "(`JOBS_ADMIN_LIVE_INTERVAL` = 0.5 s: SQLite polls, PostgreSQL also wakes on `NOTIFY`)."
+        "(`JOBS_ADMIN_LIVE_INTERVAL` = 0.5 s; the feed also wakes on a commit: PostgreSQL's "
+        "`NOTIFY`, SQLite's `PRAGMA data_version` looked at every 20 ms)."
         " *Threads*: the server process's, with the sockets open (each socket holds one server "
         "thread and one reader thread of simple-websocket). *Memory*: the server's resident "
         "memory growth with the sockets open. Server (Werkzeug threaded, as `flask run`) and "
@@ -252,8 +253,8 @@ def main() -> None:
         "",
         "Reading: the feed costs per process, not per socket: 4 statements/s idle (2 reads/s, each"
         " the changed jobs and the counts) with 1, 100 or 500 sockets; on PostgreSQL each NOTIFY"
-        " adds a read. On SQLite the latency is the poll (up to `JOBS_ADMIN_LIVE_INTERVAL`) plus"
-        " the fan-out; on PostgreSQL it is the fan-out alone. *Connect s*: the client opens its"
+        " adds a read, and on SQLite each commit seen by the watch. The latency is the wake-up"
+        " (NOTIFY; on SQLite up to 20 ms) plus the fan-out. *Connect s*: the client opens its"
         " sockets one after another and waits for each snapshot, which the feed sends at its next"
         " read (at most every 50 ms); sockets that connect together share a read.",
     ]

@@ -69,7 +69,8 @@ RESULTS_DIR = "jobs_results"
 PAGE_SIZE = 25
 
 #: Seconds between reads of the live change feed (one feed per process, whatever the number of
-#: browsers; it reads only while websockets are open, and at once on PostgreSQL NOTIFY).
+#: browsers; it reads only while websockets are open, and at once on a commit: this process's,
+#: PostgreSQL NOTIFY, or a change of SQLite's PRAGMA data_version).
 LIVE_INTERVAL = 0.5
 
 #: Origins (``"https://admin.example.com"``) besides the admin's own from which browsers may open

@@ -2,8 +2,9 @@
 
 The feed is one thread (started with the first socket, gone a while after the last one leaves)
 that reads what changed since its cursor (:mod:`jobs_admin.changes`) every
-``JOBS_ADMIN_LIVE_INTERVAL`` seconds, at once when this process commits a change, and at once on
-PostgreSQL when any process does (``LISTEN jobs_admin_changes``, a second thread). One read
+``JOBS_ADMIN_LIVE_INTERVAL`` seconds, at once when this process commits a change, and at once
+when any process does: on PostgreSQL through ``LISTEN jobs_admin_changes`` (a second thread), on
+SQLite by watching ``PRAGMA data_version`` (:mod:`jobs_admin._sqlite_watch`). One read
 serves every socket of the process: N browsers cost the same queries as one. Each socket gets
 the changed jobs its user may see and that user's counts.
 
@@ -40,6 +41,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import changes
+from ._sqlite_watch import CommitWatch
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -213,6 +215,16 @@ class LiveFeed:
     # -- the loop --------------------------------------------------------------------------
 
     def _run(self) -> None:
+        # On SQLite, a commit by another process is seen within milliseconds this way, not at
+        # the next poll (PostgreSQL has the listener). Commits of this process also wake us.
+        watch = CommitWatch.of(self.engine.url)
+        try:
+            self._loop(watch)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _loop(self, watch: CommitWatch | None) -> None:
         idle_since: float | None = None
         last_read = 0.0
         backoff = self.interval
@@ -238,6 +250,8 @@ class LiveFeed:
                     time.sleep(gap)
                 last_read = time.monotonic()
                 self._wake.clear()
+                if watch is not None:
+                    watch.sync()  # what this read sees need not wake the next one
                 try:
                     self._tick()
                     backoff = self.interval
@@ -246,7 +260,10 @@ class LiveFeed:
                     self._wake.wait(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-            self._wake.wait(self.interval if busy else 1.0)
+            if busy and watch is not None:
+                watch.wait(self._wake, self.interval, lambda: self._stopping)
+            else:
+                self._wake.wait(self.interval if busy else 1.0)
 
     def _tick(self) -> None:
         with self._lock:

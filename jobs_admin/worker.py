@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from . import signals
+from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
 from .models import EventKind, JobStatus
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from .extension import JobsAdmin
 
 log = logging.getLogger("jobs_admin.worker")
-
-#: Seconds between two looks at SQLite's ``PRAGMA data_version`` while the dispatcher idles.
-SQLITE_WATCH = 0.02
 
 #: Most jobs a worker claims ahead of its free threads, per thread, however short its jobs.
 MAX_AHEAD_PER_THREAD = 64
@@ -84,8 +81,7 @@ class Worker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
-        self._watch: Any = None
-        self._watch_version: int | None = None
+        self._watch: CommitWatch | None = None
         self._stopping = False
         self._stopped = threading.Event()
         self._listener: threading.Thread | None = None
@@ -132,10 +128,7 @@ class Worker:
         self.scheduler.start()
         with self.app.app_context():
             url = self.jobs.db.engine.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            # A connection of the dispatcher's own, outside the pool, for the watch.
-            self._watch = sqlite3.connect(url.database, check_same_thread=False)
-            self._watch_version = self._watch.execute("PRAGMA data_version").fetchone()[0]
+        self._watch = CommitWatch.of(url)
         self._ender = threading.Thread(target=self._end_loop, name="jobs_admin-end", daemon=True)
         self._ender.start()
         self._dispatcher = threading.Thread(
@@ -204,8 +197,7 @@ class Worker:
         # The ends of jobs that returned are written before the worker lets go of them.
         self._stop_ender()
         if self._watch is not None:
-            with contextlib.suppress(Exception):
-                self._watch.close()
+            self._watch.close()
         # Claimed jobs whose run never began (queued behind the grace period) go back now
         # rather than waiting for the rescue.
         unstarted += [i for i, f in queued.items() if f.cancelled() and i not in unstarted]
@@ -299,27 +291,14 @@ class Worker:
 
         On SQLite, while threads are free, also watch ``PRAGMA data_version``: it changes when
         any other connection (another process too) commits, so a job enqueued elsewhere is
-        picked up within :data:`SQLITE_WATCH` seconds rather than at the next poll. PostgreSQL
-        has ``LISTEN/NOTIFY`` for that.
+        picked up within :data:`jobs_admin._sqlite_watch.EVERY` seconds rather than at the next
+        poll. PostgreSQL has ``LISTEN/NOTIFY`` for that.
         """
         interval = self.settings.poll_interval
         if not hungry or self._watch is None:
             self._wake.wait(interval)
             return
-        deadline = time.monotonic() + interval
-        while not self._stopping:
-            left = deadline - time.monotonic()
-            if left <= 0 or self._wake.wait(min(SQLITE_WATCH, left)):
-                return
-            try:
-                version = self._watch.execute("PRAGMA data_version").fetchone()[0]
-            except Exception:  # a broken watch connection: poll as usual
-                self._watch = None
-                self._wake.wait(max(0.0, deadline - time.monotonic()))
-                return
-            if version != self._watch_version:
-                self._watch_version = version
-                return
+        self._watch.wait(self._wake, interval, lambda: self._stopping)
 
     def _claim_once(self, limit: int) -> int:
         if limit <= 0 or self._stopping:

@@ -500,6 +500,36 @@ def test_notify_wakes_the_feed_for_a_change_made_elsewhere(
 
 
 @pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=30)
+def test_a_commit_elsewhere_wakes_the_sqlite_feed_within_milliseconds(
+    app: Flask, jobs: Any, db: Any, make_job: Any, serve: Any, connect: Any, wait_for: Any
+) -> None:
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite-only: PostgreSQL's NOTIFY has its own test")
+        url = db.engine.url
+        job_id = make_job("running")
+    ws = connect(serve(app))
+    ws.recv()
+    feed = jobs.live_feed(app)
+    wait_for(lambda: feed.reads >= 1)
+    # Another engine, like another process: none of this app's commit hooks see it.
+    other = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        for done in (3, 4, 5):
+            reads = feed.reads
+            start = time.monotonic()
+            with other.begin() as conn:
+                assert jobs.store.progress(conn, job_id, GHOST, {"progress_done": done})
+            ws.until(has_job(job_id, progress_done=done), timeout=10)
+            assert time.monotonic() - start < 1, "woken by data_version, not by the 30 s poll"
+            # One read per commit: the watch does not wake the feed again for what it read.
+            time.sleep(0.2)
+            assert feed.reads == reads + 1
+    finally:
+        other.dispose()
+
+
+@pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=30)
 def test_a_commit_in_this_process_wakes_the_feed_at_once(
     app: Flask, jobs: Any, serve: Any, connect: Any
 ) -> None:
