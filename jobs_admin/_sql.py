@@ -57,7 +57,7 @@ def search_clause(job: Any, term: str, session: Any = None) -> sa.ColumnElement[
         job.type == term,
     ]
     digits = term.lstrip("#")
-    if digits.isdigit() and len(digits) < 19:
+    if digits.isascii() and digits.isdigit() and len(digits) < 19:  # not "²": int() refuses it
         clauses.insert(0, job.id == int(digits))
     fts = _fts_match(session, term) if session is not None else None
     if fts is not None:

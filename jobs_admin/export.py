@@ -26,6 +26,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Spaces an import may trim before it looks (LibreOffice's "trim spaces", a BOM).
+_PADDING = (" ", "\u00a0", "\ufeff")
+
+
+def _is_formula(text: str) -> bool:
+    if text.startswith(_PADDING):
+        text = text.lstrip("".join(_PADDING))
+    return text.startswith(_FORMULA_START)
 
 
 def neutralise(value: Any) -> str:
@@ -40,10 +48,11 @@ def neutralise(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return "'" + text if _is_formula(text) else text
 
+
+#: The last line of an export that a database error cut short.
+INCOMPLETE = "# EXPORT INCOMPLETE: an error stopped it here; export again"
 
 #: Rows per chunk of the streamed body. One chunk per row made the export a generator step,
 #: a ``StringIO`` flush and (behind a real server) a socket write per row.
@@ -55,7 +64,7 @@ def _text(value: Any) -> str:
     if value is None:
         return ""
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _is_formula(text) else text
 
 
 def _time(value: datetime | None) -> str:
@@ -119,12 +128,20 @@ def stream_csv(rows: Iterable[Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[st
     writer.writerow([header for header, _ in COLUMNS])
     yield flush()
     batch: list[list[str]] = []
-    for row in rows:
-        batch.append(_cells(row))
-        if len(batch) >= chunk_rows:
-            writer.writerows(batch)
-            batch.clear()
-            yield flush()
+    try:
+        for row in rows:
+            batch.append(_cells(row))
+            if len(batch) >= chunk_rows:
+                writer.writerows(batch)
+                batch.clear()
+                yield flush()
+    except Exception:
+        # What was sent cannot be taken back, and a file cut at a row boundary looks whole:
+        # end it with a line that says otherwise, then let the server abort the response.
+        writer.writerows(batch)
+        writer.writerow([INCOMPLETE])
+        yield flush()
+        raise
     if batch:
         writer.writerows(batch)
         yield flush()

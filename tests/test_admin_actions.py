@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
@@ -208,6 +208,64 @@ def test_row_action_on_a_missing_job_says_so(
         client.post(f"/admin/jobs/999/{action}", data={"csrf_token": token(client)})
         assert flashes(client) == [("error", "Job 999 does not exist or you may not see it.")]
     assert probe.count() == 0
+    # Past a 64-bit id: no job either, not a database error.
+    big = "9" * 25
+    client.post(f"/admin/jobs/{big}/retry", data={"csrf_token": token(client)})
+    assert flashes(client) == [("error", f"Job {big} does not exist or you may not see it.")]
+    response = client.get(f"/admin/jobs/{big}/download")
+    assert response.status_code == 302
+    assert flashes(client) == [("error", "That job has no result file you may download.")]
+    client.post(
+        "/admin/jobs/action/",
+        data={"csrf_token": token(client), "action": "retry", "rowid": [big]},
+    )
+    assert flashes(client) == [("warning", f"Skipped 1: #{big} not found")]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http:evil.example",  # Flask-Admin's is_safe_url takes it for this host
+        "https:evil.example",
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",  # browsers drop the tab: //evil.example
+        "http://evil.example/admin/",
+        "javascript:alert(1)",
+    ],
+)
+def test_no_redirect_or_back_link_leaves_the_site(
+    target: str, app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    job_id = finished(jobs, "test.fail_once")
+    auth.login("admin")
+    url = quote(target, safe="")
+
+    def lands_home(response: Any) -> None:
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/admin/jobs/", response.headers["Location"]
+
+    lands_home(client.get(f"/admin/jobs/details/?id=999&url={url}"))
+    lands_home(client.get(f"/admin/jobs/{job_id}/download?url={url}"))
+    # Without a CSRF token (a cross-site form), and with one.
+    lands_home(client.post(f"/admin/jobs/{job_id}/cancel?url={url}"))
+    lands_home(client.post(f"/admin/jobs/{job_id}/cancel", data={"url": target}))
+    before = probe.snapshot(job_id)
+    lands_home(
+        client.post(
+            "/admin/jobs/action/",
+            data={"csrf_token": token(client), "action": "delete", "rowid": [], "url": target},
+        )
+    )
+    # Flask-Admin's own views, disabled here, still answer with a redirect to ``url``.
+    lands_home(client.get(f"/admin/jobs/new/?url={url}"))
+    lands_home(client.get(f"/admin/jobs/edit/?id={job_id}&url={url}"))
+    lands_home(client.post(f"/admin/jobs/delete/?url={url}", data={"id": str(job_id)}))
+    assert probe.snapshot(job_id) == before
+    # The detail page's back link is the list's, not the given target.
+    html = client.get(f"/admin/jobs/details/?id={job_id}&url={url}").get_data(as_text=True)
+    assert f'="{html_lib.escape(target)}' not in html  # no link or form goes to it
+    flashes(client)
 
 
 def test_row_actions_come_back_to_the_same_filtered_page(
@@ -621,7 +679,7 @@ def test_details_actions_follow_the_users_permissions(
         auth.logout()
 
 
-@pytest.mark.parametrize("job_id", ["999", "abc", "", "-1", "1.5"])
+@pytest.mark.parametrize("job_id", ["999", "abc", "", "-1", "1.5", "0", "9" * 25])
 def test_details_of_a_missing_job_flash_and_go_back(
     job_id: str, app: Any, client: Any, auth: Any, jobs: Any
 ) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from jobs_admin.export import CHUNK_ROWS, neutralise
+from jobs_admin.export import CHUNK_ROWS, INCOMPLETE, neutralise, stream_csv
 from jobs_admin.models import utcnow
 
 # -- speed: the suite builds a fresh app per test -----------------------------------------------
@@ -113,6 +113,53 @@ def test_export_is_streamed_in_chunks_of_rows(app: Any, client: Any, auth: Any, 
     assert {r["Name"].split("\n")[1] for r in rows} == {"second line"}
 
 
+def test_export_cut_short_says_so_in_its_last_line() -> None:
+    class Row:
+        def __init__(self, n: int) -> None:
+            self.id, self.name, self.type, self.status = n, f"job {n}", "test.noop", "pending"
+            self.created_at = datetime(2026, 1, 1, tzinfo=UTC)
+            self.started_at = self.finished_at = self.error = None
+            self.created_by, self.reference = "admin", None
+
+    def rows() -> Any:
+        yield from (Row(n) for n in range(1, 8))
+        raise RuntimeError("connection lost")
+
+    chunks: list[str] = []
+    with pytest.raises(RuntimeError, match="connection lost"):
+        for chunk in stream_csv(rows(), chunk_rows=3):
+            chunks.append(chunk)
+    lines = list(csv.reader(io.StringIO("".join(chunks))))
+    # Every row read before the error is there, then the line a reader cannot miss.
+    assert [line[0] for line in lines] == ["ID", *map(str, range(1, 8)), INCOMPLETE]
+
+
+def test_export_that_cannot_start_flashes_and_changes_nothing(
+    app: Any, client: Any, auth: Any, jobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from jobs_admin.admin.views import JobView
+
+    add(jobs)
+    real = JobView._filtered
+
+    def broken(self: Any, search: Any, filters: Any) -> Any:
+        return real(self, search, filters).filter(sa.text("no_such_column = 1"))
+
+    monkeypatch.setattr(JobView, "_filtered", broken)
+    auth.login("admin")
+    response = client.get("/admin/jobs/export.csv")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/jobs/"
+    with client.session_transaction() as session:
+        messages = [str(m) for _c, m in session.pop("_flashes", [])]
+    assert messages == [
+        "The export failed: OperationalError. Nothing was exported."
+    ] or messages == ["The export failed: ProgrammingError. Nothing was exported."]
+    monkeypatch.undo()
+    assert client.get("/admin/jobs/").status_code == 200  # the session was rolled back
+
+
 def test_export_clamps_a_negative_duration_to_zero(
     app: Any, client: Any, auth: Any, jobs: Any, probe: Any
 ) -> None:
@@ -178,7 +225,10 @@ def test_export_applies_the_current_filters_search_and_sort(
         ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
         ("a=b", "a=b"),
         ("plain", "plain"),
-        (" =1", " =1"),
+        (" =1", "' =1"),  # a spreadsheet import may trim the space
+        ("\u00a0 +1", "'\u00a0 +1"),
+        ("\ufeff@x", "'\ufeff@x"),
+        (" a", " a"),
     ],
 )
 def test_export_neutralises_formulas_in_every_text_column(

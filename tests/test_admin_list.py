@@ -437,6 +437,8 @@ def test_filter_created_presets_and_custom_range(
         "flt0_created_between=2026-03-05+to+2026-03-01",
         "flt0_created_between=2026-03-01",
         "flt0_created_between=2026-03-01+to+2026-03-02+to+2026-03-03",
+        "flt0_created_between=2026-01-01+to+9999-12-31",  # its day after does not exist
+        "flt0_created_by_equals=a%00b",  # PostgreSQL refuses NUL in text
     ],
 )
 def test_filter_invalid_values_are_refused_with_a_flash_and_ignored(
@@ -457,6 +459,41 @@ def test_filter_invalid_values_are_refused_with_a_flash_and_ignored(
     export = client.get(f"/admin/jobs/export.csv?{query}")
     assert export.status_code == 200
     assert len(export.get_data(as_text=True).strip().splitlines()) == 7
+
+
+def test_filter_custom_range_takes_days_without_leading_zeros(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    inside, outside = add(jobs, name="inside"), add(jobs, name="outside")
+    probe.update(inside, created_at=datetime(2024, 1, 6, 12, tzinfo=UTC))
+    probe.update(outside, created_at=datetime(2024, 1, 7, 0, tzinfo=UTC))
+    auth.login("admin")
+    html = page(client, "flt0_created_between=2024-1-5+to+2024-1-6")
+    assert "Invalid Filter Value" not in html
+    assert rows(html) == [inside]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("flt_status_equals=failed", "failed"),  # Flask-Admin reads any position
+        ("fltx_status_equals=failed", "failed"),
+        ("flt7_status_equals=failed", "failed"),
+    ],
+)
+def test_filter_spellings_flask_admin_accepts_light_their_tile(
+    query: str, expected: str, app: Any, client: Any, auth: Any, jobs: Any, db: Any
+) -> None:
+    ids = one_of_each(jobs, db)
+    auth.login("admin")
+    html = page(client, query)
+    assert rows(html) == [ids[expected]]
+    found = tiles(html)
+    assert [k for k, t in found.items() if t["active"]] == [expected]
+    # Another tile replaces the filter instead of adding a second one (an empty list).
+    pending = query_of(found["pending"]["href"])
+    assert list(pending.values()) == ["pending"]
+    assert rows(page(client, urlsplit(found["pending"]["href"]).query)) == [ids["pending"]]
 
 
 def test_filter_a_valid_filter_still_applies_next_to_an_invalid_one(
@@ -503,6 +540,17 @@ def test_search_matches_name_reference_id_and_creator(
     assert found("done_r") == {c}
     assert found("e_a") == set()
     assert found("nothing-like-this") == set()
+    # Digits int() does not take, and NUL (the end of an FTS5 string; refused by PostgreSQL).
+    assert found("%C2%B2") == set()
+    assert found("%E2%91%A0") == set()
+    assert found("cata%00log") == {a}
+    assert found("%00") == {a, b, c, d}  # nothing left to search for
+    export = client.get("/admin/jobs/export.csv?search=cata%00log")
+    assert export.status_code == 200
+    assert [line.split(",")[0] for line in export.get_data(as_text=True).splitlines()] == [
+        "ID",
+        str(a),
+    ]
     # The box says what it searches.
     assert 'placeholder="ID, name, reference, type or user"' in page(client)
     # The search box keeps the term; an empty search shows everything.
@@ -579,6 +627,52 @@ def test_pagination_pages_and_page_size(
         "flt0_type_equals": "test.noop",
     }
     assert rows(page(client, urlsplit(html_lib.unescape(link)).query)) == newest_first[25:]
+
+
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("page=-1", True),  # PostgreSQL refuses a negative OFFSET
+        ("page=99999999999999999999", False),  # past any row, and past a 64-bit OFFSET
+        ("page=" + "9" * 5000, True),  # past int()'s digit limit: no page, the first
+    ],
+)
+def test_pagination_out_of_range_pages_are_clamped(
+    query: str, first: bool, app: Any, client: Any, auth: Any, jobs: Any
+) -> None:
+    ids = [add(jobs, name=f"job {i}") for i in range(3)]
+    auth.login("admin")
+    assert rows(page(client, query)) == (ids[::-1] if first else [])
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["endpoint=x", "self=x", "values=x", "_method=POST", "flt" + "9" * 5000 + "_status_equals=x"],
+)
+def test_query_arguments_that_are_not_the_lists_are_ignored(
+    query: str, app: Any, client: Any, auth: Any, jobs: Any
+) -> None:
+    ids = [add(jobs, name=f"job {i}") for i in range(2)]
+    auth.login("admin")
+    assert rows(page(client, query)) == ids[::-1]  # not a 500 from url_for's keywords
+
+
+def test_query_arguments_cannot_make_links_absolute_with_the_host_header(
+    app: Any, client: Any, auth: Any, jobs: Any
+) -> None:
+    [add(jobs, name=f"job {i}") for i in range(30)]
+    auth.login("admin")
+    response = client.get(
+        "/admin/jobs/?_external=1&_scheme=https&flt0_status_equals=pending",
+        headers={"Host": "evil.example"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "evil.example" not in html
+    # The export link keeps the list's own arguments, and only those.
+    (link,) = re.findall(r'href="([^"]*export\.csv[^"]*)"', html)
+    assert link.startswith("/admin/jobs/export.csv?")
+    assert query_of(html_lib.unescape(link)) == {"flt0_status_equals": "pending"}
 
 
 @pytest.mark.app_config(JOBS_ADMIN_PAGE_SIZE=10)

@@ -47,7 +47,8 @@ class UserFilter(sqla_filters.FilterEqual):
         super().__init__(column, "Created by")
 
     def validate(self, value: str) -> bool:
-        return 0 < len(value) <= 200
+        # No NUL: PostgreSQL refuses it in text, so the list would fail instead of match none.
+        return 0 < len(value) <= 200 and "\x00" not in value
 
 
 class CreatedWithinFilter(sqla_filters.BaseSQLAFilter):
@@ -81,8 +82,20 @@ class CreatedBetweenFilter(sqla_filters.DateBetweenFilter):
     def __init__(self, column: Any) -> None:
         super().__init__(column, "Created")
 
+    def validate(self, value: str) -> bool:
+        # Flask-Admin's check, then ours: a range that passes it must also be usable (not
+        # ending on 9999-12-31, whose next day does not exist).
+        if not super().validate(value):
+            return False
+        try:
+            self.clean(value)
+        except (ValueError, OverflowError):
+            return False
+        return True
+
     def clean(self, value: str) -> list[dt.datetime]:
-        start, end = (dt.date.fromisoformat(part) for part in value.split(" to "))
+        # The format Flask-Admin validates (``2024-1-5`` too), not only ISO's zero-padded one.
+        start, end = (dt.datetime.strptime(part, "%Y-%m-%d").date() for part in value.split(" to "))
         return [
             dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC),

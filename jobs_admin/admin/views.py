@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
-from flask_admin.helpers import get_redirect_target, is_safe_url
+from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 from werkzeug.datastructures import iter_multi_items
 
@@ -47,10 +48,48 @@ from .forms import prune_form, run_form, token_form
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
+log = logging.getLogger("jobs_admin.admin")
+
 #: Above this many matches a filtered list says "10,000+" instead of counting every row.
 COUNT_CAP = 10_000
 
-_FILTER_ARG = re.compile(r"^flt\d+_(?P<name>.+)$")
+#: A filter's query argument as Flask-Admin reads it: ``flt<position>_<name>``, where the
+#: position may be any text (``flt_status_equals`` works too).
+_FILTER_ARG = re.compile(r"^flt(?P<pos>[^_]*)_(?P<name>.+)$")
+
+#: Query arguments that are not the list's own and must not reach ``url_for`` as keywords:
+#: its own parameters (``endpoint``, ``_external`` would make every link absolute with the
+#: request's Host header, ...) and ``get_url``'s.
+_NOT_LIST_ARGS = frozenset({"endpoint", "self", "values"})
+
+#: The deepest page a list URL may ask for; further is clamped (an OFFSET past every row is an
+#: empty page anyway, and a huge one overflows the database's integer).
+MAX_PAGE = 10_000_000
+
+#: Job ids are 64-bit integers; a larger number in a URL is no job (not a database error).
+_MAX_ID = 2**63 - 1
+
+#: Characters that a browser drops or reads as a slash in a URL: a ``?url=`` holding them is
+#: not trusted as a local path.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def _local(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (``/admin/...``), else ``None``.
+
+    Flask-Admin's ``is_safe_url`` lets ``http:evil.example`` through (it resolves to this host,
+    but browsers follow the redirect Werkzeug makes of it to ``evil.example``): an open
+    redirect. A path that starts with one slash is the only kind the views ever send.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    return None if _URL_UNSAFE.search(target) else target
+
+
+def _redirect_target() -> str | None:
+    """The request's ``url`` argument, if it is a local path (see :func:`_local`)."""
+    return _local(get_redirect_target())
+
 
 #: Where a request keeps what its view worked out once (``request.environ``: one per request,
 #: unlike ``flask.g``, which an app context held open around several requests would share).
@@ -212,6 +251,8 @@ class JobView(ModelView):
             job_id = int(id)
         except (TypeError, ValueError):
             return None
+        if not 0 < job_id <= _MAX_ID:
+            return None
         return self.get_query().filter(self.model.id == job_id).one_or_none()
 
     def search_placeholder(self) -> str:
@@ -221,7 +262,8 @@ class JobView(ModelView):
     def _apply_search(
         self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str
     ) -> Any:
-        for term in search.split()[:8]:
+        # NUL ends a string for SQLite's FTS5 and is refused in PostgreSQL text.
+        for term in search.replace("\x00", "").split()[:8]:
             clause = search_clause(self.model, term[:200], self.jobs.db.session)
             query = query.filter(clause)
             if count_query is not None:
@@ -331,6 +373,24 @@ class JobView(ModelView):
                 return value
         return None
 
+    def _get_list_extra_args(self) -> Any:
+        args = super()._get_list_extra_args()
+        # Flask-Admin passes the other query arguments to ``url_for`` as keywords.
+        args.extra_args = {
+            k: v for k, v in args.extra_args.items() if k[:1] != "_" and k not in _NOT_LIST_ARGS
+        }
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
+        return args
+
+    def export_url(self) -> str:
+        """The CSV export of what this list shows (its filters, search and sorting)."""
+        args = [
+            (k, v)
+            for k, v in request.args.items(multi=True)
+            if k not in ("page", "page_size") and k[:1] != "_" and k not in _NOT_LIST_ARGS
+        ]
+        return _list_url(self.get_url(".export_csv"), args)
+
     def filter_url(self, arg: str, value: str | None) -> str:
         """This list's URL with the named filter ``arg`` set to ``value`` (or removed)."""
         args = [
@@ -339,11 +399,7 @@ class JobView(ModelView):
             if k != "page" and not ((m := _FILTER_ARG.match(k)) and m.group("name") == arg)
         ]
         if value is not None:
-            used = {
-                int(m.group(0)[3:].split("_", 1)[0])
-                for k, _ in args
-                if (m := re.match(r"flt\d+", k))
-            }
+            used = {int(m.group(1)) for k, _ in args if (m := re.match(r"flt(\d{1,9})_", k))}
             n = max(used, default=-1) + 1
             args.append((f"flt{n}_{arg}", value))
         query = urlencode(args)
@@ -414,7 +470,7 @@ class JobView(ModelView):
 
     def return_url(self) -> str:
         """Where an action on this page should come back to."""
-        return get_redirect_target() or request.full_path.rstrip("?")
+        return _redirect_target() or request.full_path.rstrip("?")
 
     # -- list ------------------------------------------------------------------------------
 
@@ -443,7 +499,7 @@ class JobView(ModelView):
 
     @expose("/details/")
     def details_view(self) -> Any:
-        return_url = get_redirect_target() or self.get_url(".index_view")
+        return_url = _redirect_target() or self.get_url(".index_view")
         live = live_config(
             self.jobs, "details", self.get_url(".details_view"), self.get_url("jobs_admin.ws")
         )
@@ -462,13 +518,22 @@ class JobView(ModelView):
     # -- row actions -----------------------------------------------------------------------
 
     def _back(self, gone: int | None = None) -> Any:
-        target = get_redirect_target()
+        target = _redirect_target()
         if gone is not None and target and target.startswith(self.get_url(".details_view")):
             # The detail page of a deleted job is gone: go back to the list it was opened from
             # (its own ``url`` argument), so the list's filters and page survive the delete.
-            came_from = parse_qs(urlsplit(target).query).get("url", [""])[0]
-            target = came_from if came_from and is_safe_url(came_from) else None
+            target = _local(parse_qs(urlsplit(target).query).get("url", [""])[0])
         return redirect(target or self.get_url(".index_view"))
+
+    def _run_view(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super()._run_view(fn, *args, **kwargs)
+        # Flask-Admin's own handlers (bulk actions; create, edit and delete, which answer with
+        # a redirect even when disabled) follow ``?url=`` checked only by its is_safe_url.
+        if isinstance(response, Response) and 300 <= response.status_code < 400:
+            location = response.headers.get("Location", "")
+            if _local(location) is None:
+                response.headers["Location"] = self.get_url(".index_view")
+        return response
 
     def _checked(self) -> bool:
         form = token_form(request.form)
@@ -614,7 +679,7 @@ class JobView(ModelView):
         query = self._filtered(view_args.search, view_args.filters)
         query, _ = self._apply_sorting(query, {}, sort[0] if sort else None, view_args.sort_desc)
         j = self.model
-        rows = query.with_entities(
+        columns = query.with_entities(
             j.id,
             j.name,
             j.type,
@@ -625,7 +690,18 @@ class JobView(ModelView):
             j.created_by,
             j.reference,
             j.error,
-        ).yield_per(1000)
+        )
+        try:
+            # Run the query now (iterating a Query would run it only once the body streams):
+            # a database error becomes a message, not a 200 whose body ends after the header.
+            rows = self.jobs.db.session.execute(
+                columns.statement, execution_options={"yield_per": 1000}
+            )
+        except sa.exc.SQLAlchemyError as exc:
+            self.jobs.db.session.rollback()
+            log.exception("jobs_admin export failed")
+            flash(f"The export failed: {type(exc).__name__}. Nothing was exported.", "error")
+            return redirect(self.get_url(".index_view"))
         return Response(
             stream_with_context(stream_csv(rows)),
             mimetype="text/csv",
@@ -686,10 +762,10 @@ class JobView(ModelView):
         )
 
 
-def _list_url(bare: str, args: dict[str, Any]) -> str:
-    """``bare`` with ``args`` as its query, encoded as Werkzeug's ``url_for`` encodes them:
-    ``None`` dropped, lists repeated, ``urlencode`` with the safe characters of
-    ``werkzeug.urls._urlencode`` (the URL standard's)."""
+def _list_url(bare: str, args: Any) -> str:
+    """``bare`` with ``args`` (a mapping, or name-value pairs) as its query, encoded as
+    Werkzeug's ``url_for`` encodes them: ``None`` dropped, lists repeated, ``urlencode`` with
+    the safe characters of ``werkzeug.urls._urlencode`` (the URL standard's)."""
     items = [(k, v) for k, v in iter_multi_items(args) if v is not None]
     query = urlencode(items, safe="!$'()*,/:;?@")
     return f"{bare}?{query}" if query else bare
