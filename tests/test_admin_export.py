@@ -160,6 +160,19 @@ def test_export_that_cannot_start_flashes_and_changes_nothing(
     assert client.get("/admin/jobs/").status_code == 200  # the session was rolled back
 
 
+def test_export_closed_unread_leaves_the_next_one_whole(
+    app: Any, client: Any, auth: Any, jobs: Any
+) -> None:
+    # A browser that cancels the download before the body: on PostgreSQL the export's
+    # server-side cursor must not outlive its own request and break the next one.
+    made = [add(jobs, name=f"job {i}") for i in range(1203)]
+    auth.login("admin")
+    for _ in range(2):
+        client.get("/admin/jobs/export.csv").close()
+    assert sorted(ids(export(client)[2])) == made
+    assert sorted(ids(export(client)[2])) == made
+
+
 def test_export_clamps_a_negative_duration_to_zero(
     app: Any, client: Any, auth: Any, jobs: Any, probe: Any
 ) -> None:

@@ -692,18 +692,18 @@ class JobView(ModelView):
             j.error,
         )
         try:
-            # Run the query now (iterating a Query would run it only once the body streams):
-            # a database error becomes a message, not a 200 whose body ends after the header.
-            rows = self.jobs.db.session.execute(
-                columns.statement, execution_options={"yield_per": 1000}
-            )
+            # The export's query runs only once the body streams (on PostgreSQL a server-side
+            # cursor, which must live in the stream's own context). Its first match now, the
+            # way the list page looks for its rows: a filter or search the database refuses
+            # becomes a message instead of a 200 whose body ends after the header.
+            self.jobs.db.session.execute(columns.order_by(None).limit(1).statement).all()
         except sa.exc.SQLAlchemyError as exc:
             self.jobs.db.session.rollback()
             log.exception("jobs_admin export failed")
             flash(f"The export failed: {type(exc).__name__}. Nothing was exported.", "error")
             return redirect(self.get_url(".index_view"))
         return Response(
-            stream_with_context(stream_csv(rows)),
+            stream_with_context(stream_csv(columns.yield_per(1000))),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="jobs-export.csv"'},
         )
