@@ -13,8 +13,8 @@ The floor: ``pgbench -N -T 10 -c 4`` transactions per second on the same server.
 Latency: from just before ``enqueue(..., commit=True)`` to the first line of the job function,
 over ``--latency-jobs`` jobs enqueued one at a time; "same process" runs the worker in the
 enqueuing process (woken by the commit), "other process" in a separate ``flask jobs worker``-like
-process (woken by ``LISTEN/NOTIFY`` on PostgreSQL; SQLite has no cross-process wake-up and
-polls every ``JOBS_ADMIN_POLL_INTERVAL``). The peers' latency is measured the same way.
+process (woken by ``LISTEN/NOTIFY`` on PostgreSQL; on SQLite the idle dispatcher looks at
+``PRAGMA data_version`` every 20 ms). The peers' latency is measured the same way.
 
 Targets (issue 6): at least 1,000 jobs/s per worker process on PostgreSQL, at least 2x
 Procrastinate, enqueue-to-start p50 under 10 ms in-process and under 50 ms across processes.
@@ -424,7 +424,7 @@ def main() -> None:
         "--sqlite-poll-jobs",
         type=int,
         default=20,
-        help="jobs for SQLite across processes (poll-bound)",
+        help="jobs for the SQLite latency across processes",
     )
     p.add_argument("--skip-peers", action="store_true")
     p.add_argument("--no-write", action="store_true")
