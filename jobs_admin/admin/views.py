@@ -86,6 +86,11 @@ def _local(target: str | None) -> str | None:
     return None if _URL_UNSAFE.search(target) else target
 
 
+def _list_arg(name: str) -> bool:
+    """Whether a query argument may pass to ``url_for`` as a keyword (see _NOT_LIST_ARGS)."""
+    return name[:1] != "_" and name not in _NOT_LIST_ARGS
+
+
 def _redirect_target() -> str | None:
     """The request's ``url`` argument, if it is a local path (see :func:`_local`)."""
     return _local(get_redirect_target())
@@ -376,9 +381,7 @@ class JobView(ModelView):
     def _get_list_extra_args(self) -> Any:
         args = super()._get_list_extra_args()
         # Flask-Admin passes the other query arguments to ``url_for`` as keywords.
-        args.extra_args = {
-            k: v for k, v in args.extra_args.items() if k[:1] != "_" and k not in _NOT_LIST_ARGS
-        }
+        args.extra_args = {k: v for k, v in args.extra_args.items() if _list_arg(k)}
         args.page = min(max(args.page or 0, 0), MAX_PAGE)
         return args
 
@@ -387,7 +390,7 @@ class JobView(ModelView):
         args = [
             (k, v)
             for k, v in request.args.items(multi=True)
-            if k not in ("page", "page_size") and k[:1] != "_" and k not in _NOT_LIST_ARGS
+            if k not in ("page", "page_size") and _list_arg(k)
         ]
         return _list_url(self.get_url(".export_csv"), args)
 
