@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -183,7 +184,9 @@ def test_write_gate_is_on_the_apps_sqlite_engine(app: object, jobs: object) -> N
         assert job.id is not None
 
 
-def test_write_gate_lets_a_connection_already_in_a_transaction_through(engine: sa.Engine) -> None:
+def test_write_gate_lets_a_connection_already_in_a_transaction_through(
+    engine: sa.Engine, wait_for: Any
+) -> None:
     # A connection that took SQLite's lock by a statement the gate does not see (here a
     # PRAGMA write after a plain BEGIN) while another thread holds the gate and waits for
     # SQLite's lock: queueing its next write would deadlock both until the timeout.
@@ -202,10 +205,8 @@ def test_write_gate_lets_a_connection_already_in_a_transaction_through(engine: s
 
     t = threading.Thread(target=writer)
     t.start()
-    deadline = time.monotonic() + 5
-    while gate.holder() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert gate.holder() is not None and done == []  # b has the gate, waits on SQLite
+    wait_for(lambda: gate.holder() is not None, timeout=5)
+    assert done == []  # b has the gate and waits on SQLite's lock, held by a
     started = time.monotonic()
     a.exec_driver_sql("INSERT INTO t (who) VALUES ('a')")
     a.commit()
