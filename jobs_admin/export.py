@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 #: Columns of the export, in order: (header, attribute or computed name).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("ID", "id"),
@@ -145,3 +147,26 @@ def stream_csv(rows: Iterable[Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[st
     if batch:
         writer.writerows(batch)
         yield flush()
+
+
+#: Rows the database sends at a time (a server-side cursor on PostgreSQL).
+FETCH_ROWS = 1000
+
+
+def export_body(engine: sa.Engine, statement: sa.Select[Any]) -> Iterator[str]:
+    """The streamed CSV of ``statement``'s rows, read on a connection of its own.
+
+    The body is sent after the view returned and its request's session was closed, so it
+    cannot borrow that session: it checks out a connection at its first chunk and gives it
+    back when the body ends, fails, or is closed early (a cancelled download). A body that is
+    never iterated checks out nothing.
+
+    :param engine: the engine the jobs tables live on.
+    :param statement: the export's query (:data:`COLUMNS` order is taken by attribute name).
+    """
+    with engine.connect() as conn:
+        rows = conn.execution_options(yield_per=FETCH_ROWS).execute(statement)
+        try:
+            yield from stream_csv(rows)
+        finally:
+            rows.close()

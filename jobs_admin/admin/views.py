@@ -18,7 +18,6 @@ from flask import (
     redirect,
     request,
     send_file,
-    stream_with_context,
 )
 from flask_admin import expose
 from flask_admin.actions import action
@@ -31,7 +30,7 @@ from werkzeug.datastructures import iter_multi_items
 from .. import permissions as perms
 from .._sql import duration_seconds, search_clause
 from ..errors import JobsAdminError
-from ..export import stream_csv
+from ..export import export_body
 from ..models import JobStatus
 from . import _details, _html
 from ._live import live_config
@@ -694,19 +693,19 @@ class JobView(ModelView):
             j.reference,
             j.error,
         )
+        session = self.jobs.db.session
         try:
-            # The export's query runs only once the body streams (on PostgreSQL a server-side
-            # cursor, which must live in the stream's own context). Its first match now, the
-            # way the list page looks for its rows: a filter or search the database refuses
-            # becomes a message instead of a 200 whose body ends after the header.
-            self.jobs.db.session.execute(columns.order_by(None).limit(1).statement).all()
+            # The first match now, the way the list page looks for its rows: a filter or
+            # search the database refuses becomes a message instead of a 200 whose body ends
+            # after the header.
+            session.execute(columns.order_by(None).limit(1).statement).all()
         except sa.exc.SQLAlchemyError as exc:
-            self.jobs.db.session.rollback()
+            session.rollback()
             log.exception("jobs_admin export failed")
             flash(f"The export failed: {type(exc).__name__}. Nothing was exported.", "error")
             return redirect(self.get_url(".index_view"))
         return Response(
-            stream_with_context(stream_csv(columns.yield_per(1000))),
+            export_body(session.get_bind(mapper=self.model), columns.statement),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="jobs-export.csv"'},
         )
