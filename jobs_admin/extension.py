@@ -75,6 +75,7 @@ class JobsAdmin:
         self._admin = admin
         self._checker: permissions.Checker | None = None
         self._identity: permissions.Identity = permissions.default_identity
+        self._visibility: permissions.Visibility | None = None
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         event.listen(db.session, "after_commit", self._after_commit)
         if app is not None:
@@ -198,6 +199,49 @@ class JobsAdmin:
         """Register ``check(user, permission, job=None) -> bool``; return it unchanged."""
         self._checker = func
         return func
+
+    def visible_jobs(self, func: permissions.Visibility) -> permissions.Visibility:
+        """Register ``visible(user, Job)``: a SQL condition the jobs ``user`` may see meet.
+
+        The admin's list, counts, export, detail pages, actions and live updates apply it on
+        top of ``view`` (own jobs) and ``view_all`` (everyone's); return ``None`` for no
+        further condition. It is how a per-job ``view`` answer reaches the list cheaply: the
+        detail pages and actions also ask the checker ``view`` on each job. Return it
+        unchanged.
+        """
+        self._visibility = func
+        return func
+
+    def visibility(self, user: Any, *, sees_all: bool | None = None) -> Any:
+        """The SQL condition on :attr:`Job` that the jobs ``user`` may see meet, or ``None``.
+
+        ``None`` means every job (``view_all`` and no :meth:`visible_jobs` condition); a user
+        without ``view_all`` sees only the jobs whose ``created_by`` is theirs.
+
+        :param user: the user (``None``: nobody, who sees nothing).
+        :param sees_all: whether ``user`` has ``view_all``, when the caller knows already.
+        """
+        if user is None:
+            return sa.false()
+        conditions = []
+        if sees_all is None:
+            sees_all = self.can(permissions.VIEW_ALL, user=user)
+        if not sees_all:
+            who = self.identity(user)
+            if not who:
+                return sa.false()
+            conditions.append(self.Job.created_by == who)
+        extra = self.host_visibility(user)
+        if extra is not None:
+            conditions.append(extra)
+        return sa.and_(*conditions) if conditions else None
+
+    def host_visibility(self, user: Any) -> Any:
+        """The :meth:`visible_jobs` condition of ``user``, or ``None`` (none registered, or
+        none for this user): what the per-status counters cannot answer for."""
+        if self._visibility is None or user is None:
+            return None
+        return self._visibility(user, self.Job)
 
     def user_identity(self, func: permissions.Identity) -> permissions.Identity:
         """Register ``identity(user) -> str``, how ``created_by`` names a user."""

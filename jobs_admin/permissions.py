@@ -32,6 +32,9 @@ PERMISSIONS: dict[str, str] = {
 
 Checker = Callable[..., bool]
 Identity = Callable[[Any], str | None]
+#: ``visible(user, Job)``: a SQL condition on ``Job`` that the jobs ``user`` may see meet, or
+#: ``None`` for no condition beyond ``view``/``view_all``.
+Visibility = Callable[[Any, Any], Any]
 
 
 def default_identity(user: Any) -> str | None:
@@ -81,7 +84,8 @@ def can(
     :param identity: how a user is named in ``created_by``.
     :param user: the current user (or ``None`` when nobody is logged in).
     :param permission: one of :data:`PERMISSIONS`.
-    :param job: the job acted on, if any.
+    :param job: the job acted on, if any; for :data:`RUN`, the
+        :class:`~jobs_admin.registry.JobType` about to run.
     """
     return Answers(checker, identity, user).can(permission, job)
 
@@ -138,11 +142,14 @@ class Answers:
             return False
         if job is None:
             return bool(checker(user, permission))
-        if not self.can(VIEW_ALL):
-            if job.created_by is None or job.created_by != self.own:
-                return False
-            # The job must be visible to the user first (asked once per job, whatever is
-            # asked about it next; for ``view`` itself that is the question).
-            if permission != VIEW and not self.can(VIEW, job):
-                return False
+        if permission == RUN:
+            # ``job`` is the JobType about to run: nothing of a job's to check.
+            return bool(checker(user, permission, job))
+        if not self.can(VIEW_ALL) and (job.created_by is None or job.created_by != self.own):
+            return False
+        # The job must be visible to the user first (asked once per job, whatever is asked
+        # about it next; for ``view`` itself that is the question): a checker that refuses
+        # ``view`` on a job refuses everything on it.
+        if permission != VIEW and not self.can(VIEW, job):
+            return False
         return bool(checker(user, permission, job))

@@ -216,6 +216,20 @@ class JobStore:
             f"ON CONFLICT (status, created_by, slot) DO UPDATE SET n = {t}.n + excluded.n"
         )
 
+    def counts_where(self, conn: Conn, condition: Any) -> dict[str, int]:
+        """Count the jobs that meet ``condition`` per status (and ``total``), from the jobs
+        table: for conditions the counters cannot answer (a host's visibility rule)."""
+        j = self.models.Job
+        stmt = sa.select(j.status, sa.func.count()).group_by(j.status)
+        if condition is not None:
+            stmt = stmt.where(condition)
+        result = {s.value: 0 for s in JobStatus}
+        for status, n in conn.execute(stmt):
+            if status in result:
+                result[status] = int(n or 0)
+        result["total"] = sum(result.values())
+        return result
+
     def counts(self, conn: Conn, created_by: str | None = None) -> dict[str, int]:
         """Count jobs per status (and ``total``), of everyone or of one user, from the counters."""
         t = self.counts_table

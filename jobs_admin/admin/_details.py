@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,8 +61,21 @@ def is_stale(job: Any, stale_after: float) -> bool:
     return utcnow() - job.heartbeat_at > timedelta(seconds=stale_after)
 
 
-def collect(jobs: JobsAdmin, job: Any) -> Details:
-    """Read the events and related jobs of ``job`` and derive its progress figures."""
+def collect(
+    jobs: JobsAdmin,
+    job: Any,
+    *,
+    visible: Any = None,
+    may_see: Callable[[Any], bool] | None = None,
+) -> Details:
+    """Read the events and related jobs of ``job`` and derive its progress figures.
+
+    :param jobs: the extension.
+    :param job: the job shown.
+    :param visible: the SQL condition of the jobs the viewer may see (``None``: all), which
+        the related jobs (its retries, the job it retries) must meet to be listed.
+    :param may_see: the per-job check those related jobs must pass too.
+    """
     session = jobs.db.session
     e = jobs.JobEvent
     info = Details()
@@ -133,7 +147,11 @@ def collect(jobs: JobsAdmin, job: Any) -> Details:
     related = j.retry_of == job.id
     if job.retry_of:
         related = sa.or_(related, j.id == job.retry_of)
+    if visible is not None:
+        related = sa.and_(related, visible)
     for row in session.scalars(sa.select(j).where(related).order_by(j.id)):
+        if may_see is not None and not may_see(row):
+            continue
         if row.retry_of == job.id:
             info.retries.append(row)
         if job.retry_of and row.id == job.retry_of:

@@ -103,10 +103,12 @@ _STATE = "jobs_admin.view_state"
 class _RequestState:
     """What one request of a :class:`JobView` computes once and reuses."""
 
-    __slots__ = ("answers", "counts", "list_url")
+    __slots__ = ("answers", "counts", "list_url", "visibility")
 
     def __init__(self, answers: perms.Answers) -> None:
         self.answers = answers
+        #: (the SQL condition of the jobs the user may see or ``None``, the host's part of it)
+        self.visibility: tuple[Any, Any] | None = None
         #: ``created_by`` (``None``: everyone's) -> counts per status
         self.counts: dict[str | None, dict[str, int]] = {}
         #: the list's URL without arguments, once :meth:`JobView.get_url` found that it may
@@ -238,11 +240,21 @@ class JobView(ModelView):
 
     # -- queries ---------------------------------------------------------------------------
 
+    def _visibility(self) -> tuple[Any, Any]:
+        """(the condition of the jobs the user may see or ``None``, the host's part of it),
+        asked once per request."""
+        state = self._state()
+        if state.visibility is None:
+            user = self.user
+            state.visibility = (
+                self.jobs.visibility(user, sees_all=self.sees_all()),
+                self.jobs.host_visibility(user),
+            )
+        return state.visibility
+
     def _visible(self, query: Any) -> Any:
-        if self.sees_all():
-            return query
-        who = self.jobs.identity(self.user)
-        return query.filter(self.model.created_by == who) if who else query.filter(sa.false())
+        condition, _host = self._visibility()
+        return query if condition is None else query.filter(condition)
 
     def get_query(self) -> Any:
         return self._visible(super().get_query())
@@ -257,7 +269,13 @@ class JobView(ModelView):
             return None
         if not 0 < job_id <= _MAX_ID:
             return None
-        return self.get_query().filter(self.model.id == job_id).one_or_none()
+        job = self.get_query().filter(self.model.id == job_id).one_or_none()
+        # The host's checker has the last word on each job it is asked about.
+        return job if job is not None and self.can(perms.VIEW, job) else None
+
+    def get_invalid_value_msg(self, value: str, filter: Any) -> str:
+        # Flask-Admin's message repeats the whole value.
+        return f"Invalid value {_clip(value)!r} for the filter {filter.name!r}; it is ignored."
 
     def search_placeholder(self) -> str:
         """What the search box matches (Flask-Admin would list only the searchable columns)."""
@@ -312,7 +330,11 @@ class JobView(ModelView):
             # Literal: with a bound LIMIT SQLite's planner walks the created_at index over the
             # whole table instead of using the search's OR of indexes (425 ms vs 2 ms at 1M).
             query = query.limit(_literal(page_size or self.page_size))
-        return count, (query.all() if execute else query)
+        if not execute:
+            return count, query
+        # The host's checker has the last word on each row (its buttons ask it anyway); the
+        # count and pager follow the SQL condition (``@jobs.visible_jobs``) alone.
+        return count, [job for job in query.all() if self.can(perms.VIEW, job)]
 
     def _count(self, query: Any, search: str | None, filters: Any) -> int | None:
         """Count the list's matches: from the counters when they can say, else capped.
@@ -324,7 +346,8 @@ class JobView(ModelView):
         self._template_args["count_capped"] = False
         self._template_args["count_cap"] = COUNT_CAP
         status = created_by = None
-        counter_friendly = not search
+        # The counters know nothing of a host's visibility condition.
+        counter_friendly = not search and self._visibility()[1] is None
         for idx, _name, value in filters or ():
             flt = self._filters[idx]
             if flt is self._status_filter and status is None:
@@ -361,6 +384,13 @@ class JobView(ModelView):
 
     def kpis(self) -> dict[str, int]:
         """Counts per status of every job the user may see (whatever the table's filter)."""
+        condition, host = self._visibility()
+        if host is not None:
+            # A host's condition: counted over the jobs it selects (index it).
+            memo, key = self._state().counts, "\0visible"
+            if key not in memo:
+                memo[key] = self.jobs.store.counts_where(self.jobs.db.session, condition)
+            return memo[key]
         if self.sees_all():
             return self._counts(None)
         return self._counts(self.jobs.identity(self.user) or "")
@@ -513,7 +543,12 @@ class JobView(ModelView):
         return self.render(
             self.details_template,
             job=job,
-            info=_details.collect(self.jobs, job),
+            info=_details.collect(
+                self.jobs,
+                job,
+                visible=self._visibility()[0],
+                may_see=lambda row: self.can(perms.VIEW, row),
+            ),
             return_url=return_url,
         )
 
@@ -730,9 +765,13 @@ class JobView(ModelView):
             flash("You do not have the 'run' permission.", "error")
             return redirect(self.get_url(".index_view"))
         name = request.values.get("type", "")
-        job_type = self.jobs.registry.get(name) if name in self.jobs.registry else None
+        runnable = [t for t in self.jobs.registry if self.jobs.can(perms.RUN, t)]
+        job_type = next((t for t in runnable if t.name == name), None)
         if name and job_type is None:
-            flash(f"Unknown job type {name!r}.", "error")
+            if name in self.jobs.registry:
+                flash(f"You may not run {self.jobs.registry.get(name).title!r} jobs.", "error")
+            else:
+                flash(f"Unknown job type {_clip(name)!r}.", "error")
         form = run_form(
             job_type.params if job_type else None,
             request.form if request.method == "POST" else None,
@@ -758,10 +797,16 @@ class JobView(ModelView):
                 flash("The form expired or lacks its CSRF token; nothing was started.", "error")
         return self.render(
             "jobs_admin/new.html",
-            job_types=list(self.jobs.registry),
+            job_types=runnable,
             job_type=job_type,
             form=form,
         )
+
+
+def _clip(value: str, limit: int = 40) -> str:
+    """``value`` cut to ``limit`` characters for a message: a page never echoes a whole
+    value it refused (it may be megabytes, or bait)."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _list_url(bare: str, args: Any) -> str:
