@@ -201,7 +201,8 @@ class JobsAdmin:
         return func
 
     def visible_jobs(self, func: permissions.Visibility) -> permissions.Visibility:
-        """Register ``visible(user, Job)``: a SQL condition the jobs ``user`` may see meet.
+        """Register ``visible(user)``: a SQL condition on :attr:`Job` that the jobs ``user``
+        may see meet.
 
         The admin's list, counts, export, detail pages, actions and live updates apply it on
         top of ``view`` (own jobs) and ``view_all`` (everyone's); return ``None`` for no
@@ -241,7 +242,7 @@ class JobsAdmin:
         none for this user): what the per-status counters cannot answer for."""
         if self._visibility is None or user is None:
             return None
-        return self._visibility(user, self.Job)
+        return self._visibility(user)
 
     def user_identity(self, func: permissions.Identity) -> permissions.Identity:
         """Register ``identity(user) -> str``, how ``created_by`` names a user."""

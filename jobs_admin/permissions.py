@@ -32,9 +32,9 @@ PERMISSIONS: dict[str, str] = {
 
 Checker = Callable[..., bool]
 Identity = Callable[[Any], str | None]
-#: ``visible(user, Job)``: a SQL condition on ``Job`` that the jobs ``user`` may see meet, or
-#: ``None`` for no condition beyond ``view``/``view_all``.
-Visibility = Callable[[Any, Any], Any]
+#: ``visible(user)``: a SQL condition on the ``Job`` model that the jobs ``user`` may see meet,
+#: or ``None`` for no condition beyond ``view``/``view_all``.
+Visibility = Callable[[Any], Any]
 
 
 def default_identity(user: Any) -> str | None:
