@@ -30,8 +30,8 @@ from host_app.models import User
 from jobs_admin import changes, live
 from jobs_admin.live import Subscriber
 from tests.live_client import WS, LiveServer, WorkerProcess, has_job, login_cookie
-from tests.support import CSRF_FIELD
 from tests.scaleout_app import MARKER_DDL
+from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
