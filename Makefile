@@ -29,6 +29,10 @@ help:
 
 venv: $(STAMP)
 
+# The demo signs its sessions with a random key made on first run in instance/secret_key
+# (the app refuses to start outside debug without a key of its own); FLASK_SECRET_KEY wins.
+demo: export FLASK_SECRET_KEY_FILE ?= secret_key
+
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -325,6 +325,18 @@ def make_app(url: str, **config: Any) -> Any:
     return host_app.create_app(settings)
 
 
+def login(client: Any, who: str) -> Any:
+    """Sign ``client`` in as the demo user ``who`` through the login form, CSRF token included.
+
+    :param client: a Flask test client of :func:`make_app`'s app.
+    :param who: the demo user (password = name).
+    """
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert token, "no csrf_token on the login page"
+    return client.post("/login", data={"csrf_token": token[1], "username": who, "password": who})
+
+
 # -- the report ----------------------------------------------------------------------------
 
 _HEADER = """# Benchmarks

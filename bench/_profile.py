@@ -20,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import make_app, pg_create, pg_drop, pg_url
+from _common import login, make_app, pg_create, pg_drop, pg_url
 
 
 class SqlTimer:
@@ -69,7 +69,7 @@ def page(a: argparse.Namespace) -> None:
     app = make_app(dataset(a.backend, a.size))
     app.extensions["admin"][0].add_view(stock_view(jobs, db))
     client = app.test_client()
-    client.post("/login", data={"username": "admin", "password": "admin"})
+    login(client, "admin")
     with app.app_context():
         timer = SqlTimer(db.engine)
     for _ in range(2):

@@ -35,6 +35,7 @@ from _common import (
     CACHE,
     FULL_SIZES,
     human,
+    login,
     machine_line,
     make_app,
     median,
@@ -145,7 +146,7 @@ def run_one(
     admin = app.extensions["admin"][0]
     admin.add_view(stock_view(jobs, db))
     client = app.test_client()
-    r = client.post("/login", data={"username": "admin", "password": "admin"})
+    r = login(client, "admin")
     assert r.status_code in (302, 303)
     with app.app_context():
         j = jobs.Job.__table__
@@ -208,7 +209,7 @@ def run_one(
             app = make_app(bare_url)
             app.extensions["admin"][0].add_view(stock_view(jobs, db))
             client = app.test_client()
-            client.post("/login", data={"username": "admin", "password": "admin"})
+            login(client, "admin")
             for row, (_label, kind, _ours, stock) in zip(rows, cases(n, detail_id), strict=True):
                 t_bare = measure(stock_kpis if kind == "kpi" else getter(stock), repeat, budget)  # type: ignore[arg-type]
                 row.update(

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, human, machine_line, make_app, print_machine
+from _common import ROOT, human, login, machine_line, make_app, print_machine
 from _dataset import dataset
 
 DOC = ROOT / "docs" / "postgresql-plans.md"
@@ -296,7 +296,7 @@ def main() -> None:
     client = app.test_client()
     viewer = app.test_client()
     for c, who in ((client, "admin"), (viewer, "viewer")):
-        r = c.post("/login", data={"username": who, "password": who})
+        r = login(c, who)
         assert r.status_code in (302, 303), r.status_code
 
     # (label, client, path, hot)

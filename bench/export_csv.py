@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     human,
+    login,
     machine_line,
     make_app,
     parse_backends,
@@ -55,7 +56,7 @@ def child_export(url: str, size: int) -> dict[str, Any]:
 
     app = make_app(url)
     client = app.test_client()
-    r = client.post("/login", data={"username": "admin", "password": "admin"})
+    r = login(client, "admin")
     assert r.status_code in (302, 303)
     idle = rss_mb()
     reset_peak_rss()

@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    login,
     machine_line,
     make_app,
     ms,
@@ -111,7 +112,7 @@ def run(
     base = f"http://127.0.0.1:{server.server_port}"
     ws_url = f"ws://127.0.0.1:{server.server_port}/admin/jobs/ws"
     with app.test_client() as client:
-        client.post("/login", data={"username": "admin", "password": "admin"})
+        login(client, "admin")
         cookie = f"session={client.get_cookie('session').value}"
     writer = sa.create_engine(url, poolclass=sa.pool.NullPool if backend == "sqlite" else None)
     feed = jobs.live_feed(app)

@@ -91,7 +91,10 @@ class SkuList:
             raise validators.ValidationError(f"at most {self.max_items} SKUs")
         bad = [s for s in field.data if len(s) > 40 or not s.replace("-", "").isalnum()]
         if bad:
-            raise validators.ValidationError(f"not a SKU: {', '.join(bad[:5])}")
+            # A SKU is at most 40 characters: longer input is shown cut, never echoed whole.
+            shown = ", ".join(s if len(s) <= 40 else s[:40] + "…" for s in bad[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise validators.ValidationError(f"not a SKU: {shown}{more}")
 
 
 class ExportForm(Form):

@@ -22,6 +22,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     email: Mapped[str | None] = mapped_column(sa.String(200))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(20), default="viewer")
+    #: Part of every session's user id (:meth:`get_id`); signing out bumps it, so every session
+    #: cookie issued before (a copied one, another browser's) stops working.
+    session_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+
+    def get_id(self) -> str:
+        """The id Flask-Login keeps in the session: ``"<id>:<session_version>"``."""
+        return f"{self.id}:{self.session_version or 0}"
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

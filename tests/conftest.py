@@ -45,6 +45,9 @@ from host_app.extensions import db as host_db
 from host_app.extensions import jobs as host_jobs
 from jobs_admin import JobContext
 from tests.support import _MARKERS_LOCK, GATE, JINJA_CACHE, MARKERS, PROBES, Probe
+from tests.support import csrf_token as _csrf_token
+from tests.support import login as _login
+from tests.support import logout as _logout
 
 PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
 
@@ -407,19 +410,22 @@ def db() -> Any:
 
 
 class AuthActions:
-    """Log in and out through the demo host's ``/login`` form."""
+    """Log in and out through the demo host's forms, CSRF token included, as a browser does."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
 
     def login(self, username: str = "admin", password: str | None = None) -> Any:
-        return self._client.post(
-            "/login",
-            data={"username": username, "password": username if password is None else password},
-        )
+        """Post ``/login`` (password defaults to the user name); return the response."""
+        return _login(self._client, username, password)
 
     def logout(self) -> Any:
-        return self._client.get("/logout")
+        """Post ``/logout`` (every session of the user ends); return the response."""
+        return _logout(self._client)
+
+    def csrf_token(self) -> str:
+        """A CSRF token valid in the client's current session."""
+        return _csrf_token(self._client)
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ import websocket
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.support import login
+
 
 class LiveServer:
     """``app`` served over HTTP from a background thread (threaded, like ``flask run``)."""
@@ -50,7 +52,7 @@ class LiveServer:
 def login_cookie(app: Flask, username: str) -> str:
     """A ``Cookie`` header value with the session of ``username`` logged in (password = name)."""
     with app.test_client() as client:
-        response = client.post("/login", data={"username": username, "password": username})
+        response = login(client, username)
         assert response.status_code == 302, f"login as {username} failed"
         cookie = client.get_cookie("session")
         assert cookie is not None

@@ -5,6 +5,7 @@ Kept out of ``conftest.py`` so that test modules import them by one unambiguous 
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -120,3 +121,48 @@ class MemoryBytecodeCache(jinja2.BytecodeCache):
 
 
 JINJA_CACHE = MemoryBytecodeCache()
+
+
+#: The hidden CSRF field of a rendered form (the login and logout forms, the jobs pages).
+CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client: Any) -> str:
+    """A CSRF token of ``client``'s session, from the login page or, signed in, the sign-out one.
+
+    :param client: a Flask test client; its cookies are kept.
+    """
+    page = client.get("/login")
+    if page.status_code == 302:  # signed in: the login page sends the user on
+        page = client.get("/logout")
+    match = CSRF_FIELD.search(page.get_data(as_text=True))
+    assert match, f"no csrf_token on {page.request.path} ({page.status_code})"
+    return match.group(1)
+
+
+def login(client: Any, username: str, password: str | None = None) -> Any:
+    """Post the login form as a browser does (with its CSRF token); return the response.
+
+    :param client: a Flask test client.
+    :param username: the user to sign in as.
+    :param password: defaults to ``username`` (the demo users' password).
+    """
+    data = {
+        "csrf_token": csrf_token(client),
+        "username": username,
+        "password": username if password is None else password,
+    }
+    return client.post("/login", data=data)
+
+
+def logout(client: Any) -> Any:
+    """Post the sign-out form with its CSRF token; return the response.
+
+    :param client: a Flask test client.
+    """
+    page = client.get("/logout")
+    if page.status_code == 302:  # not signed in: nothing to end
+        return page
+    match = CSRF_FIELD.search(page.get_data(as_text=True))
+    assert match, "no csrf_token on the sign-out page"
+    return client.post("/logout", data={"csrf_token": match.group(1)})

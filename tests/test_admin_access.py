@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from jobs_admin.models import utcnow
+from tests.support import login
 
 TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -86,16 +87,14 @@ def token_of(html: str) -> str:
 def login_with_token(client: Any, auth: Any, role: str) -> str:
     """Log ``client`` in as ``role`` (or stay anonymous) holding a valid CSRF token.
 
-    The token comes from the admin's rendered list page in the same session, so that a refusal
-    below is about the permission, never about a missing token.
+    The token is one of the session the requests below are made in (signing in starts a new
+    session, with a new CSRF secret), so that a refusal is about the permission, never about
+    the token.
     """
-    auth.login("admin")
-    token = token_of(client.get("/admin/jobs/").get_data(as_text=True))
-    auth.logout()
     if role != "anonymous":
         response = auth.login(role)
         assert response.status_code == 302, f"login as {role} failed"
-    return token
+    return str(auth.csrf_token())
 
 
 def listed(html: str) -> int:
@@ -384,7 +383,7 @@ def test_csrf_post_without_a_valid_token_changes_nothing(
     w = build_world(jobs, probe)
     # A real token, but of another session: it must not work in this one.
     other = app.test_client()
-    other.post("/login", data={"username": "admin", "password": "admin"})
+    login(other, "admin")
     foreign = token_of(other.get("/admin/jobs/").get_data(as_text=True))
     auth.login("admin")
     own = token_of(client.get("/admin/jobs/").get_data(as_text=True))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import re
+import stat
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,13 +15,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import websocket
 from flask import Flask
 from flask.testing import FlaskClient
 
-from host_app import create_app
-from host_app.auth import DEMO_USERS, ensure_demo_users
+from host_app import ROOT, InsecureSecretKey, create_app
+from host_app.auth import DEMO_USERS, ensure_demo_users, load_user
 from host_app.extensions import db, jobs
 from host_app.models import Product, User
+from tests.live_client import WS, LiveServer, login_cookie
+from tests.support import csrf_token, login, logout
 
 ALL_STATUSES = {"pending", "running", "completed", "partial", "failed", "cancelled"}
 
@@ -63,9 +69,14 @@ def events(job: Any, kind: str) -> list[Any]:
 # -- login ---------------------------------------------------------------------------------
 
 
+def flashed(html: str) -> list[str]:
+    """The texts of the alerts on a login or sign-out page."""
+    return re.findall(r'role="alert">([^<]*)</div>', html)
+
+
 @pytest.mark.parametrize("username", DEMO_USERS)
 def test_login_demo_user_reaches_admin_index(client: FlaskClient, username: str) -> None:
-    response = client.post("/login", data={"username": username, "password": username})
+    response = login(client, username)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/")
     page = client.get("/admin/")
@@ -73,13 +84,15 @@ def test_login_demo_user_reaches_admin_index(client: FlaskClient, username: str)
     html = page.get_data(as_text=True)
     assert f"<strong>{username}</strong>" in html
     assert "/admin/jobs/" in html
-    assert "/logout" in html
+    assert 'action="/logout"' in html
 
 
 def test_login_wrong_password_is_refused(client: FlaskClient) -> None:
-    response = client.post("/login", data={"username": "admin", "password": "nope"})
+    response = login(client, "admin", "nope")
     assert response.status_code == 401
-    assert "Unknown user or wrong password." in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert flashed(html) == ["Unknown user or wrong password."]
+    assert 'value="admin"' in html  # the user name is kept for the next try
     # Not logged in: the admin sends the visitor back to the login page.
     page = client.get("/admin/")
     assert page.status_code == 302
@@ -96,10 +109,242 @@ def test_login_page_uses_bundled_bootstrap_and_lists_demo_logins(client: FlaskCl
         assert css.status_code == 200
 
 
+def test_login_without_a_valid_csrf_token_signs_nobody_in(app: Flask, client: FlaskClient) -> None:
+    foreign = csrf_token(app.test_client())  # a real token, of another session
+    own = csrf_token(client)
+    for token in (None, "", "garbage", own[:-1] + ("0" if own[-1] != "0" else "1"), foreign):
+        data = {"username": "admin", "password": "admin"}
+        if token is not None:
+            data["csrf_token"] = token
+        response = client.post("/login", data=data)
+        assert response.status_code == 400, token
+        messages = flashed(response.get_data(as_text=True))
+        assert any("CSRF" in m and "not signed in" in m for m in messages), (token, messages)
+        with client.session_transaction() as session:
+            assert "_user_id" not in session
+        assert client.get("/admin/jobs/").status_code == 302
+    # The same post with the session's own token works: the refusals were about the token.
+    response = client.post(
+        "/login", data={"username": "admin", "password": "admin", "csrf_token": own}
+    )
+    assert response.status_code == 302
+    assert client.get("/admin/jobs/").status_code == 200
+
+
+def test_login_does_not_echo_a_long_user_name(client: FlaskClient) -> None:
+    name = "A" * 5000
+    response = client.post(
+        "/login", data={"username": name, "password": "x", "csrf_token": csrf_token(client)}
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "A" * 81 not in html
+    assert flashed(html) == ["Enter a user name (at most 80 characters) and a password."]
+    assert 'name="csrf_token"' in html  # the form is shown again, ready for the next try
+
+
+def test_login_starts_a_new_csrf_secret(app: Flask, client: FlaskClient) -> None:
+    """A CSRF secret planted in the session before the login (fixation) is gone after it."""
+    with app.app_context():
+        job_id = int(jobs.enqueue("search.reindex", items=1, commit=True).id)
+    planted = csrf_token(client)
+    with client.session_transaction() as session:
+        secret_before = session["csrf"]
+    login(client, "admin")
+    with client.session_transaction() as session:
+        assert session.get("csrf") != secret_before
+    # The token from before the login works neither for the jobs nor for the host's own forms.
+    client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": planted})
+    with app.app_context():
+        assert jobs.get(job_id).status == "pending"
+    assert client.post("/logout", data={"csrf_token": planted}).status_code == 400
+    assert client.get("/admin/jobs/").status_code == 200  # still signed in
+    client.post(f"/admin/jobs/{job_id}/cancel", data={"csrf_token": csrf_token(client)})
+    with app.app_context():
+        assert jobs.get(job_id).status == "cancelled"
+
+
 def test_logout_ends_the_session(client: FlaskClient) -> None:
-    client.post("/login", data={"username": "viewer", "password": "viewer"})
-    assert client.get("/logout").status_code == 302
+    login(client, "viewer")
+    response = logout(client)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/login")
     assert client.get("/admin/").status_code == 302
+    assert flashed(client.get("/login").get_data(as_text=True)) == [
+        "You are signed out, in every browser."
+    ]
+
+
+def test_logout_is_a_post_with_the_csrf_token(client: FlaskClient) -> None:
+    login(client, "viewer")
+    # A GET (a link, an <img> on another site) only asks.
+    page = client.get("/logout")
+    assert page.status_code == 200
+    assert 'method="post"' in page.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 200
+    for data in ({}, {"csrf_token": "garbage"}):
+        response = client.post("/logout", data=data)
+        assert response.status_code == 400
+        messages = flashed(response.get_data(as_text=True))
+        assert len(messages) == 1 and "still signed in" in messages[0], messages
+        assert client.get("/admin/").status_code == 200
+    assert logout(client).status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_every_admin_page_signs_out_by_a_post_form(client: FlaskClient) -> None:
+    login(client, "admin")
+    for url in ("/admin/", "/admin/jobs/", "/admin/jobs/new", "/admin/product/"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'href="/logout"' not in html, url
+        form = re.search(r'<form method="post" action="/logout"[^>]*>(.*?)</form>', html, re.S)
+        assert form, url
+        assert re.search(r'name="csrf_token" value="[^"]+"', form[1]), url
+    # The navbar's token signs out.
+    html = client.get("/admin/jobs/").get_data(as_text=True)
+    token = re.search(r'id="shop-sign-out">\s*<input[^>]*value="([^"]+)"', html)
+    assert token
+    assert client.post("/logout", data={"csrf_token": token[1]}).status_code == 302
+    assert client.get("/admin/jobs/").status_code == 302
+
+
+def test_a_cookie_copied_before_logout_stops_working(app: Flask, client: FlaskClient) -> None:
+    login(client, "viewer")
+    other_browser = app.test_client()
+    login(other_browser, "viewer")
+    copied = client.get_cookie("session")
+    assert copied is not None
+    assert logout(client).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", copied.value)
+    response = replay.get("/admin/jobs/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+    # Signing out ends the user's sessions everywhere, not only in this browser.
+    assert other_browser.get("/admin/jobs/").status_code == 302
+    # The live feed's handshake refuses the old cookie too.
+    server = LiveServer(app)
+    try:
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            WS(server.ws_url, f"session={copied.value}").close()
+        assert refused.value.status_code == 401
+        # Signing in again gives a cookie that works.
+        fresh = login_cookie(app, "viewer")
+        ws = WS(server.ws_url, fresh)
+        assert ws.recv()["type"] == "snapshot"
+        ws.close()
+    finally:
+        server.stop()
+
+
+def test_load_user_wants_the_current_session_version(app: Flask) -> None:
+    viewer = db.session.scalar(sa.select(User).filter_by(username="viewer"))
+    assert viewer.get_id() == f"{viewer.id}:0"
+    assert load_user(f"{viewer.id}:0") is viewer
+    for stale in (str(viewer.id), f"{viewer.id}:1", f"{viewer.id}:", "x:0", "", "9" * 40 + ":0"):
+        assert load_user(stale) is None, stale
+    viewer.session_version = 1
+    db.session.commit()
+    assert load_user(f"{viewer.id}:0") is None
+    assert load_user(f"{viewer.id}:1") is viewer
+
+
+def test_a_post_over_the_size_limit_is_refused_and_starts_nothing(
+    app: Flask, client: FlaskClient
+) -> None:
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    login(client, "operator")
+    token = csrf_token(client)
+    big = "x" * (2 * 1024 * 1024)
+    response = client.post(
+        "/admin/jobs/new?type=catalog.export",
+        data={"csrf_token": token, "definition": big, "skus": "TS-001"},
+    )
+    assert response.status_code == 413
+    assert big[:1000] not in response.get_data(as_text=True)
+    assert jobs.counts()["total"] == 0
+    # A normal post still starts the job.
+    response = client.post(
+        "/admin/jobs/new?type=catalog.export",
+        data={"csrf_token": token, "definition": "spring", "skus": "TS-001"},
+    )
+    assert response.status_code == 302
+    assert jobs.counts()["total"] == 1
+
+
+# -- the secret key --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_flask_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``FLASK_*`` variable of the environment reaches the app (a developer's shell may set
+    ``FLASK_DEBUG`` or a key)."""
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+
+
+def production_config(tmp_path: Path, **config: Any) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'prod.db'}",
+        "JOBS_ADMIN_WORKER": "off",
+        "JOBS_ADMIN_RESULTS_DIR": str(tmp_path / "results"),
+        **config,
+    }
+
+
+def shop_env_secret_key() -> str:
+    """The ``FLASK_SECRET_KEY`` that ``docs/deploy/shop.env`` ships with."""
+    text = (ROOT / "docs" / "deploy" / "shop.env").read_text()
+    match = re.search(r"^FLASK_SECRET_KEY=(.*)$", text, re.M)
+    assert match
+    return match[1]
+
+
+@pytest.mark.usefixtures("no_flask_env")
+@pytest.mark.parametrize("key", [None, "", "dev-only-change-me", "shop.env"])
+def test_create_app_refuses_a_missing_or_public_secret_key(tmp_path: Path, key: str | None) -> None:
+    config = production_config(tmp_path)
+    if key is not None:
+        config["SECRET_KEY"] = shop_env_secret_key() if key == "shop.env" else key
+    with pytest.raises(InsecureSecretKey) as refused:
+        create_app(config)
+    message = str(refused.value)
+    assert "FLASK_SECRET_KEY" in message
+    assert "secrets.token_hex" in message
+
+
+@pytest.mark.usefixtures("no_flask_env")
+def test_create_app_takes_a_secret_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_SECRET_KEY", "k" * 64)
+    app = create_app(production_config(tmp_path))
+    assert app.secret_key == "k" * 64
+    assert not app.debug and not app.testing
+
+
+@pytest.mark.usefixtures("no_flask_env")
+def test_create_app_in_debug_without_a_key_gets_a_random_one(tmp_path: Path) -> None:
+    keys = {create_app(production_config(tmp_path, DEBUG=True)).secret_key for _ in range(2)}
+    assert len(keys) == 2
+    assert all(isinstance(k, str) and len(k) == 64 for k in keys)
+
+
+@pytest.mark.usefixtures("no_flask_env")
+def test_create_app_makes_and_then_reuses_the_secret_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "secret_key"
+    path.parent.mkdir()
+    first = create_app(production_config(tmp_path, SECRET_KEY_FILE=str(path)))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first.secret_key) == 64  # type: ignore[arg-type]
+    assert path.read_text().strip() == first.secret_key
+    again = create_app(production_config(tmp_path, SECRET_KEY_FILE=str(path)))
+    assert again.secret_key == first.secret_key
+    assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no spare file left
+    path.write_text("\n")
+    with pytest.raises(InsecureSecretKey, match="is empty"):
+        create_app(production_config(tmp_path, SECRET_KEY_FILE=str(path)))
 
 
 # -- demo job types ------------------------------------------------------------------------
@@ -153,6 +398,16 @@ def test_catalog_export_refuses_a_malformed_sku(app: Flask) -> None:
 
     with pytest.raises(InvalidParams):
         jobs.enqueue("catalog.export", definition="spring", skus=["TS 001; drop"])
+
+
+def test_catalog_export_error_cuts_a_long_sku(app: Flask) -> None:
+    from jobs_admin import InvalidParams
+
+    with pytest.raises(InvalidParams) as refused:
+        jobs.enqueue("catalog.export", definition="spring", skus=["Z" * 10000, "TS-001"])
+    message = str(refused.value)
+    assert "not a SKU: " + "Z" * 40 + "…" in message
+    assert "Z" * 41 not in message
 
 
 def test_catalog_export_retry_failed_items_reruns_only_them(app: Flask) -> None:

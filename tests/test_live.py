@@ -31,6 +31,7 @@ from jobs_admin import changes, live
 from jobs_admin.live import Subscriber
 from tests.live_client import WS, LiveServer, WorkerProcess, has_job, login_cookie
 from tests.scaleout_app import MARKER_DDL
+from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
@@ -671,8 +672,11 @@ def test_gunicorn_workers_and_a_worker_process_reach_every_browser(
                 time.sleep(0.2)
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        form = urllib.parse.urlencode({"username": "admin", "password": "admin"}).encode()
-        opener.open(base + "/login", data=form).close()
+        with opener.open(base + "/login") as page:
+            token = CSRF_FIELD.search(page.read().decode())
+        assert token, "no csrf_token on the login page"
+        form = {"csrf_token": token[1], "username": "admin", "password": "admin"}
+        opener.open(base + "/login", data=urllib.parse.urlencode(form).encode()).close()
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         sockets = []
         for _ in range(8):
