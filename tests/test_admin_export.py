@@ -15,6 +15,7 @@ import pytest
 
 from jobs_admin.export import CHUNK_ROWS, INCOMPLETE, neutralise, stream_csv
 from jobs_admin.models import utcnow
+from tests.support import login
 
 # -- speed: the suite builds a fresh app per test -----------------------------------------------
 
@@ -313,7 +314,7 @@ def test_export_gives_back_its_connection(backend: str, request: Any, jobs: Any,
             add(jobs, name=f"job {i}")
         pool = db.engine.pool
     client = app.test_client()
-    assert client.post("/login", data={"username": "operator", "password": "operator"})
+    assert login(client, "operator").status_code == 302
     url = "/admin/jobs/export.csv?flt0_status_equals=pending"
     client.get(url).close()  # the pool's connections exist from here on
     start = pool.checkedout()
