@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -151,6 +152,7 @@ def _run(
         timeout=job_type.timeout,
         flush=write,
         progress_interval=settings.progress_interval,
+        max_log_lines=settings.max_log_lines,
     )
     register(job_id, ctx)
     if row["cancel_requested"]:
@@ -160,8 +162,9 @@ def _run(
         send_signal(signals.job_started, app, jobs._snapshot(job_id))
 
     status: JobStatus
+    passed_on: BaseException | None = None
     try:
-        result = job_type.func(ctx, **ctx.params)
+        result = _call(job_type.func, ctx)
     except JobCancelled as exc:
         db.session.rollback()
         ctx.flush()
@@ -187,8 +190,18 @@ def _run(
     except Exception as exc:
         db.session.rollback()
         ctx.flush()
-        error = f"{type(exc).__name__}: {exc}"
-        status = _failure(end, row, job_type.retry_backoff, error, traceback.format_exc())
+        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+    except BaseException as exc:
+        # SystemExit, KeyboardInterrupt or a custom BaseException: recorded now like any
+        # failure, rather than leaving the job running until the rescue calls it lost.
+        db.session.rollback()
+        ctx.flush()
+        log.error("job %s raised %s", job_id, type(exc).__name__, exc_info=exc)
+        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and _main_thread():
+            # In the main thread (``work_off`` from a script) it may be the process's own
+            # Ctrl-C or exit: pass it on once recorded. A job thread lives on for the next job.
+            passed_on = exc
     else:
         try:
             encoded = (
@@ -221,7 +234,40 @@ def _run(
         db.session.remove()
     if status is not JobStatus.PENDING:
         _send_finished(app, jobs, job_id)
+    if passed_on is not None:
+        raise passed_on
     return status
+
+
+def _call(func: Callable[..., Any], ctx: JobContext) -> Any:
+    """Call the job function; a stop it was told of ends it as the stop says.
+
+    A job that caught :class:`JobCancelled` (a bare ``except:``) and then returned or raised
+    something else did stop early: it is cancelled, timed out or handed back all the same.
+    """
+    try:
+        result = func(ctx, **ctx.params)
+    except JobCancelled:
+        raise
+    except BaseException as exc:
+        if ctx.stop_raised:
+            raise JobCancelled(ctx.stop_reason or "cancelled") from exc
+        raise
+    finally:
+        ctx.close_log()
+    if ctx.stop_raised:
+        raise JobCancelled(ctx.stop_reason or "cancelled")
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    """``"ValueError: no luck"``, or only the type's name when the exception has no message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def _uncommitted(session: Any) -> bool:
