@@ -29,7 +29,7 @@ from werkzeug.datastructures import iter_multi_items
 
 from .. import permissions as perms
 from .._sql import duration_seconds, search_clause
-from ..errors import JobsAdminError
+from ..errors import InvalidParams, JobsAdminError
 from ..export import export_body
 from ..models import JobStatus
 from . import _details, _html
@@ -783,6 +783,11 @@ class JobView(ModelView):
                     job = self.jobs.enqueue(job_type.name, params=params, commit=True)
                 except JobsAdminError as exc:
                     self.jobs.db.session.rollback()
+                    if isinstance(exc, InvalidParams):
+                        # What the form's validators could not see (a NUL) shows at its field.
+                        for field, messages in exc.errors.items():
+                            if field in form._fields:
+                                form[field].errors = [*form[field].errors, *messages]
                     flash(str(exc), "error")
                 else:
                     url = self.get_url(".details_view", id=job.id)
