@@ -929,3 +929,25 @@ def test_run_form_refuses_a_nul_character_with_a_field_error(
 def test_run_form_refuses_a_nul_character_on_postgresql(pg_app: Any, jobs: Any, probe: Any) -> None:
     with pg_app.app_context():
         _run_form_refuses_nul(pg_app.test_client(), jobs, probe)
+
+
+def test_download_of_a_stored_name_with_control_characters_is_no_500(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    crlf = finished(jobs, "test.noop")
+    nul = finished(jobs, "test.noop")
+    folder = results_dir(jobs) / str(crlf)
+    folder.mkdir(parents=True)
+    (folder / "a\r\nb.csv").write_text("x,y\n")
+    # Stored by a version that let the name through (or written to the column directly).
+    probe.update(crlf, result_file=f"{crlf}/a\r\nb.csv")
+    probe.update(nul, result_file=f"{nul}/a\x00b.csv")  # SQLite holds a NUL; no file can
+    auth.login("admin")
+    with client.get(f"/admin/jobs/{crlf}/download") as response:
+        assert response.status_code == 200
+        assert response.get_data(as_text=True) == "x,y\n"
+        disposition = response.headers["Content-Disposition"]
+    assert disposition == "attachment; filename=a_b.csv"
+    response = client.get(f"/admin/jobs/{nul}/download")
+    assert response.status_code == 302
+    assert flashes(client) == [("error", f"The result file of job {nul} is missing.")]

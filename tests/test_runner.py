@@ -726,3 +726,18 @@ def test_context_log_buffer_is_bounded_while_the_database_is_busy() -> None:
     assert messages[:3] == [f"line {i} " + "x" * 100 for i in range(3)]
     assert messages[-2] == "after the lock"
     assert messages[-1].startswith(f"{calls - PENDING_LOG_LINES} more lines dropped:")
+
+
+@pytest.mark.parametrize("filename", ["a\r\nb.csv", "report\n.txt", "a\x00b.csv", "x\u2028y.csv"])
+def test_context_result_file_name_with_a_control_character_fails_the_job_clearly(
+    filename: str, app: Flask, jobs: Any, probe: Probe
+) -> None:
+    job = jobs.enqueue("test.result_file", filename="report.txt", commit=True)
+    probe.update(job.id, params={"filename": filename})  # a name the job made up itself
+    jobs.work_off()
+    row = probe.job(job.id)
+    assert row["status"] == "failed"
+    assert row["error"].startswith("InvalidArgument: the result file name contains the control")
+    assert f"U+{ord(next(c for c in filename if not c.isprintable())):04X}" in row["error"]
+    assert row["result_file"] is None
+    assert not (jobs.settings().results_dir / str(job.id)).exists()
