@@ -14,6 +14,7 @@ from werkzeug.utils import secure_filename
 from .config import MAX_LOG_LINES
 from .errors import InvalidArgument, JobCancelled
 from .models import EventKind
+from .registry import storable
 
 #: Writes buffered progress: True when written, False when this worker no longer owns the
 #: job, None when the database is busy (the values stay buffered for the next flush).
@@ -140,8 +141,8 @@ class JobContext:
                 {
                     "kind": EventKind.ITEM_FAILED.value,
                     "level": "warning",
-                    "message": message[:2000],
-                    "data": {"key": str(key), "attempt": self.attempt},
+                    "message": storable(message[:2000]),
+                    "data": {"key": storable(str(key)), "attempt": self.attempt},
                 }
             )
         self._maybe_flush()
@@ -152,11 +153,11 @@ class JobContext:
         :param name: what the job is doing now ("Resolving images").
         """
         with self._lock:
-            self._dirty["phase"] = name[:200]
+            self._dirty["phase"] = storable(name[:200])
             self._events.append(
                 {
                     "kind": EventKind.STEP.value,
-                    "message": name[:2000],
+                    "message": storable(name[:2000]),
                     "data": {"attempt": self.attempt},
                 }
             )
@@ -184,7 +185,11 @@ class JobContext:
                 self._logged += 1
                 self._pending_logs += 1
                 self._events.append(
-                    {"kind": EventKind.LOG.value, "level": level, "message": str(message)[:10000]}
+                    {
+                        "kind": EventKind.LOG.value,
+                        "level": level,
+                        "message": storable(str(message)[:10000]),
+                    }
                 )
         # With a full buffer the flush may find the database free again and empty it.
         self._maybe_flush()
@@ -218,7 +223,7 @@ class JobContext:
         :param text: the message.
         """
         with self._lock:
-            self._dirty["message"] = str(text)[:2000]
+            self._dirty["message"] = storable(str(text)[:2000])
         self._maybe_flush()
 
     # -- cancellation ----------------------------------------------------------------------

@@ -124,6 +124,18 @@ def unstorable_char(text: str) -> str | None:
     return None
 
 
+def storable(text: str) -> str:
+    """``text`` with each :func:`unstorable_char` replaced by U+FFFD, the replacement character.
+
+    For what a job writes (log lines, messages, errors): better kept marked than refused.
+
+    :param text: the text to store.
+    """
+    if unstorable_char(text) is None:
+        return text
+    return "".join("\ufffd" if unstorable_char(c) is not None else c for c in text)
+
+
 def describe_char(char: str) -> str:
     """Name an unstorable character without writing it: ``"NUL (U+0000)"``.
 
@@ -157,7 +169,7 @@ def unstorable_params(data: Mapping[str, Any]) -> dict[str, list[str]]:
         if bad is not None:
             errors[field] = [f"its name contains {describe_char(bad)}, {_CANNOT}"]
             continue
-        found = _first_unstorable(value)
+        found = first_unstorable(value)
         if found is not None:
             where, bad = found
             at = f" at {where}" if where else ""
@@ -168,7 +180,7 @@ def unstorable_params(data: Mapping[str, Any]) -> dict[str, list[str]]:
 _CANNOT = "which the database cannot store"
 
 
-def _first_unstorable(value: Any) -> tuple[str, str] | None:
+def first_unstorable(value: Any) -> tuple[str, str] | None:
     """Where in ``value`` (``'["k"][1]'``, ``"a key of it"``) the first unstorable character is.
 
     Walked with a stack, not recursion: nesting as deep as the params' size allows is no error.

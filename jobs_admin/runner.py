@@ -19,6 +19,7 @@ from ._write_gate import WAIT_KEY as GATE_WAIT
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
+from .registry import describe_char, first_unstorable, storable
 from .store import FRESH_PROGRESS, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
@@ -203,6 +204,7 @@ def _run(
             # Ctrl-C or exit: pass it on once recorded. A job thread lives on for the next job.
             passed_on = exc
     else:
+        refused: str | None
         try:
             encoded = (
                 None
@@ -210,11 +212,19 @@ def _run(
                 else json.loads(json.dumps(result, default=str, allow_nan=False))
             )
         except (TypeError, ValueError) as exc:
+            encoded, refused = None, f"the job's result is not JSON: {exc}"
+        else:
+            found = first_unstorable(encoded)
+            refused = (
+                None
+                if found is None
+                else f"the job's result contains {describe_char(found[1])}"
+                f"{' at ' + found[0] if found[0] else ''}, which the database cannot store"
+            )
+        if refused is not None:
             db.session.rollback()
             ctx.flush()
-            status = _failure(
-                end, row, job_type.retry_backoff, f"the job's result is not JSON: {exc}", None
-            )
+            status = _failure(end, row, job_type.retry_backoff, refused, None)
         else:
             status = PARTIAL if ctx.failed else COMPLETED
             if defer is not None and not _uncommitted(db.session):
@@ -336,7 +346,9 @@ def _failure(
 ) -> JobStatus:
     """Requeue a failed run with backoff while attempts are left; else fail the job."""
     attempts, max_attempts = row["attempts"], row["max_attempts"]
-    values = {"error": error[:10000], "traceback": trace}
+    # An exception's text may hold a NUL, which PostgreSQL would refuse with the whole end.
+    error = storable(error[:10000])
+    values = {"error": error, "traceback": None if trace is None else storable(trace)}
     if attempts < max_attempts:
         delay = backoff * (2 ** (attempts - 1))
         got = end(

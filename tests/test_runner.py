@@ -741,3 +741,75 @@ def test_context_result_file_name_with_a_control_character_fails_the_job_clearly
     assert f"U+{ord(next(c for c in filename if not c.isprintable())):04X}" in row["error"]
     assert row["result_file"] is None
     assert not (jobs.settings().results_dir / str(job.id)).exists()
+
+
+# -- what a job writes that the database cannot store ---------------------------------------
+
+
+def _nul_writer(ctx: JobContext, end: str) -> Any:
+    ctx.step("step\x00one")
+    ctx.log("line\x00with a NUL and half a pair \ud800")
+    ctx.message("msg\x00")
+    ctx.item_failed("key\x00", "why\x00")
+    if end == "raise":
+        raise ValueError("bad\x00value")
+    if end == "result":
+        return {"rows": ["ok", "cell\x00"]}
+    return {"ok": True}
+
+
+def _check_nul_output(jobs: Any, probe: Probe) -> None:
+    if "test.nul_writer" not in jobs.registry:
+        jobs.job_type("test.nul_writer")(_nul_writer)
+    ids = {
+        end: jobs.enqueue("test.nul_writer", end=end, commit=True).id
+        for end in ("raise", "result", "none")
+    }
+    assert jobs.work_off() == 3
+    raised, result, fine = (probe.job(ids[end]) for end in ("raise", "result", "none"))
+    assert (raised["status"], raised["error"]) == ("failed", "ValueError: bad\ufffdvalue")
+    assert "\x00" not in raised["traceback"]
+    assert result["status"] == "failed" and result["result"] is None
+    assert result["error"] == (
+        'the job\'s result contains NUL (U+0000) at ["rows"][1], which the database cannot store'
+    )
+    assert (fine["status"], fine["result"], fine["message"]) == (
+        "partial",
+        {"ok": True},
+        "msg\ufffd",
+    )
+    logs = [e["message"] for e in probe.events(fine["id"], kind="log")]
+    assert logs == ["line\ufffdwith a NUL and half a pair \ufffd"]
+    (failed,) = probe.events(fine["id"], kind="item_failed")
+    assert (failed["message"], failed["data"]["key"]) == ("why\ufffd", "key\ufffd")
+    assert [e["message"] for e in probe.events(fine["id"], kind="step")] == ["step\ufffdone"]
+    assert jobs.counts() == probe.group_by_status()
+
+
+def test_runner_stores_what_a_job_writes_with_a_nul_marked_or_refused(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    _check_nul_output(jobs, probe)
+
+
+@pytest.mark.postgres
+def test_runner_stores_what_a_job_writes_with_a_nul_on_postgresql(
+    pg_app: Flask, jobs: Any, probe: Probe
+) -> None:
+    with pg_app.app_context():
+        _check_nul_output(jobs, probe)
+
+
+@pytest.mark.postgres
+def test_worker_group_commit_survives_a_result_postgresql_cannot_store(
+    pg_app: Flask, jobs: Any, probe: Probe, wait_for: Any
+) -> None:
+    if "test.nul_result" not in jobs.registry:
+        jobs.job_type("test.nul_result")(lambda ctx: {"rows": ["cell\x00"]})
+    with pg_app.app_context():
+        jobs.start_worker()
+        bad = jobs.enqueue("test.nul_result", commit=True)
+        others = [jobs.enqueue("test.noop", commit=True) for _ in range(5)]
+        wait_for(lambda: probe.status(bad.id) == "failed", timeout=10)
+        for job in others:
+            wait_for(lambda job=job: probe.status(job.id) == "completed", timeout=10)
