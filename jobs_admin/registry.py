@@ -146,7 +146,11 @@ def describe_char(char: str) -> str:
 
 
 def _label(key: str, limit: int = 40) -> str:
-    """A key as it may appear in a message: unprintable characters escaped, cut to ``limit``."""
+    """A key as it may appear in a message: unprintable characters escaped, cut to ``limit``.
+
+    :param key: a param's name or a key inside its value.
+    :param limit: the most characters of ``key`` shown.
+    """
     text = "".join(
         c if c.isprintable() and unstorable_char(c) is None else f"\\u{ord(c):04x}"
         for c in key[:limit]
@@ -184,6 +188,9 @@ def first_unstorable(value: Any) -> tuple[str, str] | None:
     """Where in ``value`` (``'["k"][1]'``, ``"a key of it"``) the first unstorable character is.
 
     Walked with a stack, not recursion: nesting as deep as the params' size allows is no error.
+
+    :param value: JSON-ready data (a param's value, a job's result).
+    :returns: the place (``""`` for ``value`` itself) and the character, or ``None``.
     """
     stack: list[tuple[str, Any]] = [("", value)]
     while stack:

@@ -254,6 +254,10 @@ def _call(func: Callable[..., Any], ctx: JobContext) -> Any:
 
     A job that caught :class:`JobCancelled` (a bare ``except:``) and then returned or raised
     something else did stop early: it is cancelled, timed out or handed back all the same.
+
+    :param func: the job type's function.
+    :param ctx: the job's context; its params are passed as keyword arguments.
+    :raises JobCancelled: the job was told to stop, whatever it did then.
     """
     try:
         result = func(ctx, **ctx.params)
@@ -271,12 +275,16 @@ def _call(func: Callable[..., Any], ctx: JobContext) -> Any:
 
 
 def _describe(exc: BaseException) -> str:
-    """``"ValueError: no luck"``, or only the type's name when the exception has no message."""
+    """``"ValueError: no luck"``, or only the type's name when the exception has no message.
+
+    :param exc: what the job raised.
+    """
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _main_thread() -> bool:
+    """Whether this is the process's main thread, where Ctrl-C and ``sys.exit`` land."""
     return threading.current_thread() is threading.main_thread()
 
 

@@ -661,7 +661,7 @@ def test_context_log_cap_line_is_written_when_the_job_fails(
     assert len(logs) == 6 and logs[5].startswith("3 more lines dropped:")
 
 
-def test_config_max_log_lines_default_and_bad_values(make_app: Any) -> None:
+def test_config_max_log_lines_default_and_bad_values() -> None:
     from jobs_admin.config import read_settings
 
     assert read_settings({}, "/instance").max_log_lines == 10000
@@ -728,17 +728,29 @@ def test_context_log_buffer_is_bounded_while_the_database_is_busy() -> None:
     assert messages[-1].startswith(f"{calls - PENDING_LOG_LINES} more lines dropped:")
 
 
-@pytest.mark.parametrize("filename", ["a\r\nb.csv", "report\n.txt", "a\x00b.csv", "x\u2028y.csv"])
+def _odd_result_file(ctx: JobContext, codes: list[int]) -> None:
+    """Asks for a result file named with the characters ``codes`` (a name it made up itself)."""
+    ctx.result_file("a" + "".join(map(chr, codes)) + "b.csv").write_text("x")
+
+
+@pytest.mark.parametrize(
+    ("codes", "shown"),
+    [([13, 10], "U+000D"), ([10], "U+000A"), ([0], "U+0000"), ([0x2028], "U+2028")],
+    ids=["crlf", "lf", "nul", "line-separator"],
+)
 def test_context_result_file_name_with_a_control_character_fails_the_job_clearly(
-    filename: str, app: Flask, jobs: Any, probe: Probe
+    codes: list[int], shown: str, app: Flask, jobs: Any, probe: Probe
 ) -> None:
-    job = jobs.enqueue("test.result_file", filename="report.txt", commit=True)
-    probe.update(job.id, params={"filename": filename})  # a name the job made up itself
+    if "test.odd_result_file" not in jobs.registry:
+        jobs.job_type("test.odd_result_file")(_odd_result_file)
+    job = jobs.enqueue("test.odd_result_file", codes=codes, commit=True)
     jobs.work_off()
     row = probe.job(job.id)
     assert row["status"] == "failed"
-    assert row["error"].startswith("InvalidArgument: the result file name contains the control")
-    assert f"U+{ord(next(c for c in filename if not c.isprintable())):04X}" in row["error"]
+    assert row["error"] == (
+        f"InvalidArgument: the result file name contains the control character {shown};"
+        " choose a name without line breaks or other control characters"
+    )
     assert row["result_file"] is None
     assert not (jobs.settings().results_dir / str(job.id)).exists()
 
