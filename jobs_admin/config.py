@@ -81,6 +81,10 @@ LIVE_ORIGINS: tuple[str, ...] = ()
 #: Minimum seconds between two progress writes of one running job (``advance`` is throttled).
 PROGRESS_INTERVAL = 0.5
 
+#: Most ``ctx.log`` lines one run of a job keeps; later lines are dropped and the log ends with
+#: one line saying how many were (300,000 unbounded lines took 105 MB of database).
+MAX_LOG_LINES = 10000
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -103,6 +107,7 @@ class Settings:
     live_interval: float
     progress_interval: float
     live_origins: tuple[str, ...]
+    max_log_lines: int
 
 
 def read_settings(config: Any, instance_path: str) -> Settings:
@@ -122,7 +127,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         values["prune_batch"] = int(values["prune_batch"])
         if values["prune_batch"] < 1:
             raise ValueError("JOBS_ADMIN_PRUNE_BATCH must be at least 1 (or None)")
-    for name in ("concurrency", "max_params_bytes", "page_size", "retention_days"):
+    for name in ("concurrency", "max_params_bytes", "page_size", "retention_days", "max_log_lines"):
         values[name] = int(values[name])
         if values[name] < 1:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must be at least 1")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from werkzeug.utils import secure_filename
 
-from .errors import JobCancelled
+from .config import MAX_LOG_LINES
+from .errors import InvalidArgument, JobCancelled
 from .models import EventKind
+from .registry import storable
 
 #: Writes buffered progress: True when written, False when this worker no longer owns the
 #: job, None when the database is busy (the values stay buffered for the next flush).
@@ -21,6 +24,11 @@ Flush = Callable[[dict[str, Any], list[dict[str, Any]]], bool | None]
 LOST = "the worker lost this job to another"
 
 _LEVELS = frozenset({"debug", "info", "warning", "error"})
+
+#: Most log lines held in memory unwritten. While the database is busy (SQLite locked) the
+#: lines wait in memory for the next flush; beyond this many, further lines are dropped and
+#: counted, so that a job logging in a tight loop cannot grow its process without bound.
+PENDING_LOG_LINES = 1000
 
 
 class JobContext:
@@ -47,6 +55,7 @@ class JobContext:
         timeout: float | None,
         flush: Flush,
         progress_interval: float,
+        max_log_lines: int = MAX_LOG_LINES,
     ) -> None:
         #: The id of the running job.
         self.job_id = job_id
@@ -70,7 +79,12 @@ class JobContext:
         self._dirty: dict[str, Any] = {}
         self._events: list[dict[str, Any]] = []
         self._last_flush = 0.0
+        self._max_log_lines = max_log_lines
+        self._logged = 0  # lines kept (written or buffered), counted against the cap
+        self._pending_logs = 0  # of those, lines in ``_events`` not yet written
+        self._dropped = 0  # lines dropped by the cap or the full buffer
         self._stop_reason: str | None = None
+        self._stop_raised = False
         self._result_file: str | None = None
 
     # -- progress --------------------------------------------------------------------------
@@ -127,8 +141,8 @@ class JobContext:
                 {
                     "kind": EventKind.ITEM_FAILED.value,
                     "level": "warning",
-                    "message": message[:2000],
-                    "data": {"key": str(key), "attempt": self.attempt},
+                    "message": storable(message[:2000]),
+                    "data": {"key": storable(str(key)), "attempt": self.attempt},
                 }
             )
         self._maybe_flush()
@@ -139,11 +153,11 @@ class JobContext:
         :param name: what the job is doing now ("Resolving images").
         """
         with self._lock:
-            self._dirty["phase"] = name[:200]
+            self._dirty["phase"] = storable(name[:200])
             self._events.append(
                 {
                     "kind": EventKind.STEP.value,
-                    "message": name[:2000],
+                    "message": storable(name[:2000]),
                     "data": {"attempt": self.attempt},
                 }
             )
@@ -152,16 +166,56 @@ class JobContext:
     def log(self, message: str, level: str = "info") -> None:
         """Add a line to the job's log.
 
+        A run keeps at most ``JOBS_ADMIN_MAX_LOG_LINES`` lines; later ones are dropped and the
+        log ends with one line saying how many were.
+
         :param message: the text.
         :param level: ``debug``, ``info``, ``warning`` or ``error``.
         """
         if level not in _LEVELS:
             raise ValueError(f"level must be one of {sorted(_LEVELS)}")
         with self._lock:
-            self._events.append(
-                {"kind": EventKind.LOG.value, "level": level, "message": str(message)[:10000]}
-            )
+            if self._logged >= self._max_log_lines:
+                self._dropped += 1
+                return  # over the cap for good: not even a flush
+            full = self._pending_logs >= PENDING_LOG_LINES
+            if full:
+                self._dropped += 1
+            else:
+                self._logged += 1
+                self._pending_logs += 1
+                self._events.append(
+                    {
+                        "kind": EventKind.LOG.value,
+                        "level": level,
+                        "message": storable(str(message)[:10000]),
+                    }
+                )
+        # With a full buffer the flush may find the database free again and empty it.
         self._maybe_flush()
+
+    @property
+    def dropped_log_lines(self) -> int:
+        """Log lines dropped so far by the cap or by a full buffer."""
+        return self._dropped
+
+    def close_log(self) -> None:
+        """End the log with one line saying how many lines were dropped, if any were.
+
+        The runner calls it once the job function has returned or raised.
+        """
+        with self._lock:
+            dropped, self._dropped = self._dropped, 0
+            if dropped:
+                lines = "line" if dropped == 1 else "lines"
+                self._events.append(
+                    {
+                        "kind": EventKind.LOG.value,
+                        "level": "warning",
+                        "message": f"{dropped} more {lines} dropped: a run keeps at most"
+                        f" {self._max_log_lines} log lines (JOBS_ADMIN_MAX_LOG_LINES)",
+                    }
+                )
 
     def message(self, text: str) -> None:
         """Set the job's one-line status message shown in the list.
@@ -169,7 +223,7 @@ class JobContext:
         :param text: the message.
         """
         with self._lock:
-            self._dirty["message"] = str(text)[:2000]
+            self._dirty["message"] = storable(str(text)[:2000])
         self._maybe_flush()
 
     # -- cancellation ----------------------------------------------------------------------
@@ -187,6 +241,7 @@ class JobContext:
         if self._timed_out() and self._stop_reason is None:
             self._stop_reason = f"timed out after {self._timeout:g} s"
         if self._stop_reason is not None:
+            self._stop_raised = True
             raise JobCancelled(self._stop_reason)
 
     def _timed_out(self) -> bool:
@@ -196,6 +251,11 @@ class JobContext:
         """Ask the job to stop at its next :meth:`check_cancelled` (used by the worker)."""
         if self._stop_reason is None:
             self._stop_reason = reason
+
+    @property
+    def stop_raised(self) -> bool:
+        """Whether :meth:`check_cancelled` has told the job to stop (raised ``JobCancelled``)."""
+        return self._stop_raised
 
     @property
     def stop_reason(self) -> str | None:
@@ -212,7 +272,15 @@ class JobContext:
         The file is offered on the job's detail page and deleted with the job.
 
         :param filename: the name the download gets; reduced to a safe file name.
+        :raises InvalidArgument: the name holds a control character (a line break, NUL), which
+            no download name may carry.
         """
+        bad = next((c for c in filename if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+        if bad is not None:
+            raise InvalidArgument(
+                f"the result file name contains the control character U+{ord(bad):04X};"
+                " choose a name without line breaks or other control characters"
+            )
         safe = secure_filename(filename) or "result"
         folder = self._results_dir / str(self.job_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -240,6 +308,7 @@ class JobContext:
                 # Busy: put them back in front of anything buffered meanwhile.
                 self._dirty = {**values, **self._dirty}
                 self._events = events + self._events
+                self._pending_logs += sum(1 for e in events if e["kind"] == EventKind.LOG.value)
         elif not written:
             self.request_stop(LOST)
 
@@ -248,6 +317,7 @@ class JobContext:
         with self._lock:
             values, events = self._dirty, self._events
             self._dirty, self._events = {}, []
+            self._pending_logs = 0
             self._last_flush = time.monotonic()
         return values, events
 

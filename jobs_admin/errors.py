@@ -55,10 +55,14 @@ class PermissionDenied(JobsAdminError):
         self.permission = permission
 
 
-class JobCancelled(JobsAdminError):
+class JobCancelled(BaseException):
     """Raised inside a running job by :meth:`JobContext.check_cancelled` once it must stop.
 
-    Jobs should let it propagate; the runner turns it into the right end state.
+    Jobs should let it propagate; the runner turns it into the right end state. Like
+    ``KeyboardInterrupt`` (and Dramatiq's ``Interrupt``) it derives from ``BaseException``, not
+    from :class:`JobsAdminError`: an ``except Exception:`` in a job, meant for the errors of
+    one item, must not swallow the stop. A job that swallows it anyway (a bare ``except:``)
+    still ends as the stop says: the runner remembers that it was raised.
     """
 
     def __init__(self, reason: str = "cancelled") -> None:

@@ -27,14 +27,44 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-# Spaces an import may trim before it looks (LibreOffice's "trim spaces", a BOM).
-_PADDING = (" ", "\u00a0", "\ufeff")
+# The full-width forms of = + - @ are read as formulas by spreadsheets set up for East Asian
+# input; "|" starts a DDE call in some.
+_FORMULA_START = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\n",
+    "|",
+    "\uff1d",  # FULLWIDTH EQUALS SIGN
+    "\uff0b",  # FULLWIDTH PLUS SIGN
+    "\uff0d",  # FULLWIDTH HYPHEN-MINUS
+    "\uff20",  # FULLWIDTH COMMERCIAL AT
+)
+# What an import may trim before it looks (LibreOffice's "trim spaces", a BOM): every Unicode
+# space (figure, ideographic, thin...) and the zero-width characters.
+_PADDING = (
+    " ",
+    "\u00a0",
+    "\u1680",
+    *(chr(c) for c in range(0x2000, 0x200B)),  # EN QUAD to HAIR SPACE, FIGURE SPACE among them
+    "\u202f",
+    "\u205f",
+    "\u3000",  # IDEOGRAPHIC SPACE
+    "\u200b",  # ZERO WIDTH SPACE
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+)
+_PADDING_CHARS = "".join(_PADDING)
 
 
 def _is_formula(text: str) -> bool:
     if text.startswith(_PADDING):
-        text = text.lstrip("".join(_PADDING))
+        text = text.lstrip(_PADDING_CHARS)
     return text.startswith(_FORMULA_START)
 
 

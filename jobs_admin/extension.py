@@ -21,7 +21,7 @@ from ._state import AppState
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
-from .registry import Registry, RetryItems, make_job_type
+from .registry import Registry, RetryItems, describe_char, make_job_type, unstorable_char
 from .runner import SQLITE_BUSY_MS
 from .store import CHANGED_KEY, JobStore, remove_files
 
@@ -305,6 +305,12 @@ class JobsAdmin:
         for label, value in (("name", name), ("reference", reference)):
             if value is not None and len(value) > 200:
                 raise InvalidParams(f"the job's {label} is longer than 200 characters")
+            bad = None if value is None else unstorable_char(value)
+            if bad is not None:
+                raise InvalidParams(
+                    f"the job's {label} contains {describe_char(bad)},"
+                    " which the database cannot store"
+                )
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidParams("run_at must be timezone-aware")
         if created_by is None:

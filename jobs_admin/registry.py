@@ -57,6 +57,9 @@ class JobType:
                 f" the limit is {max_bytes}"
             )
         data = json.loads(encoded)
+        errors = unstorable_params(data)
+        if errors:
+            raise InvalidParams(f"invalid params for {self.name!r}", errors)
         self._check_signature(data)
         return data
 
@@ -101,6 +104,110 @@ def _as_formdata(params: Mapping[str, Any]) -> MultiDict[str, Any]:
         else:
             formdata.add(key, str(value))
     return formdata
+
+
+def unstorable_char(text: str) -> str | None:
+    """The first character of ``text`` that a database text column cannot hold, if any.
+
+    PostgreSQL's ``text`` and ``jsonb`` refuse NUL (U+0000), and no UTF-8 column holds a lone
+    surrogate (U+D800 to U+DFFF, which Python strings may carry); SQLite would take both and
+    hand them back to a PostgreSQL deployment or a browser that chokes on them.
+
+    :param text: the text to check.
+    """
+    if "\x00" in text:
+        return "\x00"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
+
+
+def storable(text: str) -> str:
+    """``text`` with each :func:`unstorable_char` replaced by U+FFFD, the replacement character.
+
+    For what a job writes (log lines, messages, errors): better kept marked than refused.
+
+    :param text: the text to store.
+    """
+    if unstorable_char(text) is None:
+        return text
+    return "".join("\ufffd" if unstorable_char(c) is not None else c for c in text)
+
+
+def describe_char(char: str) -> str:
+    """Name an unstorable character without writing it: ``"NUL (U+0000)"``.
+
+    :param char: one character returned by :func:`unstorable_char`.
+    """
+    code = f"U+{ord(char):04X}"
+    return f"NUL ({code})" if char == "\x00" else f"a lone surrogate ({code})"
+
+
+def _label(key: str, limit: int = 40) -> str:
+    """A key as it may appear in a message: unprintable characters escaped, cut to ``limit``.
+
+    :param key: a param's name or a key inside its value.
+    :param limit: the most characters of ``key`` shown.
+    """
+    text = "".join(
+        c if c.isprintable() and unstorable_char(c) is None else f"\\u{ord(c):04x}"
+        for c in key[:limit]
+    )
+    return text + "..." if len(key) > limit else text
+
+
+def unstorable_params(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Field errors for the params whose names or values hold an :func:`unstorable_char`.
+
+    Nested lists and dicts are searched too, keys included; a message says where inside the
+    param, never what the value is.
+
+    :param data: params as JSON-ready data (what :meth:`JobType.validate` stores).
+    """
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        field = _label(key)
+        bad = unstorable_char(key)
+        if bad is not None:
+            errors[field] = [f"its name contains {describe_char(bad)}, {_CANNOT}"]
+            continue
+        found = first_unstorable(value)
+        if found is not None:
+            where, bad = found
+            at = f" at {where}" if where else ""
+            errors[field] = [f"contains {describe_char(bad)}{at}, {_CANNOT}"]
+    return errors
+
+
+_CANNOT = "which the database cannot store"
+
+
+def first_unstorable(value: Any) -> tuple[str, str] | None:
+    """Where in ``value`` (``'["k"][1]'``, ``"a key of it"``) the first unstorable character is.
+
+    Walked with a stack, not recursion: nesting as deep as the params' size allows is no error.
+
+    :param value: JSON-ready data (a param's value, a job's result).
+    :returns: the place (``""`` for ``value`` itself) and the character, or ``None``.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            bad = unstorable_char(item)
+            if bad is not None:
+                return path, bad
+        elif isinstance(item, dict):
+            for key in item:
+                bad = unstorable_char(key)
+                if bad is not None:
+                    return (f"a key of {path}" if path else "a key of it"), bad
+            stack.extend((f'{path}["{_label(k)}"]', v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None
 
 
 def _json_default(value: Any) -> Any:

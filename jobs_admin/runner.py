@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -18,6 +19,7 @@ from ._write_gate import WAIT_KEY as GATE_WAIT
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
+from .registry import describe_char, first_unstorable, storable
 from .store import FRESH_PROGRESS, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
@@ -151,6 +153,7 @@ def _run(
         timeout=job_type.timeout,
         flush=write,
         progress_interval=settings.progress_interval,
+        max_log_lines=settings.max_log_lines,
     )
     register(job_id, ctx)
     if row["cancel_requested"]:
@@ -160,8 +163,9 @@ def _run(
         send_signal(signals.job_started, app, jobs._snapshot(job_id))
 
     status: JobStatus
+    passed_on: BaseException | None = None
     try:
-        result = job_type.func(ctx, **ctx.params)
+        result = _call(job_type.func, ctx)
     except JobCancelled as exc:
         db.session.rollback()
         ctx.flush()
@@ -187,9 +191,20 @@ def _run(
     except Exception as exc:
         db.session.rollback()
         ctx.flush()
-        error = f"{type(exc).__name__}: {exc}"
-        status = _failure(end, row, job_type.retry_backoff, error, traceback.format_exc())
+        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+    except BaseException as exc:
+        # SystemExit, KeyboardInterrupt or a custom BaseException: recorded now like any
+        # failure, rather than leaving the job running until the rescue calls it lost.
+        db.session.rollback()
+        ctx.flush()
+        log.error("job %s raised %s", job_id, type(exc).__name__, exc_info=exc)
+        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and _main_thread():
+            # In the main thread (``work_off`` from a script) it may be the process's own
+            # Ctrl-C or exit: pass it on once recorded. A job thread lives on for the next job.
+            passed_on = exc
     else:
+        refused: str | None
         try:
             encoded = (
                 None
@@ -197,11 +212,19 @@ def _run(
                 else json.loads(json.dumps(result, default=str, allow_nan=False))
             )
         except (TypeError, ValueError) as exc:
+            encoded, refused = None, f"the job's result is not JSON: {exc}"
+        else:
+            found = first_unstorable(encoded)
+            refused = (
+                None
+                if found is None
+                else f"the job's result contains {describe_char(found[1])}"
+                f"{' at ' + found[0] if found[0] else ''}, which the database cannot store"
+            )
+        if refused is not None:
             db.session.rollback()
             ctx.flush()
-            status = _failure(
-                end, row, job_type.retry_backoff, f"the job's result is not JSON: {exc}", None
-            )
+            status = _failure(end, row, job_type.retry_backoff, refused, None)
         else:
             status = PARTIAL if ctx.failed else COMPLETED
             if defer is not None and not _uncommitted(db.session):
@@ -221,7 +244,48 @@ def _run(
         db.session.remove()
     if status is not JobStatus.PENDING:
         _send_finished(app, jobs, job_id)
+    if passed_on is not None:
+        raise passed_on
     return status
+
+
+def _call(func: Callable[..., Any], ctx: JobContext) -> Any:
+    """Call the job function; a stop it was told of ends it as the stop says.
+
+    A job that caught :class:`JobCancelled` (a bare ``except:``) and then returned or raised
+    something else did stop early: it is cancelled, timed out or handed back all the same.
+
+    :param func: the job type's function.
+    :param ctx: the job's context; its params are passed as keyword arguments.
+    :raises JobCancelled: the job was told to stop, whatever it did then.
+    """
+    try:
+        result = func(ctx, **ctx.params)
+    except JobCancelled:
+        raise
+    except BaseException as exc:
+        if ctx.stop_raised:
+            raise JobCancelled(ctx.stop_reason or "cancelled") from exc
+        raise
+    finally:
+        ctx.close_log()
+    if ctx.stop_raised:
+        raise JobCancelled(ctx.stop_reason or "cancelled")
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    """``"ValueError: no luck"``, or only the type's name when the exception has no message.
+
+    :param exc: what the job raised.
+    """
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _main_thread() -> bool:
+    """Whether this is the process's main thread, where Ctrl-C and ``sys.exit`` land."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def _uncommitted(session: Any) -> bool:
@@ -290,7 +354,9 @@ def _failure(
 ) -> JobStatus:
     """Requeue a failed run with backoff while attempts are left; else fail the job."""
     attempts, max_attempts = row["attempts"], row["max_attempts"]
-    values = {"error": error[:10000], "traceback": trace}
+    # An exception's text may hold a NUL, which PostgreSQL would refuse with the whole end.
+    error = storable(error[:10000])
+    values = {"error": error, "traceback": None if trace is None else storable(trace)}
     if attempts < max_attempts:
         delay = backoff * (2 ** (attempts - 1))
         got = end(

@@ -892,3 +892,62 @@ def test_run_form_types_without_params_and_unknown_types(
     assert response.status_code == 200
     assert "Unknown job type &#39;no.such&#39;." in response.get_data(as_text=True)
     assert probe.count() == 1
+
+
+def _run_form_refuses_nul(client: Any, jobs: Any, probe: Any) -> None:
+    from tests.conftest import AuthActions
+
+    AuthActions(client).login("admin")
+    html = client.get("/admin/jobs/new?type=test.items").get_data(as_text=True)
+    form = forms(html)["/admin/jobs/new?type=test.items"]
+    response = client.post(
+        "/admin/jobs/new?type=test.items",
+        data={**form, "count": "3", "label": "secret-value\x00tail"},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    error = "contains NUL (U+0000), which the database cannot store"
+    assert f'<div class="invalid-feedback d-block">{error}</div>' in page
+    assert re.search(r'<input class="form-control is-invalid" id="label"', page)
+    assert "label: " + error in html_lib.unescape(page)  # the flashed summary names the param
+    # Only the field itself holds what was typed; no message echoes it.
+    assert page.count("secret-value") == 1
+    assert probe.count() == 0
+    # The same form without the NUL starts the job.
+    client.post("/admin/jobs/new?type=test.items", data={**form, "count": "3", "label": "ok"})
+    (job,) = probe.jobs()
+    assert job["params"]["label"] == "ok"
+
+
+def test_run_form_refuses_a_nul_character_with_a_field_error(
+    app: Any, client: Any, jobs: Any, probe: Any
+) -> None:
+    _run_form_refuses_nul(client, jobs, probe)
+
+
+@pytest.mark.postgres
+def test_run_form_refuses_a_nul_character_on_postgresql(pg_app: Any, jobs: Any, probe: Any) -> None:
+    with pg_app.app_context():
+        _run_form_refuses_nul(pg_app.test_client(), jobs, probe)
+
+
+def test_download_of_a_stored_name_with_control_characters_is_no_500(
+    app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    crlf = finished(jobs, "test.noop")
+    nul = finished(jobs, "test.noop")
+    folder = results_dir(jobs) / str(crlf)
+    folder.mkdir(parents=True)
+    (folder / "a\r\nb.csv").write_text("x,y\n")
+    # Stored by a version that let the name through (or written to the column directly).
+    probe.update(crlf, result_file=f"{crlf}/a\r\nb.csv")
+    probe.update(nul, result_file=f"{nul}/a\x00b.csv")  # SQLite holds a NUL; no file can
+    auth.login("admin")
+    with client.get(f"/admin/jobs/{crlf}/download") as response:
+        assert response.status_code == 200
+        assert response.get_data(as_text=True) == "x,y\n"
+        disposition = response.headers["Content-Disposition"]
+    assert disposition == "attachment; filename=a_b.csv"
+    response = client.get(f"/admin/jobs/{nul}/download")
+    assert response.status_code == 302
+    assert flashes(client) == [("error", f"The result file of job {nul} is missing.")]

@@ -296,6 +296,39 @@ def test_export_of_a_user_without_view_all_has_only_own_jobs(
     assert sorted(ids(export(client)[2])) == [*own, other]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\u2007=1+1",  # FIGURE SPACE
+        "\u3000+1",  # IDEOGRAPHIC SPACE
+        "\u200b@SUM(A1)",  # ZERO WIDTH SPACE
+        "\u2009\u200b -1",  # a thin space, a zero-width space and a space
+        "\uff1d1+1",  # FULLWIDTH EQUALS SIGN
+        "\uff0b1",  # FULLWIDTH PLUS SIGN
+        "\uff0d1",  # FULLWIDTH HYPHEN-MINUS
+        "\uff20SUM(A1)",  # FULLWIDTH COMMERCIAL AT
+        "|calc",  # a DDE call
+        "\u3000\uff1dcmd|' /C calc'!A0",
+    ],
+)
+def test_export_neutralises_formulas_behind_unicode_spaces_and_full_width_signs(
+    value: str, app: Any, client: Any, auth: Any, jobs: Any, probe: Any
+) -> None:
+    job_id = add(jobs, "test.fail_once", by=value, name=value, reference=value)
+    jobs.work_off()
+    probe.update(job_id, error=value)
+    auth.login("admin")
+    (row,) = export(client)[2]
+    for column in ("Name", "Created by", "Reference", "Error"):
+        assert row[column] == "'" + value, column
+    assert neutralise(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["a\u3000=b", "x|y", "\u3000plain", "\u200bword", "\uff11\uff12"])
+def test_export_leaves_text_that_is_no_formula_alone(value: str) -> None:
+    assert neutralise(value) == value
+
+
 # -- connections -----------------------------------------------------------------------------
 
 

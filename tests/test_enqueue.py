@@ -241,3 +241,56 @@ def test_enqueue_user_identity_hook_names_the_creator(app: Flask, jobs: Any, pro
         assert jobs.counts(user)["pending"] == 1
     finally:
         jobs._identity = previous
+
+
+# -- characters the database cannot store ------------------------------------------------------
+
+#: (job type, params, the param named in the error, where inside it).
+UNSTORABLE = [
+    ("test.echo", {"label": "a\x00b"}, "label", ""),
+    ("test.items", {"count": 1, "label": "rows\x00"}, "label", ""),
+    ("test.echo", {"opts": {"k": ["ok", "bad\x00"]}}, "opts", '["k"][1]'),
+    ("test.echo", {"opts": {"bad\x00key": 1}}, "opts", "a key of it"),
+    ("test.echo", {"nul\x00name": 1}, "nul\\u0000name", "its name"),
+    ("test.echo", {"text": "half a pair \ud800"}, "text", ""),
+]
+
+
+def _check_unstorable_refused(jobs: Any, probe: Probe) -> None:
+    for job_type, params, field, where in UNSTORABLE:
+        with pytest.raises(InvalidParams) as info:
+            jobs.enqueue(job_type, params=params, commit=True)
+        message = str(info.value)
+        assert list(info.value.errors) == [field], (params, info.value.errors)
+        (error,) = info.value.errors[field]
+        assert "which the database cannot store" in error
+        assert ("U+0000" in error) != ("U+D800" in error), error
+        assert where in error
+        # The message names the param, never echoes the value.
+        assert "\x00" not in message and "\ud800" not in message
+        assert "bad" not in message and "half a pair" not in message
+    for option in ("name", "reference"):
+        with pytest.raises(InvalidParams, match=f"the job's {option} contains NUL"):
+            jobs.enqueue("test.noop", **{option: "x\x00y"}, commit=True)
+    jobs.db.session.rollback()
+    assert nothing_written(probe)
+    # What the database can store still goes in whole.
+    fine = {"text": "tab\tnew line\n€ 😀 \u200b", "opts": {"k": ["é"]}}
+    job = jobs.enqueue("test.echo", params=fine, name="n😀", reference="r\t1", commit=True)
+    row = probe.job(job.id)
+    assert (row["params"], row["name"], row["reference"]) == (fine, "n😀", "r\t1")
+
+
+def test_enqueue_refuses_characters_the_database_cannot_store(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    _check_unstorable_refused(jobs, probe)
+
+
+@pytest.mark.postgres
+def test_enqueue_refuses_characters_postgresql_cannot_store(
+    pg_app: Flask, jobs: Any, probe: Probe
+) -> None:
+    with pg_app.app_context():
+        assert jobs.db.engine.dialect.name == "postgresql"
+        _check_unstorable_refused(jobs, probe)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from jobs_admin import JobContext, signals
+from jobs_admin.runner import SHUTDOWN
 from tests import support
 from tests.support import Probe
 
@@ -428,3 +431,397 @@ def test_signals_a_retried_attempt_is_not_finished(
     jobs.work_off()
     assert len(recorder.of("job_started")) == 1
     assert recorder.of("job_finished") == []
+
+
+# -- a job that raises a BaseException ---------------------------------------------------------
+
+
+class Abort(BaseException):
+    """A custom ``BaseException`` a job (or a library it calls) may raise."""
+
+
+def _raise_exit(ctx: JobContext) -> None:
+    raise SystemExit(3)
+
+
+def _raise_interrupt(ctx: JobContext) -> None:
+    raise KeyboardInterrupt
+
+
+def _raise_custom(ctx: JobContext) -> None:
+    raise Abort("pulled the plug")
+
+
+#: (job type, the function, the error the job must end with).
+BASE_EXCEPTIONS = {
+    "test.system_exit": (_raise_exit, "SystemExit: 3"),
+    "test.keyboard_interrupt": (_raise_interrupt, "KeyboardInterrupt"),
+    "test.custom_base_exception": (_raise_custom, "Abort: pulled the plug"),
+}
+
+
+def _register_base_exceptions(jobs: Any) -> None:
+    for name, (func, _error) in BASE_EXCEPTIONS.items():
+        if name not in jobs.registry:
+            jobs.job_type(name)(func)
+
+
+def _assert_failed_with_traceback(probe: Probe, job_id: int, error: str) -> None:
+    row = probe.job(job_id)
+    assert row["status"] == "failed", row
+    assert row["error"] == error
+    assert row["traceback"].startswith("Traceback (most recent call last):")
+    assert "test_runner.py" in row["traceback"]
+    assert row["worker"] is not None and row["finished_at"] is not None
+    assert row["phase"] is None
+    last = probe.events(job_id, kind="status")[-1]
+    assert last["data"] == {"status": "failed"} and last["level"] == "error"
+
+
+@pytest.mark.parametrize("name", sorted(BASE_EXCEPTIONS))
+def test_runner_base_exception_fails_the_job_at_once_with_its_traceback(
+    name: str, app: Flask, jobs: Any, probe: Probe, caplog: pytest.LogCaptureFixture
+) -> None:
+    _register_base_exceptions(jobs)
+    func, error = BASE_EXCEPTIONS[name]
+    job = jobs.enqueue(name, commit=True)
+    after = jobs.enqueue("test.noop", commit=True)
+    # In the main thread these two may be the process's own exit or Ctrl-C: recorded, then
+    # passed on, so that a script running work_off stops.
+    passed_on = {_raise_exit: SystemExit, _raise_interrupt: KeyboardInterrupt}
+    expected = passed_on.get(func)
+    if expected is None:
+        assert jobs.work_off(limit=1) == 1
+    else:
+        with pytest.raises(expected):
+            jobs.work_off(limit=1)
+    _assert_failed_with_traceback(probe, job.id, error)
+    assert jobs.counts() == probe.group_by_status()
+    assert any(
+        r.name == "jobs_admin.runner" and r.levelname == "ERROR" and r.exc_info
+        for r in caplog.records
+    ), caplog.records
+    # Nothing of it is left to a rescue: the next job runs as usual.
+    assert jobs.work_off() == 1
+    assert probe.status(after.id) == "completed"
+
+
+def test_worker_thread_survives_a_job_raising_base_exceptions(
+    app: Flask, jobs: Any, probe: Probe, wait_for: Any
+) -> None:
+    _register_base_exceptions(jobs)
+    worker = jobs.start_worker(concurrency=1)
+    ids = {name: jobs.enqueue(name, commit=True).id for name in sorted(BASE_EXCEPTIONS)}
+    for name, job_id in ids.items():
+        wait_for(lambda job_id=job_id: probe.status(job_id) == "failed", timeout=10)
+        _assert_failed_with_traceback(probe, job_id, BASE_EXCEPTIONS[name][1])
+    # The one job thread is still there and runs the next job.
+    after = jobs.enqueue("test.items", count=2, commit=True)
+    wait_for(lambda: probe.status(after.id) == "completed", timeout=10)
+    wait_for(lambda: worker.running_ids() == [])
+    assert jobs.counts() == probe.group_by_status()
+
+
+# -- a job that swallows its stop ------------------------------------------------------------
+
+
+def _swallow(ctx: JobContext, how: str) -> str:
+    """Told to stop by ``check_cancelled``, catch the stop the way ``how`` says, then go on."""
+    try:
+        ctx.check_cancelled()
+    except Exception:  # meant for one item's errors: must not catch the stop
+        return "swallowed by except Exception"
+    except BaseException:
+        if how == "raise":
+            raise RuntimeError("cleanup failed") from None
+        return "swallowed by except BaseException"
+    return "never told to stop"
+
+
+def _cancelled_swallower(ctx: JobContext, how: str) -> str:
+    from flask import current_app
+
+    current_app.extensions["jobs_admin"].cancel(ctx.job_id)  # an admin clicks cancel
+    ctx.request_stop("cancelled")  # the worker's heartbeat tells the job
+    return _swallow(ctx, how)
+
+
+def _timed_out_swallower(ctx: JobContext, how: str) -> str:
+    while not ctx.cancelled:
+        time.sleep(0.01)
+    return _swallow(ctx, how)
+
+
+def _shutdown_swallower(ctx: JobContext, how: str) -> str:
+    ctx.request_stop(SHUTDOWN)  # the worker is stopping
+    return _swallow(ctx, how)
+
+
+@pytest.mark.parametrize("how", ["return", "raise"])
+def test_runner_a_swallowed_cancel_still_cancels(
+    how: str, app: Flask, jobs: Any, probe: Probe
+) -> None:
+    if "test.swallow_cancel" not in jobs.registry:
+        jobs.job_type("test.swallow_cancel", max_attempts=3)(_cancelled_swallower)
+    job = jobs.enqueue("test.swallow_cancel", how=how, commit=True)
+    assert jobs.work_off() == 1
+    row = probe.job(job.id)
+    assert (row["status"], row["result"], row["attempts"]) == ("cancelled", None, 1)
+    assert row["message"] == "cancelled"
+    assert probe.events(job.id, kind="status")[-1]["data"] == {"status": "cancelled"}
+    assert jobs.counts() == probe.group_by_status()
+
+
+@pytest.mark.parametrize("how", ["return", "raise"])
+def test_runner_a_swallowed_timeout_still_times_out(
+    how: str, app: Flask, jobs: Any, probe: Probe
+) -> None:
+    if "test.swallow_timeout" not in jobs.registry:
+        jobs.job_type("test.swallow_timeout", timeout=0.2)(_timed_out_swallower)
+    job = jobs.enqueue("test.swallow_timeout", how=how, commit=True)
+    assert jobs.work_off() == 1
+    row = probe.job(job.id)
+    assert (row["status"], row["result"]) == ("failed", None)
+    assert row["error"] == "timed out after 0.2 s"
+
+
+def test_runner_a_swallowed_shutdown_still_hands_the_job_back(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    if "test.swallow_shutdown" not in jobs.registry:
+        jobs.job_type("test.swallow_shutdown")(_shutdown_swallower)
+    job = jobs.enqueue("test.swallow_shutdown", how="return", commit=True)
+    assert jobs.work_off(limit=1) == 1
+    row = probe.job(job.id)
+    assert (row["status"], row["result"], row["attempts"], row["worker"]) == (
+        "pending",
+        None,
+        0,
+        None,
+    )
+
+
+def test_context_stop_is_not_an_exception() -> None:
+    from jobs_admin import JobCancelled
+
+    assert issubclass(JobCancelled, BaseException)
+    assert not issubclass(JobCancelled, Exception)
+
+
+# -- the log cap -----------------------------------------------------------------------------
+
+
+def _chatty(ctx: JobContext, lines: int) -> None:
+    for i in range(lines):
+        ctx.log(f"line {i}")
+
+
+@pytest.mark.app_config(JOBS_ADMIN_MAX_LOG_LINES=50)
+def test_context_log_keeps_the_cap_and_says_how_many_lines_it_dropped(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    if "test.chatty" not in jobs.registry:
+        jobs.job_type("test.chatty")(_chatty)
+    over = jobs.enqueue("test.chatty", lines=550, commit=True)
+    at_cap = jobs.enqueue("test.chatty", lines=50, commit=True)
+    one_over = jobs.enqueue("test.chatty", lines=51, commit=True)
+    assert jobs.work_off() == 3
+    logs = probe.events(over.id, kind="log")
+    assert [e["message"] for e in logs[:-1]] == [f"line {i}" for i in range(50)]
+    assert len(logs) == 51
+    assert logs[-1]["level"] == "warning"
+    assert logs[-1]["message"] == (
+        "500 more lines dropped: a run keeps at most 50 log lines (JOBS_ADMIN_MAX_LOG_LINES)"
+    )
+    assert probe.status(over.id) == "completed"
+    # Exactly at the cap nothing is dropped, so nothing is said.
+    assert [e["message"] for e in probe.events(at_cap.id, kind="log")] == [
+        f"line {i}" for i in range(50)
+    ]
+    assert probe.events(one_over.id, kind="log")[-1]["message"].startswith("1 more line dropped:")
+
+
+@pytest.mark.app_config(JOBS_ADMIN_MAX_LOG_LINES=5)
+def test_context_log_cap_line_is_written_when_the_job_fails(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    name = "test.chatty_failure"
+    if name not in jobs.registry:
+
+        @jobs.job_type(name)
+        def chatty_failure(ctx: JobContext) -> None:
+            _chatty(ctx, 8)
+            raise RuntimeError("after the chatter")
+
+    job = jobs.enqueue(name, commit=True)
+    jobs.work_off()
+    assert probe.status(job.id) == "failed"
+    logs = [e["message"] for e in probe.events(job.id, kind="log")]
+    assert logs[:5] == [f"line {i}" for i in range(5)]
+    assert len(logs) == 6 and logs[5].startswith("3 more lines dropped:")
+
+
+def test_config_max_log_lines_default_and_bad_values() -> None:
+    from jobs_admin.config import read_settings
+
+    assert read_settings({}, "/instance").max_log_lines == 10000
+    assert read_settings({"JOBS_ADMIN_MAX_LOG_LINES": "20"}, "/i").max_log_lines == 20
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="JOBS_ADMIN_MAX_LOG_LINES must be at least 1"):
+            read_settings({"JOBS_ADMIN_MAX_LOG_LINES": bad}, "/instance")
+
+
+def _context(flush: Any, **options: Any) -> JobContext:
+    return JobContext(
+        job_id=7,
+        job_type="t",
+        params={},
+        attempt=1,
+        max_attempts=1,
+        progress_total=None,
+        progress_done=0,
+        progress_failed=0,
+        results_dir=Path("/nonexistent"),
+        timeout=None,
+        flush=flush,
+        progress_interval=3600,
+        **options,
+    )
+
+
+def test_context_log_buffer_is_bounded_while_the_database_is_busy() -> None:
+    from jobs_admin.context import PENDING_LOG_LINES
+
+    busy = [True]
+    written: list[dict[str, Any]] = []
+
+    def flush(values: dict[str, Any], events: list[dict[str, Any]]) -> bool | None:
+        if busy[0]:
+            return None  # SQLite locked: the context keeps the lines for the next flush
+        written.extend(events)
+        return True
+
+    calls = 300_000
+    ctx = _context(flush, max_log_lines=10 * calls)  # far above: only the buffer bounds it
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(calls):
+            ctx.log(f"line {i} " + "x" * 100)
+            if i % 20_000 == 0:
+                ctx.flush()  # finds the database busy and puts the lines back
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # Unbounded, 300,000 lines of ~110 characters held over 100 MB.
+    assert grown < 2_000_000, grown
+    assert ctx.dropped_log_lines == calls - PENDING_LOG_LINES
+    busy[0] = False
+    ctx.flush()  # the database is free again: the buffer empties, and logging goes on
+    ctx.log("after the lock")
+    ctx.close_log()
+    ctx.flush()
+    messages = [e["message"] for e in written]
+    assert len(messages) == PENDING_LOG_LINES + 2
+    assert messages[:3] == [f"line {i} " + "x" * 100 for i in range(3)]
+    assert messages[-2] == "after the lock"
+    assert messages[-1].startswith(f"{calls - PENDING_LOG_LINES} more lines dropped:")
+
+
+def _odd_result_file(ctx: JobContext, codes: list[int]) -> None:
+    """Asks for a result file named with the characters ``codes`` (a name it made up itself)."""
+    ctx.result_file("a" + "".join(map(chr, codes)) + "b.csv").write_text("x")
+
+
+@pytest.mark.parametrize(
+    ("codes", "shown"),
+    [([13, 10], "U+000D"), ([10], "U+000A"), ([0], "U+0000"), ([0x2028], "U+2028")],
+    ids=["crlf", "lf", "nul", "line-separator"],
+)
+def test_context_result_file_name_with_a_control_character_fails_the_job_clearly(
+    codes: list[int], shown: str, app: Flask, jobs: Any, probe: Probe
+) -> None:
+    if "test.odd_result_file" not in jobs.registry:
+        jobs.job_type("test.odd_result_file")(_odd_result_file)
+    job = jobs.enqueue("test.odd_result_file", codes=codes, commit=True)
+    jobs.work_off()
+    row = probe.job(job.id)
+    assert row["status"] == "failed"
+    assert row["error"] == (
+        f"InvalidArgument: the result file name contains the control character {shown};"
+        " choose a name without line breaks or other control characters"
+    )
+    assert row["result_file"] is None
+    assert not (jobs.settings().results_dir / str(job.id)).exists()
+
+
+# -- what a job writes that the database cannot store ---------------------------------------
+
+
+def _nul_writer(ctx: JobContext, end: str) -> Any:
+    ctx.step("step\x00one")
+    ctx.log("line\x00with a NUL and half a pair \ud800")
+    ctx.message("msg\x00")
+    ctx.item_failed("key\x00", "why\x00")
+    if end == "raise":
+        raise ValueError("bad\x00value")
+    if end == "result":
+        return {"rows": ["ok", "cell\x00"]}
+    return {"ok": True}
+
+
+def _check_nul_output(jobs: Any, probe: Probe) -> None:
+    if "test.nul_writer" not in jobs.registry:
+        jobs.job_type("test.nul_writer")(_nul_writer)
+    ids = {
+        end: jobs.enqueue("test.nul_writer", end=end, commit=True).id
+        for end in ("raise", "result", "none")
+    }
+    assert jobs.work_off() == 3
+    raised, result, fine = (probe.job(ids[end]) for end in ("raise", "result", "none"))
+    assert (raised["status"], raised["error"]) == ("failed", "ValueError: bad\ufffdvalue")
+    assert "\x00" not in raised["traceback"]
+    assert result["status"] == "failed" and result["result"] is None
+    assert result["error"] == (
+        'the job\'s result contains NUL (U+0000) at ["rows"][1], which the database cannot store'
+    )
+    assert (fine["status"], fine["result"], fine["message"]) == (
+        "partial",
+        {"ok": True},
+        "msg\ufffd",
+    )
+    logs = [e["message"] for e in probe.events(fine["id"], kind="log")]
+    assert logs == ["line\ufffdwith a NUL and half a pair \ufffd"]
+    (failed,) = probe.events(fine["id"], kind="item_failed")
+    assert (failed["message"], failed["data"]["key"]) == ("why\ufffd", "key\ufffd")
+    assert [e["message"] for e in probe.events(fine["id"], kind="step")] == ["step\ufffdone"]
+    assert jobs.counts() == probe.group_by_status()
+
+
+def test_runner_stores_what_a_job_writes_with_a_nul_marked_or_refused(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    _check_nul_output(jobs, probe)
+
+
+@pytest.mark.postgres
+def test_runner_stores_what_a_job_writes_with_a_nul_on_postgresql(
+    pg_app: Flask, jobs: Any, probe: Probe
+) -> None:
+    with pg_app.app_context():
+        _check_nul_output(jobs, probe)
+
+
+@pytest.mark.postgres
+def test_worker_group_commit_survives_a_result_postgresql_cannot_store(
+    pg_app: Flask, jobs: Any, probe: Probe, wait_for: Any
+) -> None:
+    if "test.nul_result" not in jobs.registry:
+        jobs.job_type("test.nul_result")(lambda ctx: {"rows": ["cell\x00"]})
+    with pg_app.app_context():
+        jobs.start_worker()
+        bad = jobs.enqueue("test.nul_result", commit=True)
+        others = [jobs.enqueue("test.noop", commit=True) for _ in range(5)]
+        wait_for(lambda: probe.status(bad.id) == "failed", timeout=10)
+        for job in others:
+            wait_for(lambda job=job: probe.status(job.id) == "completed", timeout=10)

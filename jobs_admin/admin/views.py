@@ -26,10 +26,11 @@ from flask_admin.form import SecureForm
 from flask_admin.helpers import get_redirect_target
 from markupsafe import Markup
 from werkzeug.datastructures import iter_multi_items
+from werkzeug.utils import secure_filename
 
 from .. import permissions as perms
 from .._sql import duration_seconds, search_clause
-from ..errors import JobsAdminError
+from ..errors import InvalidParams, JobsAdminError
 from ..export import export_body
 from ..models import JobStatus
 from . import _details, _html
@@ -700,11 +701,18 @@ class JobView(ModelView):
             flash("That job has no result file you may download.", "error")
             return self._back()
         root = self.jobs.settings().results_dir.resolve()
-        path = (root / job.result_file).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        try:
+            path = (root / job.result_file).resolve()
+            found = path.is_relative_to(root) and path.is_file()
+        except (OSError, ValueError):  # a stored name no file can have (a NUL in it)
+            found = False
+        if not found:
             flash(f"The result file of job {job_id} is missing.", "error")
             return self._back()
-        return send_file(path, as_attachment=True, download_name=path.name)
+        # Names stored before ctx.result_file refused control characters: a CR/LF must not
+        # reach the Content-Disposition header (a 500).
+        name = secure_filename(path.name) or "result"
+        return send_file(path, as_attachment=True, download_name=name)
 
     @expose("/export.csv")
     def export_csv(self) -> Any:
@@ -783,6 +791,11 @@ class JobView(ModelView):
                     job = self.jobs.enqueue(job_type.name, params=params, commit=True)
                 except JobsAdminError as exc:
                     self.jobs.db.session.rollback()
+                    if isinstance(exc, InvalidParams):
+                        # What the form's validators could not see (a NUL) shows at its field.
+                        for field, messages in exc.errors.items():
+                            if field in form._fields:
+                                form[field].errors = [*form[field].errors, *messages]
                     flash(str(exc), "error")
                 else:
                     url = self.get_url(".details_view", id=job.id)
