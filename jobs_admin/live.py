@@ -65,6 +65,9 @@ LINGER = 10.0
 TRY_AGAIN = 1013
 #: Close code when the server stops: "going away".
 GOING_AWAY = 1001
+#: Close code for a socket over ``JOBS_ADMIN_LIVE_MAX_SOCKETS[_PER_USER]``: the page says "Too
+#: many open tabs" and tries again only slowly.
+TOO_MANY = 4429
 
 
 class Subscriber:
@@ -87,6 +90,8 @@ class Subscriber:
         #: Why the feed dropped this socket (then its handler closes it), or ``None``.
         self.closed: str | None = None
         self.close_code = GOING_AWAY
+        #: ``(sees_all, own)`` to switch to at the feed's next read (see :meth:`LiveFeed.review`).
+        self.next_view: tuple[bool, str | None] | None = None
 
     @property
     def audience(self) -> str | None:
@@ -133,7 +138,10 @@ class LiveFeed:
     def __init__(self, app: Flask, jobs: JobsAdmin) -> None:
         self.app = app
         self.jobs = jobs
-        self.interval = max(jobs.settings(app).live_interval, MIN_GAP)
+        settings = jobs.settings(app)
+        self.interval = max(settings.live_interval, MIN_GAP)
+        self.max_sockets = settings.live_max_sockets
+        self.max_per_user = settings.live_max_sockets_per_user
         self.pid = os.getpid()
         with app.app_context():
             self.engine: sa.Engine = jobs.db.engine
@@ -156,10 +164,22 @@ class LiveFeed:
     # -- sockets ---------------------------------------------------------------------------
 
     def subscribe(self, sub: Subscriber) -> None:
-        """Add a socket; it gets its snapshot (and catch-up) at the next read, which is now."""
+        """Add a socket; it gets its snapshot (and catch-up) at the next read, which is now.
+
+        A socket over ``JOBS_ADMIN_LIVE_MAX_SOCKETS`` (this process) or
+        ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER`` (its user in this process) is not added: it is
+        dropped with :data:`TOO_MANY`, and its handler closes it at once.
+        """
         with self._lock:
             if self._stopping:
                 sub.drop("server stopping")
+                return
+            if len(self._subs) >= self.max_sockets:
+                sub.drop("too many open tabs: the server's limit is reached", TOO_MANY)
+                return
+            mine = sum(1 for s in self._subs if (s.own or "") == (sub.own or ""))
+            if mine >= self.max_per_user:
+                sub.drop(f"too many open tabs: at most {self.max_per_user} per user", TOO_MANY)
                 return
             self._subs.add(sub)
             self._pending.append(sub)
@@ -172,6 +192,18 @@ class LiveFeed:
             self._subs.discard(sub)
             if sub in self._pending:
                 self._pending.remove(sub)
+
+    def review(self, sub: Subscriber, sees_all: bool, own: str | None) -> None:
+        """Change what a socket's user may see (a recheck found other permissions).
+
+        The feed thread applies it before its next read, which is now: one read never mixes
+        the old audience's counts with the new one's rows.
+        """
+        with self._lock:
+            if (sees_all, own) == (sub.sees_all, sub.own) and sub.next_view is None:
+                return
+            sub.next_view = (sees_all, own)
+        self._wake.set()
 
     @property
     def sockets(self) -> int:
@@ -267,6 +299,9 @@ class LiveFeed:
 
     def _tick(self) -> None:
         with self._lock:
+            for sub in self._subs:
+                if sub.next_view is not None:
+                    (sub.sees_all, sub.own), sub.next_view = sub.next_view, None
             subs = [s for s in self._subs if s not in self._pending]
             pending, self._pending = self._pending, []
         try:
