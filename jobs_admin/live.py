@@ -52,6 +52,9 @@ log = logging.getLogger("jobs_admin.live")
 BATCH_LIMIT = 1000
 #: Most jobs a (re)connecting socket's catch-up delivers; past it, the same.
 CATCH_UP_LIMIT = 1000
+#: Most job rows a catch-up may have to look at: a browser's cursor with more changed jobs after
+#: it (crafted, or hours old) gets a resync instead of a read as costly as the table is big.
+SCAN_LIMIT = 5 * CATCH_UP_LIMIT
 #: Messages waiting for one socket before it counts as too slow and is closed (it reconnects).
 QUEUE_LIMIT = 64
 #: Seconds between keep-alive messages to a socket that got nothing else (they carry the cursor).
@@ -327,7 +330,7 @@ class LiveFeed:
                     who = None if sub.sees_all else (sub.own or "")
                     key = (sub.since, who)
                     if key not in catch_ups:
-                        catch_ups[key] = self._catch_up(conn, sub.since, who)
+                        catch_ups[key] = self._catch_up(conn, sub.since, who, batch.cursor)
             conn.rollback()
         self.reads += 1
         cursor = batch.cursor
@@ -335,15 +338,27 @@ class LiveFeed:
         self._fan_out(subs, batch, counts, cursor)
         self.cursor = cursor
 
-    def _catch_up(self, conn: Any, since: str, who: str | None) -> changes.Batch | None:
-        """What changed since a browser's cursor (``None``: it cannot be read; resync)."""
+    def _catch_up(self, conn: Any, since: str, who: str | None, now: str) -> changes.Batch | None:
+        """What changed since a browser's cursor (``None``: it cannot be read; resync).
+
+        :param now: the cursor of the feed's read of this moment: one ahead of it, or one with
+            more than :data:`SCAN_LIMIT` changed jobs after it, is not read
+            (:func:`changes.servable`).
+        """
         table = self.jobs.store.jobs
+
+        def read() -> changes.Batch | None:
+            if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
+                log.info("jobs_admin live feed: cursor %r not servable; resync", since[:80])
+                return None
+            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+
         try:
             if self.dialect == "postgresql":
                 # A savepoint: a failure must not abort the transaction of the feed's read.
                 with conn.begin_nested():
-                    return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
-            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+                    return read()
+            return read()
         except sa.exc.DBAPIError as exc:
             log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
             return None

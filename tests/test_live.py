@@ -273,6 +273,51 @@ def test_an_unusable_cursor_gets_a_resync_and_disturbs_nobody(
     good.until(has_job(job_id))
 
 
+def _costly_cursors_get_a_resync(
+    app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(live, "SCAN_LIMIT", 10, raising=False)
+    for _ in range(15):
+        enqueue(app, jobs)
+    with app.app_context():
+        recent = jobs.live_cursor()
+    changed = sorted(enqueue(app, jobs) for _ in range(3))
+    with app.app_context():
+        now = jobs.live_cursor()
+    server = serve(app)
+    # A cursor handed out a moment ago still catches up.
+    ws = connect(server, since=recent)
+    assert ws.recv()["resync"] is False
+    assert sorted(j["id"] for j in ws.recv()["jobs"]) == changed
+    if now.startswith("p:"):
+        xmax = int(now.split(":")[2])
+        # "Every transaction from 1 on is seen": a read of the whole table for nothing.
+        crafted = [f"p:1:{xmax}:", f"p:{xmax + 100}:{xmax + 100}:"]
+    else:
+        crafted = ["s:0", f"s:{int(now[2:]) + 5}"]
+    for since in crafted:
+        bad = connect(server, since=since)
+        snapshot = bad.recv()
+        assert snapshot["type"] == "snapshot" and snapshot["resync"] is True, since
+        assert not [m for m in bad.quiet(0.3) if m["type"] == "changes" and m["jobs"]], since
+        bad.close()
+    job_id = enqueue(app, jobs)
+    ws.until(has_job(job_id))
+
+
+def test_live_cursor_too_costly_or_ahead_gets_a_resync_sqlite(
+    app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    _costly_cursors_get_a_resync(app, jobs, serve, connect, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_live_cursor_too_costly_or_ahead_gets_a_resync_postgres(
+    pg_app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    _costly_cursors_get_a_resync(pg_app, jobs, serve, connect, monkeypatch)
+
+
 # -- order, duplicates, out-of-order commits -------------------------------------------------
 
 
