@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,9 @@ FORBIDDEN = 4403
 CLIENT_BURST = 16
 #: ...and per second after that; more closes it with 1008 (policy violation).
 CLIENT_RATE = 2.0
+
+#: Seconds a closing socket waits for the client's answer to its close frame.
+CLOSE_WAIT = 2.0
 
 log = logging.getLogger("jobs_admin.live")
 
@@ -151,12 +155,30 @@ class LiveSocket(Server):
         self.dropped = 0
         #: Called in the reader thread when the connection ends, however it ends.
         self.on_end: Callable[[], None] | None = None
+        #: Set when the server sent its close frame and waits for the client's answer.
+        self.closing = False
         super().__init__(
             environ,
             receive_bytes=receive_bytes,
             ping_interval=ping_interval,
             max_message_size=max_message_size,
         )
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Send a close frame; the reader thread goes on until the client answers it.
+
+        simple-websocket's own ``close`` stops reading at once, and the connection is then
+        closed with the client's answer unread: the client sees a reset, and a browser that sees
+        it first reports 1006 instead of the code sent ("Too many open tabs", "Signed out").
+        """
+        if self.closing:
+            return
+        if not self.connected:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+        self.closing = True
+        out = self.ws.send(CloseConnection(reason or CloseReason.NORMAL_CLOSURE, message))
+        with contextlib.suppress(OSError):
+            self.sock.send(out)
 
     def _thread(self) -> None:
         try:
@@ -176,8 +198,9 @@ class LiveSocket(Server):
                     self.subprotocol = self.choose_subprotocol(event)
                     out += self.ws.send(AcceptConnection(subprotocol=self.subprotocol))
                 elif isinstance(event, CloseConnection):
-                    out += self.ws.send(event.response())
-                    self.close_reason, self.close_message = event.code, event.reason
+                    if not self.closing:  # else this is the answer to ours
+                        out += self.ws.send(event.response())
+                        self.close_reason, self.close_message = event.code, event.reason
                     self.connected = False
                     self.event.set()
                     keep_going = False
@@ -258,6 +281,16 @@ def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
             serve(jobs, ws)
         with contextlib.suppress(Exception):
             ws.close()
+        # Let the client answer our close frame before the server closes the connection (see
+        # LiveSocket.close).
+        ws.thread.join(CLOSE_WAIT)
+        ws.connected = False  # no answer: the reader thread stops at its next wake-up
+        if ws.mode == "werkzeug":
+            # Werkzeug writes the view's HTTP response after the frames; a browser parses those
+            # bytes as a broken frame and reports 1006, not our close code. With the socket shut,
+            # the write fails and Werkzeug drops it quietly.
+            with contextlib.suppress(OSError):
+                ws.sock.shutdown(socket.SHUT_RDWR)
         done = _Done()
         done.mode = ws.mode
         return done

@@ -127,9 +127,11 @@ class WS:
                 raise AssertionError(f"not closed within {timeout} s: {self.messages[-5:]}")
             self.conn.settimeout(left)
             try:
-                opcode, frame = self.conn.recv_data_frame(True)
+                # The raw frame: no automatic answer to a close (the server may be gone).
+                frame = self.conn.recv_frame()
             except websocket.WebSocketTimeoutException:
                 continue
+            opcode = frame.opcode
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 data = frame.data
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
