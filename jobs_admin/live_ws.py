@@ -128,10 +128,11 @@ class LiveSocket(Server):
     accepts permessage-deflate whenever a client offers it; the feed never reads, so a client
     could fill the server's memory (10,000 messages of 4 KB kept 40 MB; deflated, 0.65 MB on
     the wire kept 105 MB). This subclass handles the connection's events itself, in the
-    library's reader thread as the library does (:meth:`_handle_events` is the one method it
-    replaces, written after simple-websocket 1.1's): it accepts the handshake without
-    extensions, answers pings, and drops client messages as they arrive, closing the socket on
-    one that is too big or on a flood.
+    library's reader thread as the library does: it accepts the handshake without extensions,
+    answers pings, and drops client messages as they arrive, closing the socket on one that is
+    too big or on a flood. It replaces ``_handle_events`` (written after simple-websocket 1.1's,
+    hence the ``<2`` pin) and :meth:`close`, and wraps ``_thread`` to report the end of the
+    connection (:attr:`on_end`); the library's globals are left alone.
 
     :param environ: the handshake request's WSGI environ.
     :param ping_interval: seconds between the server's pings (``None``: none).
