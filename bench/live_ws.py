@@ -97,7 +97,13 @@ def run(
     from host_app.auth import ensure_demo_users
     from host_app.extensions import db, jobs
 
-    app = make_app(url, JOBS_ADMIN_LIVE_INTERVAL=0.5)
+    # One user holds every socket: lift the per-user and per-process caps.
+    app = make_app(
+        url,
+        JOBS_ADMIN_LIVE_INTERVAL=0.5,
+        JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER=100000,
+        JOBS_ADMIN_LIVE_MAX_SOCKETS=100000,
+    )
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -28,7 +28,9 @@ with the highest numbers would hand those numbers out again below a reader's cur
 first record their highest number in ``jobs_admin_change_floor``, and new numbers start above it.
 
 The token is ``"s:<number>"`` on SQLite and ``"p:<snapshot>"`` on PostgreSQL; anything else (a
-tampered or foreign token) reads as "unknown", and the reader resynchronises.
+tampered or foreign token) reads as "unknown", and the reader resynchronises. A well-formed token
+that would be expensive to read from (crafted, or very old) or that lies in the future is not
+:func:`servable`: the reader resynchronises too.
 """
 
 from __future__ import annotations
@@ -182,6 +184,42 @@ def covers(cursor: str, other: str) -> bool:
     if cursor.startswith("s:") and other.startswith("s:"):
         return int(cursor[2:]) >= int(other[2:])
     return False
+
+
+def servable(conn: Any, jobs: sa.Table, since: str, now: str, *, scan_limit: int) -> bool:
+    """Whether :func:`read` from a browser's cursor ``since`` is cheap, so worth doing.
+
+    A read from ``since`` walks the ``change_seq`` index from the cursor's low bound (the
+    snapshot's ``xmin`` on PostgreSQL, the number on SQLite) and looks at every row above it.
+    A cursor the feed handed out a moment ago has few rows above it. A crafted one
+    (``p:1:<xmax>:`` says "every transaction from 1 on is already seen") or a very old one has
+    the whole table above it: that read costs as much as the table is big, for a catch-up that
+    finds nothing new or more than fits in one message anyway. So a cursor is servable when:
+
+    * it is not ahead of ``now`` (the feed's own cursor of this moment): one from the future
+      would hide the changes until then;
+    * fewer than ``scan_limit`` jobs have a change number at or above its low bound (one index
+      probe of at most that many entries).
+
+    :param since: a :func:`valid` cursor.
+    :param now: the cursor of a read made just now on ``conn``'s database.
+    :param scan_limit: most rows a catch-up may have to look at.
+    """
+    if not covers(now, since):
+        return False
+    kind, _, value = since.partition(":")
+    if kind == "p":
+        above = jobs.c.change_seq >= int(value.split(":", 1)[0])
+    else:
+        above = jobs.c.change_seq > int(value)
+    probe = (
+        sa.select(jobs.c.change_seq)
+        .where(above)
+        .order_by(jobs.c.change_seq)
+        .offset(scan_limit)
+        .limit(1)
+    )
+    return conn.execute(probe).first() is None
 
 
 def later(first: str, second: str) -> str:

@@ -78,6 +78,20 @@ LIVE_INTERVAL = 0.5
 #: (the ``Host`` the browser sent) is always allowed; every other is refused.
 LIVE_ORIGINS: tuple[str, ...] = ()
 
+#: Most live-updates websockets one user may hold open in one process (one per browser tab on
+#: the Jobs pages); the next is closed at once with code 4429, "Too many open tabs".
+LIVE_MAX_SOCKETS_PER_USER = 4
+
+#: Most live-updates websockets one process holds open for all users together; each holds a
+#: server thread, so under a thread pool (gunicorn ``gthread``) keep it to about half of the
+#: pool's threads, leaving the rest to requests. The next socket is closed with code 4429.
+LIVE_MAX_SOCKETS = 64
+
+#: Seconds between two checks, per open websocket, that its session still has a logged-in user
+#: with the ``view`` permission (the user is reloaded through Flask-Login and the permission
+#: checker asked again); a socket whose user lost them is closed (code 4401 or 4403).
+LIVE_RECHECK = 3.0
+
 #: Minimum seconds between two progress writes of one running job (``advance`` is throttled).
 PROGRESS_INTERVAL = 0.5
 
@@ -108,6 +122,9 @@ class Settings:
     progress_interval: float
     live_origins: tuple[str, ...]
     max_log_lines: int
+    live_max_sockets_per_user: int
+    live_max_sockets: int
+    live_recheck: float
 
 
 def read_settings(config: Any, instance_path: str) -> Settings:
@@ -127,7 +144,15 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         values["prune_batch"] = int(values["prune_batch"])
         if values["prune_batch"] < 1:
             raise ValueError("JOBS_ADMIN_PRUNE_BATCH must be at least 1 (or None)")
-    for name in ("concurrency", "max_params_bytes", "page_size", "retention_days", "max_log_lines"):
+    for name in (
+        "concurrency",
+        "max_params_bytes",
+        "page_size",
+        "retention_days",
+        "max_log_lines",
+        "live_max_sockets_per_user",
+        "live_max_sockets",
+    ):
         values[name] = int(values[name])
         if values[name] < 1:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must be at least 1")
@@ -140,10 +165,13 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         "live_interval",
         "progress_interval",
         "prune_pause",
+        "live_recheck",
     ):
         values[name] = float(values[name])
         if values[name] < 0:
             raise ValueError(f"JOBS_ADMIN_{name.upper()} must not be negative")
+    if values["live_recheck"] <= 0:
+        raise ValueError("JOBS_ADMIN_LIVE_RECHECK must be more than 0 seconds")
     cron = values["housekeeping_cron"] or None
     if cron is not None:
         # Checked here, not when a worker starts: a typo must not surface as a failing request.

@@ -52,6 +52,9 @@ log = logging.getLogger("jobs_admin.live")
 BATCH_LIMIT = 1000
 #: Most jobs a (re)connecting socket's catch-up delivers; past it, the same.
 CATCH_UP_LIMIT = 1000
+#: Most job rows a catch-up may have to look at: a browser's cursor with more changed jobs after
+#: it (crafted, or hours old) gets a resync instead of a read as costly as the table is big.
+SCAN_LIMIT = 5 * CATCH_UP_LIMIT
 #: Messages waiting for one socket before it counts as too slow and is closed (it reconnects).
 QUEUE_LIMIT = 64
 #: Seconds between keep-alive messages to a socket that got nothing else (they carry the cursor).
@@ -65,6 +68,9 @@ LINGER = 10.0
 TRY_AGAIN = 1013
 #: Close code when the server stops: "going away".
 GOING_AWAY = 1001
+#: Close code for a socket over ``JOBS_ADMIN_LIVE_MAX_SOCKETS[_PER_USER]``: the page says "Too
+#: many open tabs" and tries again only slowly.
+TOO_MANY = 4429
 
 
 class Subscriber:
@@ -87,6 +93,8 @@ class Subscriber:
         #: Why the feed dropped this socket (then its handler closes it), or ``None``.
         self.closed: str | None = None
         self.close_code = GOING_AWAY
+        #: ``(sees_all, own)`` to switch to at the feed's next read (see :meth:`LiveFeed.review`).
+        self.next_view: tuple[bool, str | None] | None = None
 
     @property
     def audience(self) -> str | None:
@@ -133,7 +141,10 @@ class LiveFeed:
     def __init__(self, app: Flask, jobs: JobsAdmin) -> None:
         self.app = app
         self.jobs = jobs
-        self.interval = max(jobs.settings(app).live_interval, MIN_GAP)
+        settings = jobs.settings(app)
+        self.interval = max(settings.live_interval, MIN_GAP)
+        self.max_sockets = settings.live_max_sockets
+        self.max_per_user = settings.live_max_sockets_per_user
         self.pid = os.getpid()
         with app.app_context():
             self.engine: sa.Engine = jobs.db.engine
@@ -156,10 +167,22 @@ class LiveFeed:
     # -- sockets ---------------------------------------------------------------------------
 
     def subscribe(self, sub: Subscriber) -> None:
-        """Add a socket; it gets its snapshot (and catch-up) at the next read, which is now."""
+        """Add a socket; it gets its snapshot (and catch-up) at the next read, which is now.
+
+        A socket over ``JOBS_ADMIN_LIVE_MAX_SOCKETS`` (this process) or
+        ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER`` (its user in this process) is not added: it is
+        dropped with :data:`TOO_MANY`, and its handler closes it at once.
+        """
         with self._lock:
             if self._stopping:
                 sub.drop("server stopping")
+                return
+            if len(self._subs) >= self.max_sockets:
+                sub.drop("too many open tabs: the server's limit is reached", TOO_MANY)
+                return
+            mine = sum(1 for s in self._subs if (s.own or "") == (sub.own or ""))
+            if mine >= self.max_per_user:
+                sub.drop(f"too many open tabs: at most {self.max_per_user} per user", TOO_MANY)
                 return
             self._subs.add(sub)
             self._pending.append(sub)
@@ -172,6 +195,18 @@ class LiveFeed:
             self._subs.discard(sub)
             if sub in self._pending:
                 self._pending.remove(sub)
+
+    def review(self, sub: Subscriber, sees_all: bool, own: str | None) -> None:
+        """Change what a socket's user may see (a recheck found other permissions).
+
+        The feed thread applies it before its next read, which is now: one read never mixes
+        the old audience's counts with the new one's rows.
+        """
+        with self._lock:
+            if (sees_all, own) == (sub.sees_all, sub.own) and sub.next_view is None:
+                return
+            sub.next_view = (sees_all, own)
+        self._wake.set()
 
     @property
     def sockets(self) -> int:
@@ -267,6 +302,9 @@ class LiveFeed:
 
     def _tick(self) -> None:
         with self._lock:
+            for sub in self._subs:
+                if sub.next_view is not None:
+                    (sub.sees_all, sub.own), sub.next_view = sub.next_view, None
             subs = [s for s in self._subs if s not in self._pending]
             pending, self._pending = self._pending, []
         try:
@@ -292,7 +330,7 @@ class LiveFeed:
                     who = None if sub.sees_all else (sub.own or "")
                     key = (sub.since, who)
                     if key not in catch_ups:
-                        catch_ups[key] = self._catch_up(conn, sub.since, who)
+                        catch_ups[key] = self._catch_up(conn, sub.since, who, batch.cursor)
             conn.rollback()
         self.reads += 1
         cursor = batch.cursor
@@ -300,15 +338,27 @@ class LiveFeed:
         self._fan_out(subs, batch, counts, cursor)
         self.cursor = cursor
 
-    def _catch_up(self, conn: Any, since: str, who: str | None) -> changes.Batch | None:
-        """What changed since a browser's cursor (``None``: it cannot be read; resync)."""
+    def _catch_up(self, conn: Any, since: str, who: str | None, now: str) -> changes.Batch | None:
+        """What changed since a browser's cursor (``None``: it cannot be read; resync).
+
+        :param now: the cursor of the feed's read of this moment: one ahead of it, or one with
+            more than :data:`SCAN_LIMIT` changed jobs after it, is not read
+            (:func:`changes.servable`).
+        """
         table = self.jobs.store.jobs
+
+        def read() -> changes.Batch | None:
+            if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
+                log.info("jobs_admin live feed: cursor %r not servable; resync", since[:80])
+                return None
+            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+
         try:
             if self.dialect == "postgresql":
                 # A savepoint: a failure must not abort the transaction of the feed's read.
                 with conn.begin_nested():
-                    return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
-            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+                    return read()
+            return read()
         except sa.exc.DBAPIError as exc:
             log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
             return None

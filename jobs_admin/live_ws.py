@@ -10,16 +10,48 @@ The handshake is refused (an HTTP error, before any upgrade) unless:
 CSRF tokens do not apply to a GET handshake; the origin check is what stops cross-site use. The
 socket then receives what :mod:`jobs_admin.live` sends. It holds one server thread while it is
 open (a gunicorn ``gthread`` thread, a thread of ``flask run``): size the thread pool for it.
+
+Once open, a socket is closed with a code from the private range, which the page shows instead
+of reconnecting at once:
+
+* :data:`~jobs_admin.live.TOO_MANY` (4429) at once when it is over
+  ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER`` or ``JOBS_ADMIN_LIVE_MAX_SOCKETS``;
+* :data:`SIGNED_OUT` (4401) or :data:`FORBIDDEN` (4403) when a recheck, every
+  ``JOBS_ADMIN_LIVE_RECHECK`` seconds, finds the session logged out or the user without
+  ``view``; a user who lost ``view_all`` gets only their own jobs from then on.
+
+The client sends nothing in this protocol. Its messages are read and dropped as they arrive,
+never buffered; one larger than ``SOCK_SERVER_OPTIONS["max_message_size"]`` closes the socket
+(1009), and so does a flood of messages or pings (1008). Compression (permessage-deflate) is
+not offered: a few bytes on the wire must not become megabytes in the server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
+import socket
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Request, Response, g, request
-from flask_sock import Sock
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
+from simple_websocket import ConnectionClosed, Server
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    TextMessage,
+)
+from wsproto.events import (
+    Request as WSRequest,
+)
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import LocalProtocolError
 
 from . import permissions
 from .live import Subscriber
@@ -29,6 +61,22 @@ if TYPE_CHECKING:
 
 #: The endpoint of the websocket on the blueprint (``url_for("jobs_admin.ws")``).
 ENDPOINT = "ws"
+
+#: Close code for a socket whose session has no logged-in user any more: the page shows "Signed
+#: out" and does not reconnect.
+SIGNED_OUT = 4401
+#: Close code for a socket whose user lost the ``view`` permission: shown the same way.
+FORBIDDEN = 4403
+
+#: Client frames (messages, message fragments, pings, pongs) a socket may send at once...
+CLIENT_BURST = 16
+#: ...and per second after that; more closes it with 1008 (policy violation).
+CLIENT_RATE = 2.0
+
+#: Seconds a closing socket waits for the client's answer to its close frame.
+CLOSE_WAIT = 2.0
+
+log = logging.getLogger("jobs_admin.live")
 
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 
@@ -73,9 +121,148 @@ def same_origin(req: Request, allowed: tuple[str, ...] = ()) -> bool:
     return netloc == host
 
 
+class LiveSocket(Server):
+    """simple-websocket's server side for a socket the client only listens to.
+
+    simple-websocket keeps every message a client sends until the application reads it, and it
+    accepts permessage-deflate whenever a client offers it; the feed never reads, so a client
+    could fill the server's memory (10,000 messages of 4 KB kept 40 MB; deflated, 0.65 MB on
+    the wire kept 105 MB). This subclass handles the connection's events itself, in the
+    library's reader thread as the library does: it accepts the handshake without extensions,
+    answers pings, and drops client messages as they arrive, closing the socket on one that is
+    too big or on a flood. It replaces ``_handle_events`` (written after simple-websocket 1.1's,
+    hence the ``<2`` pin) and :meth:`close`, and wraps ``_thread`` to report the end of the
+    connection (:attr:`on_end`); the library's globals are left alone.
+
+    :param environ: the handshake request's WSGI environ.
+    :param ping_interval: seconds between the server's pings (``None``: none).
+    :param max_message_size: the largest client message in bytes; a bigger one closes the socket.
+    :param receive_bytes: bytes read from the network at a time.
+    """
+
+    def __init__(
+        self,
+        environ: dict[str, Any],
+        *,
+        ping_interval: float | None = None,
+        max_message_size: int = 4096,
+        receive_bytes: int = 4096,
+    ) -> None:
+        # Set before the base class runs the handshake and starts the reader thread.
+        self.tokens = float(CLIENT_BURST)
+        self.refilled = time.monotonic()
+        self.message_bytes = 0
+        #: Client frames received and dropped (tests, and a curious operator).
+        self.dropped = 0
+        #: Called in the reader thread when the connection ends, however it ends.
+        self.on_end: Callable[[], None] | None = None
+        #: Set when the server sent its close frame and waits for the client's answer.
+        self.closing = False
+        super().__init__(
+            environ,
+            receive_bytes=receive_bytes,
+            ping_interval=ping_interval,
+            max_message_size=max_message_size,
+        )
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        """Send a close frame; the reader thread goes on until the client answers it.
+
+        simple-websocket's own ``close`` stops reading at once, and the connection is then
+        closed with the client's answer unread: the client sees a reset, and a browser that sees
+        it first reports 1006 instead of the code sent ("Too many open tabs", "Signed out").
+        """
+        if self.closing:
+            return
+        if not self.connected:
+            raise ConnectionClosed(self.close_reason, self.close_message)
+        self.closing = True
+        out = self.ws.send(CloseConnection(reason or CloseReason.NORMAL_CLOSURE, message))
+        with contextlib.suppress(OSError):
+            self.sock.send(out)
+
+    def _thread(self) -> None:
+        try:
+            super()._thread()
+        finally:
+            # The handler waits on the feed's queue, not on the network: tell it at once, so
+            # that a closed tab frees its place under the socket caps now, not a second later.
+            if self.on_end is not None:
+                self.on_end()
+
+    def _handle_events(self) -> bool:
+        keep_going = True
+        out = b""
+        for event in self.ws.events():
+            try:
+                if isinstance(event, WSRequest):
+                    self.subprotocol = self.choose_subprotocol(event)
+                    out += self.ws.send(AcceptConnection(subprotocol=self.subprotocol))
+                elif isinstance(event, CloseConnection):
+                    if not self.closing:  # else this is the answer to ours
+                        out += self.ws.send(event.response())
+                        self.close_reason, self.close_message = event.code, event.reason
+                    self.connected = False
+                    self.event.set()
+                    keep_going = False
+                elif isinstance(event, (TextMessage, BytesMessage, Ping, Pong)):
+                    refusal = self._inbound(event)
+                    if refusal is not None:
+                        code, reason = refusal
+                        out += self.ws.send(CloseConnection(code, reason))
+                        self.close_reason, self.close_message = code, reason
+                        self.event.set()
+                        keep_going = False
+                        break
+                    if isinstance(event, Ping):
+                        out += self.ws.send(event.response())
+                    elif isinstance(event, Pong):
+                        self.pong_received = True
+            except LocalProtocolError:
+                out = b""
+                self.event.set()
+                keep_going = False
+        if out:
+            self.sock.send(out)
+        return keep_going
+
+    def _inbound(self, event: Any) -> tuple[int, str] | None:
+        """Count a client frame and drop it; the close code and reason if it is one too many."""
+        now = time.monotonic()
+        self.tokens = min(CLIENT_BURST, self.tokens + (now - self.refilled) * CLIENT_RATE)
+        self.refilled = now
+        self.tokens -= 1
+        if self.tokens < 0:
+            return CloseReason.POLICY_VIOLATION, "too many messages: this socket only sends"
+        if isinstance(event, (TextMessage, BytesMessage)):
+            self.dropped += 1
+            self.message_bytes += len(event.data)
+            if self.message_bytes > self.max_message_size:
+                return CloseReason.MESSAGE_TOO_BIG, "message too big"
+            if event.message_finished:
+                self.message_bytes = 0
+        return None
+
+
+class _Done(Response):
+    """What the websocket's view returns once the socket ended (as flask-sock's view does).
+
+    The handshake's answer and every frame went out on the raw socket; under gunicorn the
+    worker must not write an HTTP response after them.
+    """
+
+    mode = "werkzeug"
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        if self.mode == "werkzeug":
+            return super().__call__(environ, start_response)
+        if self.mode == "gunicorn":
+            raise StopIteration()
+        return []
+
+
 def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
     """Add the websocket at ``path`` to ``bp`` (before the blueprint is registered)."""
-    sock = Sock()
 
     @bp.before_request
     def _handshake() -> Any:
@@ -83,9 +270,34 @@ def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
             return None
         return refuse(jobs)
 
-    @sock.route(path, bp=bp, endpoint=ENDPOINT)
-    def _ws(ws: Any) -> None:
-        serve(jobs, ws)
+    def _ws() -> Response:
+        options = current_app.config.get("SOCK_SERVER_OPTIONS", {})
+        ws = LiveSocket(
+            request.environ,
+            ping_interval=options.get("ping_interval"),
+            max_message_size=int(options.get("max_message_size") or 4096),
+            receive_bytes=int(options.get("receive_bytes") or 4096),
+        )
+        with contextlib.suppress(ConnectionClosed):
+            serve(jobs, ws)
+        with contextlib.suppress(Exception):
+            ws.close()
+        # Let the client answer our close frame before the server closes the connection (see
+        # LiveSocket.close).
+        ws.thread.join(CLOSE_WAIT)
+        ws.connected = False  # no answer: the reader thread stops at its next wake-up
+        if ws.mode == "werkzeug":
+            # Werkzeug writes the view's HTTP response after the frames; a browser parses those
+            # bytes as a broken frame and reports 1006, not our close code. With the socket shut,
+            # the write fails and Werkzeug drops it quietly.
+            with contextlib.suppress(OSError):
+                ws.sock.shutdown(socket.SHUT_RDWR)
+        done = _Done()
+        done.mode = ws.mode
+        return done
+
+    # ``websocket=True``: the rule matches only a websocket handshake (400 for a plain GET).
+    bp.add_url_rule(path, ENDPOINT, _ws, websocket=True)
 
 
 def refuse(jobs: JobsAdmin) -> Response | None:
@@ -105,25 +317,100 @@ def refuse(jobs: JobsAdmin) -> Response | None:
     return None
 
 
+def reload_user(app: Flask, environ: dict[str, Any]) -> Any:
+    """The user that the session of the request ``environ`` has now, as Flask-Login loads it.
+
+    A request context of its own is pushed for the handshake's request, so the session is
+    opened again through the app's session interface (a cookie session that expired is empty,
+    a server-side session deleted at logout is gone), then the login manager loads the user as
+    for any request (its user loader, remember cookie, request loader). A host that revokes
+    sessions by changing the user's ``get_id()`` token, or whose loader returns ``None``, logs
+    the socket out.
+
+    :param environ: the WSGI environ of the socket's handshake.
+    :returns: the user, or ``None`` when the session has no logged-in user (or the app has
+        no Flask-Login).
+    """
+    manager = getattr(app, "login_manager", None)
+    if manager is None:
+        return None
+    with app.request_context(dict(environ)):
+        g.pop("_login_user", None)
+        manager._load_user()
+        user = g.pop("_login_user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user
+
+
+def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:
+    """Check again that the socket's user is logged in and has ``view``; drop it if not.
+
+    A user who gained or lost ``view_all`` (or got another identity) gets what the new
+    permissions allow from the feed's next read on.
+
+    :param environ: the WSGI environ of the socket's handshake.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        user = reload_user(app, environ)
+        if user is None:
+            sub.drop("signed out", SIGNED_OUT)
+            return
+        if not jobs.can(permissions.VIEW, user=user):
+            sub.drop("the 'view' permission was withdrawn", FORBIDDEN)
+            return
+        jobs.live_feed().review(sub, jobs.can(permissions.VIEW_ALL, user=user), jobs.identity(user))
+    finally:
+        # The user loader may have used the session: the socket must not hold a connection.
+        jobs.db.session.remove()
+
+
 def serve(jobs: JobsAdmin, ws: Any) -> None:
-    """Pass the feed's messages for this socket to it until either side closes."""
+    """Pass the feed's messages for this socket to it until either side closes.
+
+    Every ``JOBS_ADMIN_LIVE_RECHECK`` seconds, before it sends anything more, the socket's user
+    is checked again (:func:`recheck`).
+    """
     sees_all, own, since = g.jobs_admin_live
+    environ = request.environ
     # The user is loaded; give the database connection back: the socket may stay for hours.
     jobs.db.session.remove()
+    every = jobs.settings().live_recheck
     feed = jobs.live_feed()
     sub = Subscriber(sees_all, own, since)
     feed.subscribe(sub)
+
+    def ended() -> None:
+        feed.unsubscribe(sub)
+        with contextlib.suppress(queue.Full):
+            sub.queue.put_nowait(None)
+
+    ws.on_end = ended
+    if not ws.connected:
+        ended()
+    due = time.monotonic() + every
     try:
         while sub.closed is None:
             try:
-                message = sub.queue.get(timeout=1.0)
+                message = sub.queue.get(timeout=min(1.0, max(due - time.monotonic(), 0.0)))
             except queue.Empty:
                 if not ws.connected:
                     break
-                continue
+                message = ""
             if message is None:
                 break
-            ws.send(message)
+            if time.monotonic() >= due:
+                try:
+                    recheck(jobs, sub, environ)
+                except Exception:
+                    # The database is away, say: the feed cannot read either; try again later.
+                    log.exception("jobs_admin live socket could not recheck its user")
+                due = time.monotonic() + every
+                if sub.closed is not None:
+                    break
+            if message:
+                ws.send(message)
     finally:
         feed.unsubscribe(sub)
     if sub.closed is not None and ws.connected:

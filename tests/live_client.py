@@ -14,10 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 import websocket
 from flask import Flask
 from werkzeug.serving import make_server
@@ -115,6 +117,44 @@ class WS:
         """Every job in every "changes" message so far, in order."""
         return [j for m in self.messages if m["type"] == "changes" for j in m["jobs"]]
 
+    def close_frame(self, timeout: float = 10) -> tuple[int, str]:
+        """Read until the server closes the socket; its close code and reason.
+
+        JSON messages met on the way are kept, as :meth:`recv` does.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"not closed within {timeout} s: {self.messages[-5:]}")
+            self.conn.settimeout(left)
+            try:
+                # The raw frame: no automatic answer to a close (the server may be gone).
+                frame = self.conn.recv_frame()
+            except websocket.WebSocketTimeoutException:
+                continue
+            opcode = frame.opcode
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                data = frame.data
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                return code, data[2:].decode("utf-8", "replace")
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                self.messages.append(json.loads(frame.data))
+
+    def pong(self, payload: str = "sync", timeout: float = 30) -> None:
+        """Ping the server and wait for its pong: it has handled everything sent before."""
+        self.conn.ping(payload)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no pong within {timeout} s"
+            self.conn.settimeout(left)
+            opcode, frame = self.conn.recv_data_frame(True)
+            if opcode == websocket.ABNF.OPCODE_PONG and frame.data == payload.encode():
+                return
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                self.messages.append(json.loads(frame.data))
+
     def close(self) -> None:
         self.conn.close()
 
@@ -171,3 +211,40 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
+
+
+# -- fixtures: import ``serve_fixture`` and ``connect_fixture`` into a test module to use them --
+
+
+@pytest.fixture(name="serve")
+def serve_fixture() -> Iterator[Callable[[Flask], LiveServer]]:
+    """``serve(app)``: the app on a real HTTP server in a thread; stopped after the test."""
+    made: list[LiveServer] = []
+
+    def factory(app: Flask) -> LiveServer:
+        server = LiveServer(app)
+        made.append(server)
+        return server
+
+    yield factory
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture(name="connect")
+def connect_fixture() -> Iterator[Callable[..., WS]]:
+    """``connect(server, user="admin", since=None, **options)``: a logged-in websocket."""
+    made: list[WS] = []
+
+    def factory(
+        server: LiveServer, user: str | None = "admin", since: str | None = None, **options: Any
+    ) -> WS:
+        cookie = login_cookie(server.app, user) if user else None
+        url = server.ws_url + (f"?since={quote(since)}" if since else "")
+        ws = WS(url, cookie, **options)
+        made.append(ws)
+        return ws
+
+    yield factory
+    for ws in made:
+        ws.close()

@@ -16,10 +16,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -29,47 +28,20 @@ from flask import Flask
 from host_app.models import User
 from jobs_admin import changes, live
 from jobs_admin.live import Subscriber
-from tests.live_client import WS, LiveServer, WorkerProcess, has_job, login_cookie
+from tests.live_client import (  # noqa: F401 (fixtures)
+    WS,
+    WorkerProcess,
+    connect_fixture,
+    has_job,
+    login_cookie,
+    serve_fixture,
+)
 from tests.scaleout_app import MARKER_DDL
 from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
 GHOST = "ghost:1:test"  # the worker make_job("running") claims jobs for (it never runs them)
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Flask], LiveServer]]:
-    """``serve(app)``: the app on a real HTTP server in a thread; stopped after the test."""
-    made: list[LiveServer] = []
-
-    def factory(app: Flask) -> LiveServer:
-        server = LiveServer(app)
-        made.append(server)
-        return server
-
-    yield factory
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def connect() -> Iterator[Callable[..., WS]]:
-    """``connect(server, user="admin", since=None, **options)``: a logged-in websocket."""
-    made: list[WS] = []
-
-    def factory(
-        server: LiveServer, user: str | None = "admin", since: str | None = None, **options: Any
-    ) -> WS:
-        cookie = login_cookie(server.app, user) if user else None
-        url = server.ws_url + (f"?since={quote(since)}" if since else "")
-        ws = WS(url, cookie, **options)
-        made.append(ws)
-        return ws
-
-    yield factory
-    for ws in made:
-        ws.close()
 
 
 def enqueue(
@@ -300,6 +272,51 @@ def test_an_unusable_cursor_gets_a_resync_and_disturbs_nobody(
         bad.close()
     job_id = enqueue(app, jobs)
     good.until(has_job(job_id))
+
+
+def _costly_cursors_get_a_resync(
+    app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(live, "SCAN_LIMIT", 10, raising=False)
+    for _ in range(15):
+        enqueue(app, jobs)
+    with app.app_context():
+        recent = jobs.live_cursor()
+    changed = sorted(enqueue(app, jobs) for _ in range(3))
+    with app.app_context():
+        now = jobs.live_cursor()
+    server = serve(app)
+    # A cursor handed out a moment ago still catches up.
+    ws = connect(server, since=recent)
+    assert ws.recv()["resync"] is False
+    assert sorted(j["id"] for j in ws.recv()["jobs"]) == changed
+    if now.startswith("p:"):
+        xmax = int(now.split(":")[2])
+        # "Every transaction from 1 on is seen": a read of the whole table for nothing.
+        crafted = [f"p:1:{xmax}:", f"p:{xmax + 100}:{xmax + 100}:"]
+    else:
+        crafted = ["s:0", f"s:{int(now[2:]) + 5}"]
+    for since in crafted:
+        bad = connect(server, since=since)
+        snapshot = bad.recv()
+        assert snapshot["type"] == "snapshot" and snapshot["resync"] is True, since
+        assert not [m for m in bad.quiet(0.3) if m["type"] == "changes" and m["jobs"]], since
+        bad.close()
+    job_id = enqueue(app, jobs)
+    ws.until(has_job(job_id))
+
+
+def test_live_cursor_too_costly_or_ahead_gets_a_resync_sqlite(
+    app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    _costly_cursors_get_a_resync(app, jobs, serve, connect, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_live_cursor_too_costly_or_ahead_gets_a_resync_postgres(
+    pg_app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
+) -> None:
+    _costly_cursors_get_a_resync(pg_app, jobs, serve, connect, monkeypatch)
 
 
 # -- order, duplicates, out-of-order commits -------------------------------------------------
@@ -548,6 +565,7 @@ def test_a_commit_in_this_process_wakes_the_feed_at_once(
 # -- the feed's cost -------------------------------------------------------------------------
 
 
+@pytest.mark.app_config(JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER=25)
 def test_feed_reads_cost_the_same_for_one_socket_or_many(
     app: Flask, jobs: Any, serve: Any, connect: Any, wait_for: Any
 ) -> None:
@@ -649,6 +667,7 @@ def test_gunicorn_workers_and_a_worker_process_reach_every_browser(
         "FLASK_SECRET_KEY": "live",
         "FLASK_JOBS_ADMIN_WORKER": "off",
         "FLASK_JOBS_ADMIN_LIVE_INTERVAL": "5",  # NOTIFY must do the work
+        "FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER": "8",  # one user's 8 tabs, as it happens
     }
     root = Path(__file__).resolve().parent.parent
     with open(tmp_path / "gunicorn.log", "wb") as out:

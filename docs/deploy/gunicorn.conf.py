@@ -13,6 +13,12 @@ workers = int(os.environ.get("SHOP_WEB_WORKERS", "2"))
 # Each open live-updates websocket (one per admin browser tab on the Jobs pages) holds a thread
 # for as long as it is open: threads = tabs expected per worker process + headroom for requests.
 threads = int(os.environ.get("SHOP_WEB_THREADS", "8"))
+# Sockets may take at most half of each worker's threads, so open tabs never starve /login and
+# the admin's pages; a tab past the cap says "Too many open tabs" and retries once a minute.
+# One user may hold JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER (4) of them. The workers load the app
+# after this file ran (no preload), and the demo host reads FLASK_* variables: an explicit
+# FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS in the environment (shop.env, say) wins.
+os.environ.setdefault("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", str(max(1, threads // 2)))
 # Longer than JOBS_ADMIN_SHUTDOWN_GRACE (30 s), so that embedded job runners can hand their
 # jobs back to the queue before gunicorn kills the worker.
 graceful_timeout = 35

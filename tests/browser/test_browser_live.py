@@ -209,3 +209,33 @@ def test_browser_detail_page_follows_its_job_and_a_toast_says_it_finished(
     assert page.evaluate("window.jobsAdminTestMark") == 1, "the page did not reload"
     toast.locator("button.close").click()
     expect(toast).to_have_count(0)
+
+
+@pytest.mark.app_config(JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER=1, JOBS_ADMIN_LIVE_RECHECK=0.3)
+def test_browser_live_indicator_says_too_many_tabs_then_signed_out(
+    ui: Any, app: Any, db: Any
+) -> None:
+    ui.login("admin")
+    ui.go("/admin/jobs/")
+    first = ui.page.locator("#jobs-admin-live")
+    expect(first).to_have_attribute("data-state", "live")
+    # A second tab of the same session is one socket too many: it says so instead of looping.
+    second_page = ui.page.context.new_page()
+    try:
+        second_page.goto(ui.base + "/admin/jobs/")
+        second = second_page.locator("#jobs-admin-live")
+        expect(second).to_have_attribute("data-state", "toomany")
+        expect(second).to_have_text("Too many open tabs")
+        expect(second).to_contain_class("badge-secondary")
+    finally:
+        second_page.close()
+    expect(first).to_have_attribute("data-state", "live")
+    # The user loses the panel: the open page says "Signed out" and stops reconnecting.
+    from host_app.models import User
+
+    with app.app_context():
+        db.session.get(User, 1)
+        db.session.execute(db.update(User).where(User.username == "admin").values(role="nobody"))
+        db.session.commit()
+    expect(first).to_have_attribute("data-state", "signedout")
+    expect(first).to_have_text("Signed out")

@@ -8,6 +8,9 @@
  * Protocol (see jobs_admin/live.py): the page carries the change cursor of the moment it was
  * rendered; the socket connects with ?since=<cursor>, receives a "snapshot" (counts), then
  * "changes" messages (jobs and counts), and keeps the newest cursor for its next reconnect.
+ * The server closes with 4429 when this user (or the server) has too many sockets open: the page
+ * says "Too many open tabs" and tries again once a minute; with 4401 (the session ended) or 4403
+ * (no more 'view' permission) it says "Signed out" and stops.
  */
 (function () {
   "use strict";
@@ -24,6 +27,16 @@
 
   var FINISHED = { completed: true, partial: true, failed: true, cancelled: true };
   var ACTIVE = { pending: true, running: true };
+  // Close codes of jobs_admin/live_ws.py and live.py.
+  var TOO_MANY = 4429;
+  var SIGNED_OUT = { 4401: true, 4403: true };
+  var STATES = {
+    live: ["Live", "Live updates: connected"],
+    connecting: ["Connecting\u2026", "Live updates: connecting"],
+    offline: ["Disconnected", "Live updates: disconnected; reconnecting"],
+    toomany: ["Too many open tabs", "Live updates: too many tabs are open on the Jobs pages; close some (retrying every minute)"],
+    signedout: ["Signed out", "Live updates: stopped; sign in again and reload the page"]
+  };
   var since = cfg.since;
   var pageTime = Date.parse(cfg.now);
   // The server's clock minus ours: running durations are counted on the server's clock.
@@ -60,13 +73,8 @@
     indicator.setAttribute("data-state", state);
     indicator.classList.toggle("badge-success", live);
     indicator.classList.toggle("badge-secondary", !live);
-    var label = live ? "Live" : state === "connecting" ? "Connecting\u2026" : "Disconnected";
-    indicator.querySelector(".jobs-admin-live-label").textContent = label;
-    indicator.title = live
-      ? "Live updates: connected"
-      : state === "connecting"
-        ? "Live updates: connecting"
-        : "Live updates: disconnected; reconnecting";
+    indicator.querySelector(".jobs-admin-live-label").textContent = STATES[state][0];
+    indicator.title = STATES[state][1];
   }
 
   // -- the connection -----------------------------------------------------------------------
@@ -98,22 +106,32 @@
       }
       handle(message);
     };
-    socket.onclose = function () {
+    socket.onclose = function (event) {
       socket = null;
-      if (!stopped) {
+      if (stopped) {
+        return;
+      }
+      if (SIGNED_OUT[event.code]) {
+        // Reconnecting would only be refused: the user has to sign in again.
+        stopped = true;
+        setState("signedout");
+      } else if (event.code === TOO_MANY) {
+        setState("toomany");
+        retry(60000);
+      } else {
         setState("offline");
         retry();
       }
     };
   }
 
-  function retry() {
+  function retry(wait) {
     if (stopped || retryTimer) {
       return;
     }
     // 1, 2, 4, 8 then 15 s between attempts, with some jitter so that many browsers do not
     // come back at the same instant after a restart.
-    var delay = Math.min(15000, 1000 * Math.pow(2, attempt));
+    var delay = wait || Math.min(15000, 1000 * Math.pow(2, attempt));
     attempt += 1;
     retryTimer = setTimeout(connect, delay * (0.8 + Math.random() * 0.4));
   }
