@@ -73,17 +73,37 @@ GOING_AWAY = 1001
 TOO_MANY = 4429
 
 
+#: What a socket's user may see: (``None`` for every creator's jobs or the user's identity, the
+#: :func:`scope_key` of the host's ``visible_jobs`` condition or ``None``). Sockets of one
+#: audience share their counts and messages.
+Audience = tuple[str | None, str | None]
+
+
+def scope_key(scope: Any) -> str | None:
+    """A key that is equal for equal SQL conditions (``None`` for none): its SQL and values."""
+    if scope is None:
+        return None
+    compiled = scope.compile()
+    values = sorted(compiled.params.items(), key=lambda item: item[0])
+    return f"{compiled}|{values!r}"
+
+
 class Subscriber:
     """One websocket's place in the feed: what its user may see, and its outgoing queue.
 
     :param sees_all: the user may see every job (``view_all``).
     :param own: the user's identity (``created_by`` of their own jobs).
     :param since: the cursor the browser had (of the page, or the last message), or ``None``.
+    :param scope: the host's ``@jobs.visible_jobs`` condition for the user, or ``None``.
     """
 
-    def __init__(self, sees_all: bool, own: str | None, since: str | None) -> None:
+    def __init__(
+        self, sees_all: bool, own: str | None, since: str | None, scope: Any = None
+    ) -> None:
         self.sees_all = sees_all
         self.own = own
+        self.scope = scope
+        self.scope_key = scope_key(scope)
         self.since = since
         #: Rows already sent in the catch-up: skipped until the feed's cursor covers this.
         self.skip: str | None = None
@@ -93,13 +113,19 @@ class Subscriber:
         #: Why the feed dropped this socket (then its handler closes it), or ``None``.
         self.closed: str | None = None
         self.close_code = GOING_AWAY
-        #: ``(sees_all, own)`` to switch to at the feed's next read (see :meth:`LiveFeed.review`).
-        self.next_view: tuple[bool, str | None] | None = None
+        #: ``(sees_all, own, scope)`` to switch to at the feed's next read
+        #: (see :meth:`LiveFeed.review`).
+        self.next_view: tuple[bool, str | None, Any] | None = None
 
     @property
-    def audience(self) -> str | None:
-        """``None`` for users who see every job, else the creator whose jobs they see."""
+    def who(self) -> str | None:
+        """``None`` for users who see every creator's jobs, else the creator whose they see."""
         return None if self.sees_all else (self.own or "")
+
+    @property
+    def audience(self) -> Audience:
+        """What this socket's user may see; equal for sockets that get the same messages."""
+        return (self.who, self.scope_key)
 
     def offer(self, message: str) -> None:
         """Queue ``message``; drop the socket if it is too far behind."""
@@ -118,9 +144,17 @@ class Subscriber:
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(None)
 
-    def visible(self, job: dict[str, Any]) -> bool:
-        """Whether this socket's user may see ``job``: every job, or only their own."""
-        return self.sees_all or (bool(self.own) and job["created_by"] == self.own)
+    def visible(self, job: dict[str, Any], allowed: dict[str, set[int]] | None = None) -> bool:
+        """Whether this socket's user may see ``job``: every job, or only their own, and of
+        those only the ones its host condition selects.
+
+        :param allowed: scope key -> ids of this read's jobs that meet that condition.
+        """
+        if not (self.sees_all or (bool(self.own) and job["created_by"] == self.own)):
+            return False
+        if self.scope_key is None:
+            return True
+        return allowed is not None and job["id"] in allowed.get(self.scope_key, ())
 
 
 def _encode(message: dict[str, Any]) -> str:
@@ -163,6 +197,8 @@ class LiveFeed:
         #: Reads done and SQL statements run since the feed was made (for benchmarks and tests).
         self.reads = 0
         self.queries = 0
+        #: The last counts of each audience with a host condition (counted only after changes).
+        self._scoped_counts: dict[Audience, dict[str, int]] = {}
 
     # -- sockets ---------------------------------------------------------------------------
 
@@ -196,16 +232,17 @@ class LiveFeed:
             if sub in self._pending:
                 self._pending.remove(sub)
 
-    def review(self, sub: Subscriber, sees_all: bool, own: str | None) -> None:
+    def review(self, sub: Subscriber, sees_all: bool, own: str | None, scope: Any = None) -> None:
         """Change what a socket's user may see (a recheck found other permissions).
 
         The feed thread applies it before its next read, which is now: one read never mixes
         the old audience's counts with the new one's rows.
         """
         with self._lock:
-            if (sees_all, own) == (sub.sees_all, sub.own) and sub.next_view is None:
+            same = (sees_all, own, scope_key(scope)) == (sub.sees_all, sub.own, sub.scope_key)
+            if same and sub.next_view is None:
                 return
-            sub.next_view = (sees_all, own)
+            sub.next_view = (sees_all, own, scope)
         self._wake.set()
 
     @property
@@ -304,7 +341,8 @@ class LiveFeed:
         with self._lock:
             for sub in self._subs:
                 if sub.next_view is not None:
-                    (sub.sees_all, sub.own), sub.next_view = sub.next_view, None
+                    (sub.sees_all, sub.own, sub.scope), sub.next_view = sub.next_view, None
+                    sub.scope_key = scope_key(sub.scope)
             subs = [s for s in self._subs if s not in self._pending]
             pending, self._pending = self._pending, []
         try:
@@ -323,20 +361,39 @@ class LiveFeed:
                 self.cursor = store.change_cursor(conn)
             batch = changes.read(conn, store.jobs, self.cursor, limit=BATCH_LIMIT)
             everyone = subs + pending
-            counts = self._counts(conn, everyone)
+            scopes = {s.scope_key: s.scope for s in everyone if s.scope_key is not None}
+            counts = self._counts(conn, everyone, scopes, changed=bool(batch.jobs))
             catch_ups: dict[tuple[str, str | None], changes.Batch | None] = {}
             for sub in pending:
                 if sub.since and changes.valid(sub.since, self.dialect):
-                    who = None if sub.sees_all else (sub.own or "")
+                    who = sub.who
                     key = (sub.since, who)
                     if key not in catch_ups:
                         catch_ups[key] = self._catch_up(conn, sub.since, who, batch.cursor)
+            allowed = self._allowed(conn, scopes, [batch, *catch_ups.values()])
             conn.rollback()
         self.reads += 1
         cursor = batch.cursor
-        self._serve_pending(pending, counts, catch_ups, cursor)
-        self._fan_out(subs, batch, counts, cursor)
+        self._serve_pending(pending, counts, catch_ups, cursor, allowed)
+        self._fan_out(subs, batch, counts, cursor, allowed)
         self.cursor = cursor
+
+    def _allowed(
+        self, conn: Any, scopes: dict[str, Any], batches: list[changes.Batch | None]
+    ) -> dict[str, set[int]]:
+        """For each host condition, which of the jobs read now meet it (one query each)."""
+        if not scopes:
+            return {}
+        ids = sorted({j["id"] for b in batches if b is not None for j in b.jobs})
+        job = self.jobs.Job
+        allowed: dict[str, set[int]] = {}
+        for key, scope in scopes.items():
+            allowed[key] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                stmt = sa.select(job.id).where(job.id.in_(chunk), scope)
+                allowed[key].update(conn.execute(stmt).scalars())
+        return allowed
 
     def _catch_up(self, conn: Any, since: str, who: str | None, now: str) -> changes.Batch | None:
         """What changed since a browser's cursor (``None``: it cannot be read; resync).
@@ -366,31 +423,57 @@ class LiveFeed:
     def _count_query(self, *_args: Any) -> None:
         self.queries += 1
 
-    def _counts(self, conn: Any, subs: Iterable[Subscriber]) -> dict[str | None, dict[str, int]]:
-        """Counts per audience: ``None`` (every job) and each own-jobs-only creator."""
+    def _counts(
+        self,
+        conn: Any,
+        subs: Iterable[Subscriber],
+        scopes: dict[str, Any],
+        changed: bool,
+    ) -> dict[Audience, dict[str, int]]:
+        """Counts per audience: every job, each own-jobs-only creator (both from the
+        counters), and each host condition (counted over the jobs table, again only when
+        jobs changed or for a new audience).
+
+        :param scopes: scope key -> the host condition it stands for.
+        :param changed: whether this read found changed jobs.
+        """
         audiences = {s.audience for s in subs}
         store = self.jobs.store
-        result: dict[str | None, dict[str, int]] = {}
-        if None in audiences:
-            result[None] = store.counts(conn)
-        users = [a for a in audiences if a is not None]
+        result: dict[Audience, dict[str, int]] = {}
+        if (None, None) in audiences:
+            result[(None, None)] = store.counts(conn)
+        users = [user for user, key in audiences if user is not None and key is None]
         if users:
-            result.update(store.counts_of(conn, users))
+            for user, counts in store.counts_of(conn, users).items():
+                result[(user, None)] = counts
+        job = self.jobs.Job
+        kept = self._scoped_counts
+        self._scoped_counts = {}
+        for who, scoped in audiences:
+            if scoped is None:
+                continue
+            audience, key = (who, scoped), scoped
+            if changed or audience not in kept:
+                condition = scopes[key]
+                if who is not None:
+                    condition = sa.and_(job.created_by == who, condition)
+                kept[audience] = store.counts_where(conn, condition)
+            result[audience] = self._scoped_counts[audience] = kept[audience]
         return result
 
     def _serve_pending(
         self,
         pending: list[Subscriber],
-        counts: dict[str | None, dict[str, int]],
+        counts: dict[Audience, dict[str, int]],
         catch_ups: dict[tuple[str, str | None], changes.Batch | None],
         cursor: str,
+        allowed: dict[str, set[int]],
     ) -> None:
         for sub in pending:
             found = None
             resync = False
             if sub.since:
-                who = None if sub.sees_all else (sub.own or "")
-                found = catch_ups.get((sub.since, who))
+                found = catch_ups.get((sub.since, sub.who))
                 resync = found is None or found.overflow
             here = cursor
             if found is not None:
@@ -411,7 +494,7 @@ class LiveFeed:
             )
             sub.last_counts = audience_counts
             if found is not None and found.jobs:
-                jobs = [_public(j) for j in found.jobs if sub.visible(j)]
+                jobs = [_public(j) for j in found.jobs if sub.visible(j, allowed)]
                 if jobs:
                     sub.offer(
                         _encode(
@@ -429,10 +512,11 @@ class LiveFeed:
         self,
         subs: list[Subscriber],
         batch: changes.Batch,
-        counts: dict[str | None, dict[str, int]],
+        counts: dict[Audience, dict[str, int]],
         cursor: str,
+        allowed: dict[str, set[int]],
     ) -> None:
-        encoded: dict[str | None, tuple[list[dict[str, Any]], str]] = {}
+        encoded: dict[Audience, tuple[list[dict[str, Any]], str]] = {}
         now = time.monotonic()
         for sub in subs:
             audience = sub.audience
@@ -440,7 +524,7 @@ class LiveFeed:
             if sub.skip is not None and changes.covers(cursor, sub.skip):
                 sub.skip = None
             if audience not in encoded:
-                rows = [j for j in batch.jobs if sub.visible(j)]
+                rows = [j for j in batch.jobs if sub.visible(j, allowed)]
                 message = {
                     "type": "changes",
                     "jobs": [_public(j) for j in rows],

@@ -313,6 +313,7 @@ def refuse(jobs: JobsAdmin) -> Response | None:
         jobs.can(permissions.VIEW_ALL, user=user),
         jobs.identity(user),
         request.args.get("since") or None,
+        jobs.host_visibility(user),
     )
     return None
 
@@ -360,7 +361,12 @@ def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:
         if not jobs.can(permissions.VIEW, user=user):
             sub.drop("the 'view' permission was withdrawn", FORBIDDEN)
             return
-        jobs.live_feed().review(sub, jobs.can(permissions.VIEW_ALL, user=user), jobs.identity(user))
+        jobs.live_feed().review(
+            sub,
+            jobs.can(permissions.VIEW_ALL, user=user),
+            jobs.identity(user),
+            jobs.host_visibility(user),
+        )
     finally:
         # The user loader may have used the session: the socket must not hold a connection.
         jobs.db.session.remove()
@@ -372,13 +378,13 @@ def serve(jobs: JobsAdmin, ws: Any) -> None:
     Every ``JOBS_ADMIN_LIVE_RECHECK`` seconds, before it sends anything more, the socket's user
     is checked again (:func:`recheck`).
     """
-    sees_all, own, since = g.jobs_admin_live
+    sees_all, own, since, scope = g.jobs_admin_live
     environ = request.environ
     # The user is loaded; give the database connection back: the socket may stay for hours.
     jobs.db.session.remove()
     every = jobs.settings().live_recheck
     feed = jobs.live_feed()
-    sub = Subscriber(sees_all, own, since)
+    sub = Subscriber(sees_all, own, since, scope)
     feed.subscribe(sub)
 
     def ended() -> None:

@@ -236,3 +236,45 @@ def test_live_socket_narrows_to_own_jobs_when_view_all_is_withdrawn(
     assert hidden not in [j["id"] for j in ws.jobs()[seen:]]
     ws.quiet(0.3)
     assert hidden not in [j["id"] for j in ws.jobs()[seen:]]
+
+
+# -- the host's visibility condition ---------------------------------------------------------
+
+
+def test_live_socket_follows_the_hosts_visibility_condition(
+    app: Flask, jobs: Any, serve: Any, connect: Any
+) -> None:
+    """``@jobs.visible_jobs`` scopes a socket's jobs and counts as it scopes the list."""
+    before = enqueue(app, jobs)
+    with app.app_context():
+        hidden_before = int(jobs.enqueue("test.fail_once", created_by="admin", commit=True).id)
+
+    @jobs.visible_jobs
+    def visible(user: Any) -> Any:
+        return jobs.Job.type != "test.fail_once" if user.role == "operator" else None
+
+    try:
+        server = serve(app)
+        operator = connect(server, "operator")
+        admin = connect(server, "admin")
+        first = operator.recv()
+        assert first["counts"]["total"] == 1  # from the jobs table, by the condition
+        assert admin.recv()["counts"]["total"] == 2  # from the counters
+        with app.app_context():
+            hidden = int(jobs.enqueue("test.fail_once", created_by="admin", commit=True).id)
+        shown = enqueue(app, jobs)
+        message = operator.until(has_job(shown))
+        assert message["counts"]["total"] == 2
+        admin.until(has_job(shown))
+        assert hidden in [j["id"] for j in admin.jobs()]
+        operator.quiet(0.3)
+        assert {hidden, hidden_before} & {j["id"] for j in operator.jobs()} == set()
+        # A catch-up from the first snapshot's cursor is scoped the same way.
+        late = connect(server, "operator", since=first["cursor"])
+        assert late.recv()["type"] == "snapshot"
+        late.until(has_job(shown))
+        late.quiet(0.3)
+        assert hidden not in [j["id"] for j in late.jobs()]
+        assert before not in [j["id"] for j in late.jobs()]  # unchanged since the cursor
+    finally:
+        jobs._visibility = None
