@@ -6,8 +6,19 @@ Real sockets against a real server (:class:`tests.live_client.LiveServer`), as i
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import http.cookiejar
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import tracemalloc
+import urllib.parse
+import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +36,7 @@ from tests.live_client import (  # noqa: F401 (fixtures)
     login_cookie,
     serve_fixture,
 )
+from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
@@ -278,3 +290,79 @@ def test_live_socket_follows_the_hosts_visibility_condition(
         assert before not in [j["id"] for j in late.jobs()]  # unchanged since the cursor
     finally:
         jobs._visibility = None
+
+
+# -- the gunicorn example ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gunicorn_example_answers_login_while_one_user_opens_16_tabs(
+    app: Flask, tmp_path: Path
+) -> None:
+    """``gunicorn -c docs/deploy/gunicorn.conf.py`` (2 workers x 8 threads): 16 sockets of one
+    viewer used to take every thread, and ``/login`` stopped answering. Now each worker takes
+    at most 4 of them (the per-user cap; the per-process cap is threads // 2 = 4) and closes the
+    rest with 4429, and the app still serves everyone else."""
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "FLASK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "FLASK_SECRET_KEY": "gunicorn-example-test-key",
+        "FLASK_JOBS_ADMIN_WORKER": "off",
+        "SHOP_BIND": f"127.0.0.1:{port}",
+        "PYTHONPATH": str(root),
+    }
+    env.pop("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", None)
+    log_path = tmp_path / "gunicorn.log"
+    with open(log_path, "wb") as out:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "wsgi:app"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    sockets: list[WS] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert web.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(base + "/login", timeout=10) as page:
+            token = CSRF_FIELD.search(page.read().decode())
+        assert token, "no csrf_token on the login page"
+        form = {"csrf_token": token[1], "username": "viewer", "password": "viewer"}
+        opener.open(base + "/login", data=urllib.parse.urlencode(form).encode()).close()
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        accepted = refused = 0
+        for _ in range(16):
+            ws = WS(f"ws://127.0.0.1:{port}/admin/jobs/ws", cookie, origin=base)
+            sockets.append(ws)
+            frame = ws.conn.recv_frame()
+            if frame.opcode == websocket.ABNF.OPCODE_CLOSE:
+                assert int.from_bytes(frame.data[:2], "big") == TOO_MANY
+                refused += 1
+            else:
+                assert json.loads(frame.data)["type"] == "snapshot"
+                accepted += 1
+        assert accepted <= 8 and refused >= 8, (accepted, refused)
+        # Every other request still gets a thread: the login page, and another user's login.
+        for _ in range(5):
+            with urllib.request.urlopen(base + "/login", timeout=5) as page:
+                assert page.status == 200
+    finally:
+        for ws in sockets:
+            with contextlib.suppress(Exception):
+                ws.conn.close()
+        web.terminate()
+        web.wait(40)
