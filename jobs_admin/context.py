@@ -56,6 +56,7 @@ class JobContext:
         flush: Flush,
         progress_interval: float,
         max_log_lines: int = MAX_LOG_LINES,
+        logged_before: int = 0,
     ) -> None:
         #: The id of the running job.
         self.job_id = job_id
@@ -80,7 +81,8 @@ class JobContext:
         self._events: list[dict[str, Any]] = []
         self._last_flush = 0.0
         self._max_log_lines = max_log_lines
-        self._logged = 0  # lines kept (written or buffered), counted against the cap
+        # Lines kept (written or buffered, by earlier runs too), counted against the cap.
+        self._logged = logged_before
         self._pending_logs = 0  # of those, lines in ``_events`` not yet written
         self._dropped = 0  # lines dropped by the cap or the full buffer
         self._stop_reason: str | None = None
@@ -166,8 +168,8 @@ class JobContext:
     def log(self, message: str, level: str = "info") -> None:
         """Add a line to the job's log.
 
-        A run keeps at most ``JOBS_ADMIN_MAX_LOG_LINES`` lines; later ones are dropped and the
-        log ends with one line saying how many were.
+        A job keeps at most ``JOBS_ADMIN_MAX_LOG_LINES`` lines over all its runs; later ones
+        are dropped and the run's log ends with one line saying how many were.
 
         :param message: the text.
         :param level: ``debug``, ``info``, ``warning`` or ``error``.
@@ -212,7 +214,7 @@ class JobContext:
                     {
                         "kind": EventKind.LOG.value,
                         "level": "warning",
-                        "message": f"{dropped} more {lines} dropped: a run keeps at most"
+                        "message": f"{dropped} more {lines} dropped: a job keeps at most"
                         f" {self._max_log_lines} log lines (JOBS_ADMIN_MAX_LOG_LINES)",
                     }
                 )

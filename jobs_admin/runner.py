@@ -140,6 +140,11 @@ def _run(
         _send_finished(app, jobs, job_id)
         return JobStatus.FAILED
 
+    logged = 0
+    if row["attempts"] > 1:
+        # The cap is per job: a retry gets what the earlier runs left of it (a first run has
+        # no lines yet, and costs no query).
+        logged = store.count_events(db.session, job_id, EventKind.LOG.value)
     ctx = JobContext(
         job_id=job_id,
         job_type=row["type"],
@@ -154,6 +159,7 @@ def _run(
         flush=write,
         progress_interval=settings.progress_interval,
         max_log_lines=settings.max_log_lines,
+        logged_before=logged,
     )
     register(job_id, ctx)
     if row["cancel_requested"]:

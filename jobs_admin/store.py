@@ -344,6 +344,12 @@ class JobStore:
 
     # -- events ----------------------------------------------------------------------------
 
+    def count_events(self, conn: Conn, job_id: int, kind: str) -> int:
+        """How many events of ``kind`` the job has (served by the events' job index)."""
+        e = self.events.c
+        stmt = sa.select(sa.func.count()).where(e.job_id == job_id, e.kind == kind)
+        return int(conn.execute(stmt).scalar() or 0)
+
     def add_events(self, conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
         """Insert event rows (dicts with job_id, kind, message, and optionally level, data, at)."""
         if not rows:

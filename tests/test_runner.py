@@ -631,7 +631,7 @@ def test_context_log_keeps_the_cap_and_says_how_many_lines_it_dropped(
     assert len(logs) == 51
     assert logs[-1]["level"] == "warning"
     assert logs[-1]["message"] == (
-        "500 more lines dropped: a run keeps at most 50 log lines (JOBS_ADMIN_MAX_LOG_LINES)"
+        "500 more lines dropped: a job keeps at most 50 log lines (JOBS_ADMIN_MAX_LOG_LINES)"
     )
     assert probe.status(over.id) == "completed"
     # Exactly at the cap nothing is dropped, so nothing is said.
@@ -639,6 +639,31 @@ def test_context_log_keeps_the_cap_and_says_how_many_lines_it_dropped(
         f"line {i}" for i in range(50)
     ]
     assert probe.events(one_over.id, kind="log")[-1]["message"].startswith("1 more line dropped:")
+
+
+def _chatty_then_fail(ctx: JobContext, lines: int) -> None:
+    for i in range(lines):
+        ctx.log(f"run {ctx.attempt} line {i}")
+    raise RuntimeError("again")
+
+
+@pytest.mark.app_config(JOBS_ADMIN_MAX_LOG_LINES=50)
+def test_context_log_cap_counts_the_lines_of_earlier_runs(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    name = "test.chatty_retried"
+    if name not in jobs.registry:
+        jobs.job_type(name, max_attempts=2, retry_backoff=0)(_chatty_then_fail)
+    job = jobs.enqueue(name, lines=30, commit=True)
+    jobs.work_off()
+    jobs.work_off()
+    assert probe.job(job.id)["attempts"] == 2 and probe.status(job.id) == "failed"
+    logs = [e["message"] for e in probe.events(job.id, kind="log")]
+    assert logs[:30] == [f"run 1 line {i}" for i in range(30)]
+    assert logs[30:50] == [f"run 2 line {i}" for i in range(20)]
+    assert logs[50:] == [
+        "10 more lines dropped: a job keeps at most 50 log lines (JOBS_ADMIN_MAX_LOG_LINES)"
+    ]
 
 
 @pytest.mark.app_config(JOBS_ADMIN_MAX_LOG_LINES=5)
