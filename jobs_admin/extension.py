@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import Form
 
-from . import _write_gate, permissions, signals
+from . import _listener, _write_gate, permissions, signals
 from ._state import AppState
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
@@ -103,6 +103,7 @@ class JobsAdmin:
 
         with app.app_context():
             engine = self.db.engine
+        _listener.check_driver(engine)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             if _write_gate.gate_of(engine) is None:  # one engine may serve several apps

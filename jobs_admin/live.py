@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import changes
+from ._listener import listener_of
 from ._sqlite_watch import CommitWatch
 
 if TYPE_CHECKING:
@@ -188,11 +189,10 @@ class LiveFeed:
         self._pending: list[Subscriber] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listener: threading.Thread | None = None
         self._stopping = False
         #: The feed's cursor: every change before it has been delivered.
         self.cursor: str | None = None
-        #: Set while the PostgreSQL listener is subscribed to the change channel.
+        #: Set once the process's PostgreSQL listener listens on the change channel for us.
         self.listening = threading.Event()
         #: Reads done and SQL statements run since the feed was made (for benchmarks and tests).
         self.reads = 0
@@ -278,11 +278,11 @@ class LiveFeed:
             return
         self._thread = threading.Thread(target=self._run, name="jobs_admin-live", daemon=True)
         self._thread.start()
-        if self.dialect == "postgresql" and not (self._listener and self._listener.is_alive()):
-            self._listener = threading.Thread(
-                target=self._listen, name="jobs_admin-live-listen", daemon=True
-            )
-            self._listener.start()
+
+    def _notified(self) -> None:
+        # In the listener's thread: subscribed (again), or a NOTIFY came.
+        self.listening.set()
+        self._wake.set()
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -290,9 +290,15 @@ class LiveFeed:
         # On SQLite, a commit by another process is seen within milliseconds this way, not at
         # the next poll (PostgreSQL has the listener). Commits of this process also wake us.
         watch = CommitWatch.of(self.engine.url)
+        unlisten = None
+        if self.dialect == "postgresql":
+            unlisten = listener_of(self.engine).subscribe(changes.CHANNEL, self._notified)
         try:
             self._loop(watch)
         finally:
+            if unlisten is not None:
+                unlisten()
+                self.listening.clear()
             if watch is not None:
                 watch.close()
 
@@ -553,35 +559,3 @@ class LiveFeed:
                 sub.last_counts = audience_counts
             elif now - sub.last_sent >= PING_EVERY:
                 sub.offer(_encode({"type": "ping", "cursor": cursor}))
-
-    # -- PostgreSQL NOTIFY -----------------------------------------------------------------
-
-    def _listen(self) -> None:
-        """Wake the feed on ``NOTIFY jobs_admin_changes``; reconnect with backoff if cut off."""
-        import psycopg
-
-        url = self.engine.url.set(drivername="postgresql")
-        conninfo = url.render_as_string(hide_password=False)
-        delay = 0.5
-        while self.running and not self._stopping:
-            try:
-                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {changes.CHANNEL}")
-                    self.listening.set()
-                    delay = 0.5
-                    self._wake.set()  # anything may have changed while we were not listening
-                    while self.running and not self._stopping:
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self._wake.set()
-            except Exception as exc:
-                self.listening.clear()
-                if self._stopping or not self.running:
-                    return
-                log.warning(
-                    "jobs_admin live listener lost its connection (%s); retrying in %.1f s",
-                    exc,
-                    delay,
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        self.listening.clear()
