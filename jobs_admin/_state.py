@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .config import Settings
 
 if TYPE_CHECKING:
-    from .live import LiveFeed
+    from .live.feed import LiveFeed
     from .worker import Worker
 
 

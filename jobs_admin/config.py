@@ -193,7 +193,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
 
 def _origins(value: Any) -> tuple[str, ...]:
     """``JOBS_ADMIN_LIVE_ORIGINS`` as normalised ``scheme://host[:port]`` strings."""
-    from .live_ws import normalize_origin
+    from .live.websocket import normalize_origin
 
     items = value.replace(",", " ").split() if isinstance(value, str) else list(value or ())
     origins = []

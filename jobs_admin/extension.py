@@ -652,7 +652,7 @@ class JobsAdmin:
 
         The feed reads only while websockets are connected (see :mod:`jobs_admin.live`).
         """
-        from .live import LiveFeed
+        from .live.feed import LiveFeed
 
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         state = self._state(app)

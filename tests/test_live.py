@@ -26,8 +26,9 @@ import websocket
 from flask import Flask
 
 from host_app.models import User
-from jobs_admin import changes, live
+from jobs_admin import changes
 from jobs_admin.live import Subscriber
+from jobs_admin.live import feed as live
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
     WorkerProcess,
@@ -277,7 +278,7 @@ def test_an_unusable_cursor_gets_a_resync_and_disturbs_nobody(
 def _costly_cursors_get_a_resync(
     app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(live, "SCAN_LIMIT", 10, raising=False)
+    monkeypatch.setattr(live, "SCAN_LIMIT", 10)
     for _ in range(15):
         enqueue(app, jobs)
     with app.app_context():

@@ -1,8 +1,8 @@
 """The private methods of other libraries that the live socket relies on, pinned by source.
 
-:class:`jobs_admin.live_ws.LiveSocket` replaces simple-websocket's ``Base._handle_events`` and
+:class:`jobs_admin.live._socket.LiveSocket` replaces simple-websocket's ``Base._handle_events`` and
 ``Base.close`` and wraps ``Base._thread`` (read from simple-websocket 1.1.0), and
-:func:`jobs_admin.live_ws.reload_user` calls Flask-Login's ``LoginManager._load_user`` (read
+:func:`jobs_admin.live.websocket.reload_user` calls Flask-Login's ``LoginManager._load_user`` (read
 from Flask-Login 0.6.3). None of them is public: when an upgrade changes one, this test fails so
 that a maintainer reads the new version against ours before it ships, then records its hash.
 """
@@ -39,6 +39,7 @@ def test_live_internals_we_override_are_the_versions_we_read(
     source = inspect.getsource(func)
     found = hashlib.sha256(source.encode()).hexdigest()[:16]
     assert found == digest, (
-        f"{what} changed upstream (sha256 {found}): re-read it against jobs_admin/live_ws.py "
-        "(LiveSocket, reload_user), adapt ours, then record the new hash here"
+        f"{what} changed upstream (sha256 {found}): re-read it against LiveSocket"
+        " (jobs_admin/live/_socket.py) and reload_user (jobs_admin/live/websocket.py),"
+        " adapt ours, then record the new hash here"
     )

@@ -27,8 +27,7 @@ import websocket
 from flask import Flask
 
 from host_app.models import User
-from jobs_admin import live_ws
-from jobs_admin.live import TOO_MANY
+from jobs_admin.live import FORBIDDEN, SIGNED_OUT, TOO_MANY, _socket
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
     connect_fixture,
@@ -71,7 +70,7 @@ def test_live_socket_drops_client_messages_without_keeping_them(
     app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
 ) -> None:
     # Without the flood limit, to see that messages are read and dropped, not kept.
-    monkeypatch.setattr(live_ws, "CLIENT_BURST", 10**9, raising=False)
+    monkeypatch.setattr(_socket, "CLIENT_BURST", 10**9)
     ws = connect(serve(app))
     assert ws.recv()["type"] == "snapshot"
     gc.collect()
@@ -199,7 +198,7 @@ def test_live_socket_closes_when_the_checker_stops_granting_view(
     ws.recv()
     set_role(app, db, "viewer", "nobody")
     code, reason = ws.close_frame(timeout=5)
-    assert code == live_ws.FORBIDDEN and "view" in reason
+    assert code == FORBIDDEN and "view" in reason
     wait_for(lambda: jobs.live_feed(app).sockets == 0)
 
 
@@ -222,7 +221,7 @@ def test_live_socket_closes_when_the_session_no_longer_loads_a_user(
 
     monkeypatch.setattr(app.login_manager, "_user_callback", revoked)
     code, reason = ws.close_frame(timeout=5)
-    assert code == live_ws.SIGNED_OUT and reason == "signed out"
+    assert code == SIGNED_OUT and reason == "signed out"
     # Other sessions go on.
     job_id = enqueue(app, jobs, by="viewer")
     other.until(has_job(job_id))

@@ -36,7 +36,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
 
         view = JobView(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
-        from ..live_ws import register
+        from ..live.websocket import register
 
         register(bp, jobs, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
     app.register_blueprint(bp)

@@ -22,7 +22,7 @@ a job reaches a socket once: the catch-up covers "since" to the catch-up's own r
 are filtered against it until the feed's cursor has passed it. ``resync`` says the server skipped
 changes (too many at once, or an unusable cursor): the page should reload.
 
-The endpoint lives in :mod:`jobs_admin.live_ws`.
+The endpoint lives in :mod:`jobs_admin.live.websocket`.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import Flask
 
-from . import changes
-from ._listener import listener_of
-from ._sqlite_watch import CommitWatch
+from .. import changes
+from .._listener import listener_of
+from .._sqlite_watch import CommitWatch
 
 if TYPE_CHECKING:
-    from .extension import JobsAdmin
+    from ..extension import JobsAdmin
 
 log = logging.getLogger("jobs_admin.live")
 
