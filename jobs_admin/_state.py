@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .config import Settings
 
 if TYPE_CHECKING:
+    from .connections import OwnConnections
     from .live.feed import LiveFeed
     from .worker import Worker
 
@@ -18,6 +19,7 @@ class AppState:
     """What :meth:`JobsAdmin.init_app` sets up for one app."""
 
     settings: Settings
+    connections: OwnConnections | None = None
     worker: Worker | None = None
     live: LiveFeed | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)

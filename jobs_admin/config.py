@@ -59,6 +59,12 @@ PRUNE_PAUSE = 0.03
 PRUNE_BATCH_POSTGRESQL = 5000
 PRUNE_BATCH_SQLITE = 1000
 
+#: SQLite: put this process's jobs_admin writers (claims, ends, heartbeats, progress, prune) in
+#: one first-come-first-served queue, so that a writer that commits and writes again at once
+#: cannot keep SQLite's lock from one sleeping in its busy handler. Covers jobs_admin's own
+#: connections only, never the host's statements.
+SQLITE_WRITE_QUEUE = True
+
 #: Largest accepted params, in bytes of their JSON encoding.
 MAX_PARAMS_BYTES = 65536
 
@@ -115,6 +121,7 @@ class Settings:
     housekeeping_cron: str | None
     prune_batch: int | None
     prune_pause: float
+    sqlite_write_queue: bool
     max_params_bytes: int
     results_dir: Path
     page_size: int
@@ -183,12 +190,25 @@ def read_settings(config: Any, instance_path: str) -> Settings:
                 f" not {cron!r}: {exc}"
             ) from None
     values["housekeeping_cron"] = cron
+    values["sqlite_write_queue"] = _flag("SQLITE_WRITE_QUEUE", values["sqlite_write_queue"])
     if values["stale_after"] <= values["heartbeat_interval"]:
         raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
     values["live_origins"] = _origins(values["live_origins"])
     results = Path(values["results_dir"])
     values["results_dir"] = results if results.is_absolute() else Path(instance_path) / results
     return Settings(**values)
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A boolean key: ``True``/``False``, or ``1``/``0``/``true``/``false``/``on``/``off``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"JOBS_ADMIN_{key} must be true or false, not {value!r}")
 
 
 def _origins(value: Any) -> tuple[str, ...]:

@@ -16,13 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import Form
 
-from . import _listener, _write_gate, permissions, signals
+from . import _listener, permissions, signals
 from ._state import AppState
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
+from .connections import OwnConnections, enable_wal, own_connections
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
 from .registry import Registry, RetryItems, describe_char, make_job_type, unstorable_char
-from .runner import SQLITE_BUSY_MS
 from .store import CHANGED_KEY, JobStore, remove_files
 
 log = logging.getLogger("jobs_admin")
@@ -98,20 +98,21 @@ class JobsAdmin:
         if "sqlalchemy" not in app.extensions:
             raise RuntimeError("call db.init_app(app) before jobs.init_app(app)")
         settings = read_settings(app.config, app.instance_path)
-        self._states[app] = AppState(settings=settings)
-        app.extensions["jobs_admin"] = self
-
         with app.app_context():
             engine = self.db.engine
         _listener.check_driver(engine)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-            if _write_gate.gate_of(engine) is None:  # one engine may serve several apps
-                _write_gate.install(engine, SQLITE_BUSY_MS / 1000)
+        # Nothing is set on the host's connections: WAL once (a setting of the database file),
+        # the rest on connections of jobs_admin's own (see jobs_admin.connections).
+        enable_wal(engine)
+        own = own_connections(engine, settings.sqlite_write_queue)
+        self._states[app] = AppState(settings=settings, connections=own)
+        app.extensions["jobs_admin"] = self
+
         # A commit of a change made through a plain connection wakes this process's live feed.
         app_ref = weakref.ref(app)
-        event.listen(engine, "commit", lambda conn: self._changed_commit(app_ref, conn))
-        event.listen(engine, "rollback", lambda conn: conn.info.pop(CHANGED_KEY, None))
+        for target in {engine, own.engine}:
+            event.listen(target, "commit", lambda conn: self._changed_commit(app_ref, conn))
+            event.listen(target, "rollback", lambda conn: conn.info.pop(CHANGED_KEY, None))
         # flask-sock's options for every websocket of the app, unless the host set its own:
         # ping idle browsers (a vanished one frees its thread) and refuse big client messages
         # (the live socket expects none).
@@ -130,6 +131,16 @@ class JobsAdmin:
 
         if settings.worker == "embedded":
             app.before_request(self._lazy_start)
+
+    def connections(self, app: Flask | None = None) -> OwnConnections:
+        """The connections jobs_admin's own writes go through for ``app`` (default: current).
+
+        On a SQLite file, a pool of jobs_admin's own next to the host's (see
+        :mod:`jobs_admin.connections`); elsewhere the host's engine.
+        """
+        own = self._state(app).connections
+        assert own is not None  # set by init_app with the state
+        return own
 
     def _state(self, app: Flask | None = None) -> AppState:
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -393,8 +404,13 @@ class JobsAdmin:
         from .errors import InvalidTransition
 
         row = self._require(job)
-        if row.status != "partial":
-            raise InvalidTransition(row.id, row.status, "pending", "retry its failed items")
+        # Its status now, from the database (locked on PostgreSQL): the session may hold a row
+        # another request has deleted or retried since.
+        status = self.store.current_status(self.db.session, row.id, lock=True)
+        if status is None:
+            raise JobNotFound(row.id)
+        if status != "partial":
+            raise InvalidTransition(row.id, status, "pending", "retry its failed items")
         job_type = self.registry.get(row.type)
         if job_type.retry_items is None:
             raise InvalidArgument(f"job type {row.type!r} cannot retry only its failed items")
@@ -490,11 +506,12 @@ class JobsAdmin:
         if int(days) != days or days < 0:
             raise InvalidArgument("days must be a whole number, 0 or more")
         cutoff = utcnow() - timedelta(days=days)
-        with self.db.engine.connect() as lock:
+        own = self.connections()
+        with own.engine.connect() as lock:
             if not self.store.session_lock(lock, "prune", wait):
                 return 0
             try:
-                with self.db.engine.connect() as conn:
+                with own.engine.connect() as conn:
                     total = self._prune_batches(conn, cutoff, settings)
             finally:
                 self.store.session_unlock(lock, "prune")
@@ -509,7 +526,7 @@ class JobsAdmin:
         with self.store.pruning(conn):
             while True:
                 started = time.monotonic()
-                with conn.begin():
+                with self.connections().transaction(conn):
                     n, files = self.store.prune_batch(conn, cutoff, batch)
                 freed = time.monotonic()
                 total += n
@@ -538,13 +555,13 @@ class JobsAdmin:
 
     def recount(self) -> dict[str, int]:
         """Rebuild the per-status counters from the jobs table; commit; return the counts."""
-        with self.db.engine.begin() as conn:
+        with self.connections().write() as conn:
             return self.store.recount(conn)
 
     def rescue(self) -> tuple[list[int], list[int]]:
         """Settle running jobs whose worker stopped heartbeating; return (requeued, failed)."""
         settings = self.settings()
-        with self.db.engine.begin() as conn:
+        with self.connections().write() as conn:
             requeued, failed = self.store.rescue(conn, settings.stale_after)
         if requeued or failed:
             log.warning(
@@ -575,7 +592,7 @@ class JobsAdmin:
         self.db.session.commit()
         ran = 0
         while limit is None or ran < limit:
-            with self.db.engine.begin() as conn:
+            with self.connections().write() as conn:
                 ids = self.store.claim(conn, name, 1)
             if not ids:
                 break
@@ -720,15 +737,3 @@ def _lock_free(pause: float, held: float) -> float:
     batch, and up to a little more than the longest sleep after a long one.
     """
     return max(pause, min(held / 2, SQLITE_BUSY_MAX_SLEEP * 1.1))
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets the admin read while a worker writes; the busy timeout makes writers queue
-    # instead of failing with "database is locked".
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL stays consistent after a crash and skips an fsync per commit.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

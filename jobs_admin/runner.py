@@ -15,7 +15,6 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from . import signals
-from ._write_gate import WAIT_KEY as GATE_WAIT
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
@@ -24,13 +23,13 @@ from .store import FRESH_PROGRESS, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
-#: The busy timeout jobs_admin sets on SQLite connections (milliseconds).
-SQLITE_BUSY_MS = 30000
-
 if TYPE_CHECKING:
     from .extension import JobsAdmin
 
 log = logging.getLogger("jobs_admin.runner")
+
+#: How long (ms) a progress write waits for SQLite's write lock before it stays buffered.
+PROGRESS_BUSY_MS = 20
 
 #: The stop reason the worker gives cancellable jobs at a graceful shutdown.
 SHUTDOWN = "worker shutting down"
@@ -87,24 +86,17 @@ def _run(
         if row is None:
             return None
 
-    sqlite = db.engine.dialect.name == "sqlite"
+    own = jobs.connections(app)
+    sqlite = own.sqlite
 
     def write(values: dict[str, Any], events: list[dict[str, Any]]) -> bool | None:
         try:
-            with db.engine.begin() as conn:
-                if sqlite:
-                    # The job's own session may hold SQLite's one write lock: wait briefly,
-                    # then keep the progress buffered rather than stall the job.
-                    conn.exec_driver_sql("PRAGMA busy_timeout=20")
-                    conn.info[GATE_WAIT] = 0.02
-                try:
-                    store.add_events(conn, [{"job_id": job_id, **e} for e in events])
-                    # Also with no values: log lines alone stamp the live feed's cursor.
-                    return store.progress(conn, job_id, worker, values)
-                finally:
-                    if sqlite:
-                        conn.info.pop(GATE_WAIT, None)
-                        conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            # The job's own session may hold SQLite's one write lock: wait briefly, then keep
+            # the progress buffered rather than stall the job.
+            with own.write(busy_ms=PROGRESS_BUSY_MS if sqlite else None) as conn:
+                store.add_events(conn, [{"job_id": job_id, **e} for e in events])
+                # Also with no values: log lines alone stamp the live feed's cursor.
+                return store.progress(conn, job_id, worker, values)
         except OperationalError as exc:
             if sqlite and "locked" in str(exc):
                 return None
@@ -117,7 +109,7 @@ def _run(
         level: str = "info",
         retry: bool = False,
     ) -> JobStatus | None:
-        with db.engine.begin() as conn:
+        with own.write() as conn:
             got = store.finish(conn, job_id, worker, status, values, retry=retry)
             if got is JobStatus.PENDING:
                 store.notify_pending(conn)

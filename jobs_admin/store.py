@@ -103,7 +103,11 @@ class Finish:
 
 
 def lock_key(name: str) -> int:
-    """A stable 63-bit advisory-lock key for ``name`` (same in every process and machine)."""
+    """A stable 31-bit advisory-lock key for ``name`` (same in every process and machine).
+
+    The CRC-32 of the name with its top bit cleared: never negative, so it reads the same as a
+    PostgreSQL ``int`` or ``bigint`` and in ``pg_locks.objid``.
+    """
     return zlib.crc32(f"jobs_admin:{name}".encode()) & 0x7FFFFFFF
 
 
@@ -863,6 +867,17 @@ class JobStore:
         self.notify_pending(conn)
         return cast("str | None", row.result_file)
 
+    def current_status(self, conn: Conn, job_id: int, lock: bool = False) -> str | None:
+        """A job's status as stored now (``None``: no such job).
+
+        :param lock: on PostgreSQL, lock the row until the transaction ends.
+        """
+        j = self.jobs
+        stmt = sa.select(j.c.status).where(j.c.id == job_id)
+        if lock and _dialect(conn) == "postgresql":
+            stmt = stmt.with_for_update()
+        return cast("str | None", conn.execute(stmt).scalar())
+
     def cancel(self, conn: Conn, job_id: int, user: str | None, cancellable: bool) -> JobStatus:
         """Cancel a pending job now, or ask a running one to stop; return the status it had.
 
@@ -961,10 +976,11 @@ class JobStore:
             # The counts changed: this process's live feed tells the browsers at once.
             conn.info[CHANGED_KEY] = True
             changes.raise_floor(conn, self.floor_table, top)
-            if not self._foreign_keys_enforced(conn):
-                # Do what the foreign keys' ON DELETE CASCADE / SET NULL do where they are
-                # enforced. "IS NOT NULL" keeps the UPDATE on the retry_of index (else SQLite's
-                # planner, which sees retry_of NULL almost everywhere, scans the table).
+            if _dialect(conn) != "postgresql":
+                # Do what the foreign keys' ON DELETE CASCADE / SET NULL do: SQLite enforces
+                # them only on connections with PRAGMA foreign_keys=ON, which is the host's
+                # choice, not jobs_admin's. "IS NOT NULL" keeps the UPDATE on the retry_of index
+                # (else SQLite's planner, which sees retry_of NULL almost everywhere, scans).
                 e = self.events
                 conn.execute(sa.delete(e).where(e.c.job_id.in_(deleted)))
                 conn.execute(
@@ -974,14 +990,6 @@ class JobStore:
                 )
         self._count(conn, deltas)
         return len(deleted), files
-
-    def _foreign_keys_enforced(self, conn: Conn) -> bool:
-        """Whether ``conn`` enforces foreign keys: always on PostgreSQL; on SQLite only with
-        ``PRAGMA foreign_keys`` (jobs_admin sets it on its engine's connections, but a host may
-        hand over connections made before :meth:`JobsAdmin.init_app` added that hook)."""
-        if _dialect(conn) == "postgresql":
-            return True
-        return bool(conn.execute(sa.text("PRAGMA foreign_keys")).scalar())
 
     def prune_batch(self, conn: Conn, cutoff: datetime, batch: int) -> tuple[int, list[str]]:
         """Delete up to ``batch`` finished jobs that finished before ``cutoff`` (the oldest
@@ -1003,7 +1011,7 @@ class JobStore:
             .limit(batch)
         )
         # The DELETE picks its rows itself (on ix_jobs_admin_job_finished): no list of ids goes
-        # through Python, and the foreign keys delete the events and clear retry links.
+        # through Python; the events and retry links of the ids it returns go next.
         return self._delete_finished(conn, j.c.id.in_(doomed.scalar_subquery()))
 
     def _prune_batch_pg(self, conn: Conn, cutoff: datetime, batch: int) -> tuple[int, list[str]]:

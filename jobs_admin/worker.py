@@ -303,7 +303,7 @@ class Worker:
     def _claim_once(self, limit: int) -> int:
         if limit <= 0 or self._stopping:
             return 0
-        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
             rows = self.jobs.store.claim_rows(conn, self.name, limit)
         for row in rows:
             job_id = row["id"]
@@ -325,7 +325,7 @@ class Worker:
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
         j = self.jobs.store.jobs
-        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
             for job_id in ids:
                 got = self.jobs.store.finish(
                     conn,
@@ -421,7 +421,7 @@ class Worker:
     def _write_ends(self, batch: list[Finish]) -> None:
         jobs = self.jobs
         with self.app.app_context():
-            with jobs.db.engine.begin() as conn:
+            with jobs.connections(self.app).write() as conn:
                 done = jobs.store.finish_many(conn, self.name, batch)
             if len(done) < len(batch):
                 lost = sorted({e.job_id for e in batch} - set(done))
@@ -487,7 +487,7 @@ class Worker:
         ids = self.owned_ids()
         if not ids:
             return
-        with self.app.app_context(), self.jobs.db.engine.begin() as conn:
+        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
             cancel = self.jobs.store.heartbeat(conn, self.name, ids)
         for job_id in cancel:
             ctx = self._running.get(job_id)

@@ -339,7 +339,9 @@ def _teardown_app(app: Flask) -> None:
         host_jobs.stop_worker()
         host_jobs.stop_live(app)
         host_db.session.remove()
+        own = host_jobs.connections(app).engine
         host_db.engine.dispose()
+        own.dispose()
 
 
 #: ``JOBS_ADMIN_TEST_BACKEND=postgresql`` runs every ``app``/``make_app`` test on a throwaway

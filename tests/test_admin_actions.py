@@ -951,3 +951,48 @@ def test_download_of_a_stored_name_with_control_characters_is_no_500(
     response = client.get(f"/admin/jobs/{nul}/download")
     assert response.status_code == 302
     assert flashes(client) == [("error", f"The result file of job {nul} is missing.")]
+
+
+@pytest.mark.parametrize("action", ["retry", "cancel", "delete", "retry-items", "bulk"])
+def test_row_action_on_a_job_deleted_in_between_flashes(
+    app: Any,
+    client: Any,
+    auth: Any,
+    jobs: Any,
+    db: Any,
+    probe: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    """Another admin deletes the job after the view loaded it and before it acts: the action
+    answers with a flash and changes nothing, never a 500."""
+    from jobs_admin.admin.views import JobView
+
+    job_id = finished(jobs, "test.items", count=2, fail_every=2)  # partial: every action fits
+    other = finished(jobs, "test.noop")
+    auth.login("admin")
+    csrf = token(client)
+    load = JobView.get_one
+
+    def get_one_then_gone(self: Any, id: Any) -> Any:
+        job = load(self, id)
+        if job is not None and job.id == job_id:
+            with db.engine.begin() as conn:  # another connection: another admin's request
+                jobs.store.delete(conn, job_id)
+        return job
+
+    monkeypatch.setattr(JobView, "get_one", get_one_then_gone)
+    if action == "bulk":
+        response = client.post(
+            "/admin/jobs/action/",
+            data={"csrf_token": csrf, "action": "retry", "rowid": [str(job_id), str(other)]},
+        )
+        expected = [("warning", f"Skipped 2: #{job_id} no longer exists, #{other} is completed")]
+    else:
+        response = client.post(f"/admin/jobs/{job_id}/{action}", data={"csrf_token": csrf})
+        expected = [("error", f"Job {job_id} does not exist.")]
+    assert response.status_code == 302
+    assert flashes(client) == expected
+    assert probe.job(job_id) is None
+    assert probe.status(other) == "completed"
+    assert probe.group_by_status() == jobs.counts()

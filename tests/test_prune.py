@@ -68,12 +68,14 @@ def test_prune_deletes_exactly_the_old_finished_jobs_in_batches(
     def on_pruned(sender: Any, count: int) -> None:
         pruned.append(count)
 
-    sa.event.listen(db.engine, "before_cursor_execute", count)
+    # Prunes write through jobs_admin's own connections.
+    own = jobs.connections().engine
+    sa.event.listen(own, "before_cursor_execute", count)
     signals.jobs_pruned.connect(on_pruned)
     try:
         assert jobs.prune() == len(old)  # JOBS_ADMIN_RETENTION_DAYS = 30
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+        sa.event.remove(own, "before_cursor_execute", count)
         signals.jobs_pruned.disconnect(on_pruned)
 
     assert pruned == [len(old)]
@@ -130,6 +132,7 @@ def test_prune_batch_without_enforced_foreign_keys(
     ids = build_history(probe, make_job)
     retried = jobs.retry_failed_items(ids["old_partial"]).id
     with db.engine.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA foreign_keys").scalar()
         conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
         conn.commit()
@@ -138,7 +141,7 @@ def test_prune_batch_without_enforced_foreign_keys(
                 cutoff = datetime.now(UTC) - timedelta(days=30)
                 n, files = jobs.store.prune_batch(conn, cutoff, 100)
         finally:
-            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+            conn.exec_driver_sql(f"PRAGMA foreign_keys = {int(before or 0)}")
             conn.commit()
     assert n == 5 and len(files) == 1
     for key in ("old_completed", "old_failed", "old_partial", "old_cancelled", "old_with_file"):
@@ -166,12 +169,14 @@ def test_prune_default_batch_and_sqlite_pause(
         statements.append(statement)
 
     monkeypatch.setattr(extension.time, "sleep", sleeps.append)
-    sa.event.listen(db.engine, "before_cursor_execute", record)
+    # Prunes write through jobs_admin's own connections.
+    own = jobs.connections().engine
+    sa.event.listen(own, "before_cursor_execute", record)
     try:
         assert jobs.settings().prune_batch is None
         assert jobs.prune() == 5
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+        sa.event.remove(own, "before_cursor_execute", record)
     assert probe.job(ids["new_completed"]) is not None
     assert jobs.counts() == probe.group_by_status()
     checkpoints = [s for s in statements if "wal_checkpoint" in s]
@@ -202,3 +207,12 @@ def test_sqlite_pause_outlasts_the_busy_handler_sleep(held: float, free: float) 
     from jobs_admin.extension import _lock_free
 
     assert _lock_free(0.03, held) == pytest.approx(free)
+
+
+def test_lock_key_fits_the_width_its_docstring_names() -> None:
+    """The advisory-lock key is what its docstring says: 31 bits, never negative."""
+    from jobs_admin.store import lock_key
+
+    assert lock_key.__doc__ is not None and "31-bit" in lock_key.__doc__
+    keys = {lock_key(name) for name in ("prune", "rescue", "housekeeping", "x" * 100)}
+    assert len(keys) == 4 and all(0 <= key < 2**31 for key in keys)

@@ -274,11 +274,15 @@ def test_context_progress_writes_are_throttled(
         if statement.lstrip().upper().startswith("UPDATE JOBS_ADMIN_JOB "):
             updates.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", count)
+    # The claim and progress go through jobs_admin's own connections, the end through the host's.
+    engines = {db.engine, jobs.connections().engine}
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", count)
     try:
         jobs.work_off()
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", count)
     row = probe.job(job.id)
     assert row["status"] == "completed"
     assert row["progress_done"] == 100_000 and row["progress_total"] == 100_000
