@@ -101,8 +101,8 @@ LIVE_RECHECK = 3.0
 #: Minimum seconds between two progress writes of one running job (``advance`` is throttled).
 PROGRESS_INTERVAL = 0.5
 
-#: Most ``ctx.log`` lines a job keeps over all its runs; later lines are dropped and the log ends with
-#: one line saying how many were (300,000 unbounded lines took 105 MB of database).
+#: Most ``ctx.log`` lines a job keeps over all its runs; later lines are dropped and the run's
+#: log ends with one line saying how many were (300,000 unbounded lines took 105 MB of database).
 MAX_LOG_LINES = 10000
 
 
