@@ -12,11 +12,15 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy.engine import URL
@@ -28,7 +32,7 @@ from .context import JobContext
 from .models import EventKind, JobStatus
 from .registry import JobType
 from .runner import SHUTDOWN, run_job, send_signal
-from .store import NOTIFY_CHANNEL, Finish
+from .store import NOTIFY_CHANNEL, PAUSED, Finish
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -44,6 +48,40 @@ MAX_FINISH_BATCH = 500
 # APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
 _EXECUTOR = "jobs_admin"
 logging.getLogger(f"apscheduler.executors.{_EXECUTOR}").setLevel(logging.WARNING)
+
+
+def before_pools_exit(func: Callable[[], object]) -> None:
+    """Call ``func`` when the interpreter exits, before ``concurrent.futures`` joins its threads.
+
+    ``atexit`` is too late for a worker's graceful stop: the interpreter first runs
+    ``threading``'s exit functions, and ``concurrent.futures`` registers one there that waits
+    for every pool thread (a running job would run to its end, or for ever) and then refuses
+    new work (APScheduler's heartbeat then logs "cannot schedule new futures after shutdown").
+    ``threading._register_atexit`` is how ``concurrent.futures`` itself registers; its
+    functions run in reverse order, so ``func``, registered after ``concurrent.futures`` was
+    imported, runs first, while the pools still work. It is private (Python 3.9 to 3.13 have
+    it): without it ``func`` falls back to ``atexit``, where the stop still ends the worker.
+    Servers and the CLI do not rely on this: gunicorn's ``worker_exit`` hook of
+    ``docs/deploy/gunicorn.conf.py`` and ``flask jobs worker`` call ``stop_worker()`` directly.
+
+    :param func: what to call; an exception it raises is logged, never raised.
+    """
+
+    def call() -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("jobs_admin could not stop its worker at exit")
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        atexit.register(call)
+        return
+    try:
+        register(call)
+    except RuntimeError:
+        # Started while the interpreter is already exiting: atexit is all there is left.
+        atexit.register(call)
 
 
 def worker_name() -> str:
@@ -143,7 +181,7 @@ class Worker:
             )
             self._listener.start()
         ref = weakref.ref(self)
-        atexit.register(lambda: (w := ref()) is not None and w.stop(wait=True))
+        before_pools_exit(lambda: (w := ref()) is not None and w.stop(wait=True))
         log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)
 
     def stop(self, wait: bool = True, grace: float | None = None) -> list[int]:
@@ -168,11 +206,12 @@ class Worker:
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             # Let a claim under way finish before the pool closes (it is one short statement).
             self._dispatcher.join(10)
-        with contextlib.suppress(Exception):
-            # Pause first so the scheduler thread submits nothing more, then let the
-            # dispatcher and heartbeat runs already under way finish (they are short).
-            self.scheduler.pause()
-            self.scheduler.shutdown(wait=True)
+        # The rescue and the housekeeping stop now; the heartbeat goes on until the jobs
+        # have handed themselves back or the grace is over, so no other worker's rescue
+        # takes a job this one still runs.
+        for task in ("jobs_admin.rescue", "jobs_admin.housekeeping"):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(task)
         for _job_id, ctx in list(self._running.items()):
             job_type = self._job_type(ctx)
             if ctx is not None and job_type is not None and job_type.cancellable:
@@ -190,12 +229,19 @@ class Worker:
             left = self.running_ids()
             if left:
                 log.warning(
-                    "jobs_admin worker %s stopped with jobs still running: %s", self.name, left
+                    "jobs_admin worker %s stopped with jobs still running: %s; their heartbeats"
+                    " stop now and the rescue settles them after JOBS_ADMIN_STALE_AFTER",
+                    self.name,
+                    left,
                 )
         queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
         # The ends of jobs that returned are written before the worker lets go of them.
         self._stop_ender()
+        with contextlib.suppress(SchedulerNotRunningError):
+            # Last, so the heartbeat ran while the jobs handed themselves back; a heartbeat
+            # under way finishes (it is one short statement).
+            self.scheduler.shutdown(wait=True)
         if self._watch is not None:
             self._watch.close()
         # Claimed jobs whose run never began (queued behind the grace period) go back now
@@ -325,6 +371,7 @@ class Worker:
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
         j = self.jobs.store.jobs
+        paused = self.jobs.store.paused(j.c.phase)
         with self.app.app_context(), self.jobs.db.engine.begin() as conn:
             for job_id in ids:
                 got = self.jobs.store.finish(
@@ -332,7 +379,14 @@ class Worker:
                     job_id,
                     self.name,
                     JobStatus.PENDING,
-                    {"worker": None, "heartbeat_at": None, "attempts": j.c.attempts - 1},
+                    {
+                        "worker": None,
+                        "heartbeat_at": None,
+                        "attempts": j.c.attempts - 1,
+                        # A paused job claimed to resume is still a paused one.
+                        "phase": sa.case((paused, PAUSED), else_=j.c.phase),
+                        "started_at": sa.case((paused, j.c.started_at), else_=None),
+                    },
                 )
                 if got is not None:
                     self.jobs.store.event(
