@@ -223,16 +223,24 @@ def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[st
     """
     ctx.step("Resolving images")
     ctx.set_total(len(skus))
+    # A run resumed after a pause counted its first SKUs already: it resolves their images
+    # again (cheap, and the pages need them) without counting them twice.
+    counted = ctx.done + ctx.failed
     images: dict[str, str] = {}
-    for sku in skus:
-        ctx.check_cancelled()
+    for n, sku in enumerate(skus):
+        new = n >= counted
+        if new:
+            ctx.check_cancelled()
         try:
             images[sku] = _resolve_image(sku)
         except LookupError as exc:
-            ctx.item_failed(sku, exc)
+            if new:
+                ctx.item_failed(sku, exc)
         else:
-            ctx.advance()
-        _pause()
+            if new:
+                ctx.advance()
+        if new:
+            _pause()
 
     ctx.step("Building pages")
     names = _product_names(images)
@@ -341,8 +349,12 @@ def import_products(
     ctx.step("Importing")
     created = updated = 0
     batch: list[dict[str, Any]] = []
-    for n, row in enumerate(feed, start=1):
-        ctx.check_cancelled()
+    # The job stops only between batches, when every row before is committed or rejected:
+    # a run resumed after a pause goes on at the first row not counted yet.
+    start = ctx.done + ctx.failed
+    for n, row in enumerate(feed[start:], start=start + 1):
+        if not batch:
+            ctx.check_cancelled()
         try:
             _check_row(row)
         except ValueError as exc:
@@ -376,11 +388,13 @@ def reindex_search(ctx: JobContext, items: int) -> dict[str, int]:
     :param items: how many documents to index.
     :returns: how many documents were indexed.
     """
-    ctx.step("Collecting documents")
-    ctx.set_total(items)
-    _pause()
+    if not ctx.resumed:
+        ctx.step("Collecting documents")
+        ctx.set_total(items)
+        _pause()
     ctx.step("Indexing")
-    for n in range(1, items + 1):
+    # Resumed after a pause (a deploy): the documents indexed before it stay indexed.
+    for n in range(ctx.done + 1, items + 1):
         ctx.check_cancelled()
         _pause(2)
         ctx.advance()

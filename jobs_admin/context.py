@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class JobContext:
         progress_interval: float,
         max_log_lines: int = MAX_LOG_LINES,
         logged_before: int = 0,
+        resumed: bool = False,
+        steps: Sequence[str] = (),
     ) -> None:
         #: The id of the running job.
         self.job_id = job_id
@@ -68,6 +71,12 @@ class JobContext:
         self.attempt = attempt
         #: How many runs the job may have in all.
         self.max_attempts = max_attempts
+        #: Whether this run resumes the job after a worker paused it at its shutdown: what
+        #: was done then is in :attr:`done`, :attr:`failed` and :attr:`steps`, to be skipped.
+        self.resumed = resumed
+        self._steps = list(steps)
+        # Earlier steps a resumed run has not begun again yet (each name as often as it ran).
+        self._replay = Counter(steps)
         self._total = progress_total
         self._done = progress_done
         self._failed = progress_failed
@@ -102,6 +111,12 @@ class JobContext:
         return self._done
 
     @property
+    def steps(self) -> list[str]:
+        """Names of the steps this attempt has begun, those of the runs before a pause first."""
+        with self._lock:
+            return list(self._steps)
+
+    @property
     def failed(self) -> int:
         """Items failed so far; the job ends ``partial`` if this is not zero."""
         return self._failed
@@ -119,12 +134,16 @@ class JobContext:
         self._maybe_flush(force=True)
 
     def advance(self, n: int = 1) -> None:
-        """Count ``n`` more items done.
+        """Count ``n`` more items done; never more than the total allows.
 
         :param n: how many items were just finished.
         """
         with self._lock:
             self._done += n
+            if self._total is not None:
+                # Done and failed items together never pass the total (a resumed job that
+                # redid items it had counted before its pause, a total set too low).
+                self._done = max(0, min(self._done, self._total - self._failed))
             self._dirty["progress_done"] = self._done
         self._maybe_flush()
 
@@ -152,17 +171,25 @@ class JobContext:
     def step(self, name: str) -> None:
         """Start a named step: sets the job's phase and records a timed step in its timeline.
 
+        A resumed job that begins again a step it began before its pause only sets the phase:
+        the step is listed once, from when it first began.
+
         :param name: what the job is doing now ("Resolving images").
         """
         with self._lock:
             self._dirty["phase"] = storable(name[:200])
-            self._events.append(
-                {
-                    "kind": EventKind.STEP.value,
-                    "message": storable(name[:2000]),
-                    "data": {"attempt": self.attempt},
-                }
-            )
+            again = self._replay[name] > 0
+            if again:
+                self._replay[name] -= 1
+            else:
+                self._steps.append(name)
+                self._events.append(
+                    {
+                        "kind": EventKind.STEP.value,
+                        "message": storable(name[:2000]),
+                        "data": {"attempt": self.attempt},
+                    }
+                )
         self._maybe_flush(force=True)
 
     def log(self, message: str, level: str = "info") -> None:
@@ -306,13 +333,21 @@ class JobContext:
             return
         written = self._flush_cb(values, events)
         if written is None:
-            with self._lock:
-                # Busy: put them back in front of anything buffered meanwhile.
-                self._dirty = {**values, **self._dirty}
-                self._events = events + self._events
-                self._pending_logs += sum(1 for e in events if e["kind"] == EventKind.LOG.value)
+            self.put_back(values, events)
         elif not written:
             self.request_stop(LOST)
+
+    def put_back(self, values: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        """Buffer values and events a write could not store (the database was busy) again,
+        in front of anything buffered meanwhile, for the next flush.
+
+        :param values: the job's columns to set.
+        :param events: the event rows (without ``job_id``).
+        """
+        with self._lock:
+            self._dirty = {**values, **self._dirty}
+            self._events = events + self._events
+            self._pending_logs += sum(1 for e in events if e["kind"] == EventKind.LOG.value)
 
     def drain(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Take the buffered progress values and events (the runner writes the last ones)."""

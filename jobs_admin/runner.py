@@ -19,7 +19,7 @@ from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
 from .registry import describe_char, first_unstorable, storable
-from .store import FRESH_PROGRESS, Finish
+from .store import FRESH_PROGRESS, PAUSED, RESUMING, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
@@ -108,6 +108,7 @@ def _run(
         event: str,
         level: str = "info",
         retry: bool = False,
+        data: dict[str, Any] | None = None,
     ) -> JobStatus | None:
         with own.write() as conn:
             got = store.finish(conn, job_id, worker, status, values, retry=retry)
@@ -115,9 +116,15 @@ def _run(
                 store.notify_pending(conn)
             if got is not None and got is not status:
                 event, level = "cancel requested during the attempt: not retried", "warning"
+                data = None
             if got is not None:
                 store.event(
-                    conn, job_id, EventKind.STATUS, event, level=level, data={"status": got.value}
+                    conn,
+                    job_id,
+                    EventKind.STATUS,
+                    event,
+                    level=level,
+                    data={"status": got.value, **(data or {})},
                 )
         if got is None:
             log.warning(
@@ -132,10 +139,11 @@ def _run(
         _send_finished(app, jobs, job_id)
         return JobStatus.FAILED
 
+    resumed = row.get("phase") == RESUMING
     logged = 0
-    if row["attempts"] > 1:
-        # The cap is per job: a retry gets what the earlier runs left of it (a first run has
-        # no lines yet, and costs no query).
+    if row["attempts"] > 1 or resumed:
+        # The cap is per job: a retry or a resumed run gets what the earlier runs left of it
+        # (a first run has no lines yet, and costs no query).
         logged = store.count_events(db.session, job_id, EventKind.LOG.value)
     ctx = JobContext(
         job_id=job_id,
@@ -152,7 +160,11 @@ def _run(
         progress_interval=settings.progress_interval,
         max_log_lines=settings.max_log_lines,
         logged_before=logged,
+        resumed=resumed,
+        steps=_earlier_steps(db, store, job_id, row["attempts"]) if resumed else (),
     )
+    if resumed:
+        _resume(ctx, write, worker)
     register(job_id, ctx)
     if row["cancel_requested"]:
         ctx.request_stop("cancelled")
@@ -169,7 +181,8 @@ def _run(
         ctx.flush()
         reason = ctx.stop_reason or exc.reason
         if reason == SHUTDOWN:
-            # Handed back without using up an attempt: the next worker resumes it.
+            # Paused without using up an attempt, its progress and first start kept: the
+            # next worker resumes it where it stopped (ctx.resumed, ctx.done, ctx.steps).
             ok = end(
                 JobStatus.PENDING,
                 {
@@ -177,8 +190,10 @@ def _run(
                     "run_at": utcnow(),
                     "attempts": j.c.attempts - 1,
                     "heartbeat_at": None,
+                    "phase": PAUSED,
                 },
-                "handed back to the queue at worker shutdown",
+                f"paused: {worker} shut down",
+                data={"paused": _at(ctx)},
             )
             return JobStatus.PENDING if ok else None
         if reason.startswith("timed out"):
@@ -270,6 +285,53 @@ def _call(func: Callable[..., Any], ctx: JobContext) -> Any:
     if ctx.stop_raised:
         raise JobCancelled(ctx.stop_reason or "cancelled")
     return result
+
+
+def _at(ctx: JobContext) -> dict[str, Any]:
+    """Where a job stands, for the events of its pause and its resumption.
+
+    :param ctx: the job's context.
+    """
+    return {"done": ctx.done, "failed": ctx.failed, "total": ctx.total}
+
+
+def _earlier_steps(db: Any, store: Any, job_id: int, attempt: int) -> list[str]:
+    """The names of the steps a paused job recorded in this attempt before it was paused.
+
+    :param db: the host's ``SQLAlchemy``.
+    :param store: the job store.
+    :param job_id: the resumed job.
+    :param attempt: its attempt, the same as before the pause (a pause spends none).
+    """
+    e = store.events
+    stmt = (
+        sa.select(e.c.message)
+        .where(e.c.job_id == job_id, e.c.kind == EventKind.STEP.value, store.of_attempt(attempt))
+        .order_by(e.c.id)
+    )
+    with db.engine.connect() as conn:
+        return [m or "" for m in conn.scalars(stmt)]
+
+
+def _resume(ctx: JobContext, write: Callable[..., bool | None], worker: str) -> None:
+    """Record that a paused job runs again, and show its last step as its phase.
+
+    Written at once, so the list shows it running where it was rather than "Resuming".
+
+    :param ctx: the resumed job's context.
+    :param write: the runner's progress writer.
+    :param worker: the worker that resumes it.
+    """
+    at = _at(ctx)
+    where = f"{at['done']}/{at['total']}" if at["total"] is not None else f"{at['done']} done"
+    event = {
+        "kind": EventKind.STATUS.value,
+        "message": f"resumed on {worker} at {where}",
+        "data": {"status": "running", "resumed": at},
+    }
+    phase = ctx.steps[-1][:200] if ctx.steps else None
+    if write({"phase": phase}, [event]) is None:
+        ctx.put_back({"phase": phase}, [event])  # the database is busy: the next flush
 
 
 def _describe(exc: BaseException) -> str:

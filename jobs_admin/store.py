@@ -57,6 +57,15 @@ FRESH_PROGRESS: dict[str, Any] = {
 }
 
 
+#: The phase of a job a worker handed back at its shutdown: ``pending`` with its progress kept,
+#: shown as "Paused" until a worker resumes it. No job that has not run has a phase, and every
+#: other way back to ``pending`` (a retry, a rescue) clears it, so the phase marks the pause.
+PAUSED = "Paused"
+
+#: The phase a claim gives a paused job: the runner sees from it that the job resumes (and
+#: a job claimed ahead and handed back unstarted keeps being a paused one).
+RESUMING = "Resuming"
+
 #: What :meth:`JobStore.claim_rows` returns of each claimed job (besides id and creator).
 CLAIM_COLUMNS = (
     "type",
@@ -69,6 +78,7 @@ CLAIM_COLUMNS = (
     "progress_done",
     "progress_failed",
     "cancel_requested",
+    "phase",
 )
 
 #: The columns a successful end may set per job in :meth:`JobStore.finish_many`, with the
@@ -516,7 +526,11 @@ class JobStore:
             [j.c.run_at <= now],
             {
                 "worker": worker,
-                "started_at": now,
+                # A paused job keeps its first start: its run goes on where it stopped.
+                "started_at": sa.case(
+                    (self.paused(j.c.phase), sa.func.coalesce(j.c.started_at, now)), else_=now
+                ),
+                "phase": sa.case((self.paused(j.c.phase), RESUMING), else_=j.c.phase),
                 "heartbeat_at": now,
                 "attempts": j.c.attempts + 1,
                 "finished_at": None,
@@ -546,6 +560,12 @@ class JobStore:
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
 
+    @staticmethod
+    def paused(phase: Any) -> sa.ColumnElement[bool]:
+        """Whether a pending job with this phase was handed back at a shutdown (see
+        :data:`PAUSED`): a paused job, or one claimed to resume and handed back unstarted."""
+        return cast(sa.ColumnElement[bool], phase.in_([PAUSED, RESUMING]))
+
     @functools.cached_property
     def _claim_pg(self) -> sa.TextClause:
         """The claim on PostgreSQL, in one statement: pick, move, count and log.
@@ -569,7 +589,11 @@ class JobStore:
             ), moved AS (
                 UPDATE {job} AS j
                 SET status = 'running', worker = CAST(:worker AS text),
-                    started_at = CAST(:now AS timestamptz),
+                    started_at = CASE WHEN j.phase IN ('{PAUSED}', '{RESUMING}')
+                        THEN coalesce(j.started_at, CAST(:now AS timestamptz))
+                        ELSE CAST(:now AS timestamptz) END,
+                    phase = CASE WHEN j.phase IN ('{PAUSED}', '{RESUMING}')
+                        THEN '{RESUMING}' ELSE j.phase END,
                     heartbeat_at = CAST(:now AS timestamptz),
                     attempts = j.attempts + 1, finished_at = NULL, cancel_requested = false,
                     updated_at = CAST(:now AS timestamptz),
@@ -897,7 +921,13 @@ class JobStore:
                 JobStatus.PENDING,
                 JobStatus.CANCELLED,
                 [j.c.id == job_id],
-                {"finished_at": utcnow(), "updated_by": user, "cancel_requested": True},
+                # A paused job's phase ends with the pause.
+                {
+                    "finished_at": utcnow(),
+                    "updated_by": user,
+                    "cancel_requested": True,
+                    "phase": None,
+                },
             )
             if moved:
                 self.event(

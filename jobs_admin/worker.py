@@ -12,23 +12,27 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
-from sqlalchemy.engine import URL
 
 from . import signals
+from ._listener import listener_of
 from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
 from .models import EventKind, JobStatus
 from .registry import JobType
 from .runner import SHUTDOWN, run_job, send_signal
-from .store import NOTIFY_CHANNEL, Finish
+from .store import NOTIFY_CHANNEL, PAUSED, Finish
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -44,6 +48,40 @@ MAX_FINISH_BATCH = 500
 # APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
 _EXECUTOR = "jobs_admin"
 logging.getLogger(f"apscheduler.executors.{_EXECUTOR}").setLevel(logging.WARNING)
+
+
+def before_pools_exit(func: Callable[[], object]) -> None:
+    """Call ``func`` when the interpreter exits, before ``concurrent.futures`` joins its threads.
+
+    ``atexit`` is too late for a worker's graceful stop: the interpreter first runs
+    ``threading``'s exit functions, and ``concurrent.futures`` registers one there that waits
+    for every pool thread (a running job would run to its end, or for ever) and then refuses
+    new work (APScheduler's heartbeat then logs "cannot schedule new futures after shutdown").
+    ``threading._register_atexit`` is how ``concurrent.futures`` itself registers; its
+    functions run in reverse order, so ``func``, registered after ``concurrent.futures`` was
+    imported, runs first, while the pools still work. It is private (Python 3.9 to 3.13 have
+    it): without it ``func`` falls back to ``atexit``, where the stop still ends the worker.
+    Servers and the CLI do not rely on this: gunicorn's ``worker_exit`` hook of
+    ``docs/deploy/gunicorn.conf.py`` and ``flask jobs worker`` call ``stop_worker()`` directly.
+
+    :param func: what to call; an exception it raises is logged, never raised.
+    """
+
+    def call() -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("jobs_admin could not stop its worker at exit")
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        atexit.register(call)
+        return
+    try:
+        register(call)
+    except RuntimeError:
+        # Started while the interpreter is already exiting: atexit is all there is left.
+        atexit.register(call)
 
 
 def worker_name() -> str:
@@ -84,7 +122,7 @@ class Worker:
         self._watch: CommitWatch | None = None
         self._stopping = False
         self._stopped = threading.Event()
-        self._listener: threading.Thread | None = None
+        self._unlisten: Callable[[], None] | None = None
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
         self.scheduler = BackgroundScheduler(
             executors={_EXECUTOR: SchedulerPool(3)},
@@ -136,14 +174,13 @@ class Worker:
         )
         self._dispatcher.start()
         with self.app.app_context():
-            url = self.jobs.db.engine.url
-        if url.get_backend_name() == "postgresql":
-            self._listener = threading.Thread(
-                target=self._listen, args=(url,), name="jobs_admin-listen", daemon=True
-            )
-            self._listener.start()
+            engine = self.jobs.db.engine
+        if engine.dialect.name == "postgresql":
+            # Anything may have been enqueued while we were not listening: a (re)connection
+            # wakes the dispatcher too.
+            self._unlisten = listener_of(engine).subscribe(NOTIFY_CHANNEL, self.wake)
         ref = weakref.ref(self)
-        atexit.register(lambda: (w := ref()) is not None and w.stop(wait=True))
+        before_pools_exit(lambda: (w := ref()) is not None and w.stop(wait=True))
         log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)
 
     def stop(self, wait: bool = True, grace: float | None = None) -> list[int]:
@@ -168,11 +205,12 @@ class Worker:
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             # Let a claim under way finish before the pool closes (it is one short statement).
             self._dispatcher.join(10)
-        with contextlib.suppress(Exception):
-            # Pause first so the scheduler thread submits nothing more, then let the
-            # dispatcher and heartbeat runs already under way finish (they are short).
-            self.scheduler.pause()
-            self.scheduler.shutdown(wait=True)
+        # The rescue and the housekeeping stop now; the heartbeat goes on until the jobs
+        # have handed themselves back or the grace is over, so no other worker's rescue
+        # takes a job this one still runs.
+        for task in ("jobs_admin.rescue", "jobs_admin.housekeeping"):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(task)
         for _job_id, ctx in list(self._running.items()):
             job_type = self._job_type(ctx)
             if ctx is not None and job_type is not None and job_type.cancellable:
@@ -190,14 +228,23 @@ class Worker:
             left = self.running_ids()
             if left:
                 log.warning(
-                    "jobs_admin worker %s stopped with jobs still running: %s", self.name, left
+                    "jobs_admin worker %s stopped with jobs still running: %s; their heartbeats"
+                    " stop now and the rescue settles them after JOBS_ADMIN_STALE_AFTER",
+                    self.name,
+                    left,
                 )
         queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
         # The ends of jobs that returned are written before the worker lets go of them.
         self._stop_ender()
+        with contextlib.suppress(SchedulerNotRunningError):
+            # Last, so the heartbeat ran while the jobs handed themselves back; a heartbeat
+            # under way finishes (it is one short statement).
+            self.scheduler.shutdown(wait=True)
         if self._watch is not None:
             self._watch.close()
+        if self._unlisten is not None:
+            self._unlisten()
         # Claimed jobs whose run never began (queued behind the grace period) go back now
         # rather than waiting for the rescue.
         unstarted += [i for i, f in queued.items() if f.cancelled() and i not in unstarted]
@@ -325,6 +372,7 @@ class Worker:
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
         j = self.jobs.store.jobs
+        paused = self.jobs.store.paused(j.c.phase)
         with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
             for job_id in ids:
                 got = self.jobs.store.finish(
@@ -332,7 +380,14 @@ class Worker:
                     job_id,
                     self.name,
                     JobStatus.PENDING,
-                    {"worker": None, "heartbeat_at": None, "attempts": j.c.attempts - 1},
+                    {
+                        "worker": None,
+                        "heartbeat_at": None,
+                        "attempts": j.c.attempts - 1,
+                        # A paused job claimed to resume is still a paused one.
+                        "phase": sa.case((paused, PAUSED), else_=j.c.phase),
+                        "started_at": sa.case((paused, j.c.started_at), else_=None),
+                    },
                 )
                 if got is not None:
                     self.jobs.store.event(
@@ -457,31 +512,6 @@ class Worker:
         job_type = self._job_type(ctx)
         if stopping and job_type is not None and job_type.cancellable:
             ctx.request_stop(SHUTDOWN)
-
-    def _listen(self, url: URL) -> None:
-        """Wake the dispatcher on PostgreSQL ``NOTIFY``; reconnect with backoff when cut off."""
-        import psycopg
-
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        delay = 0.5
-        while not self._stopping:
-            try:
-                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    delay = 0.5
-                    # Anything may have been enqueued while we were not listening.
-                    self.wake()
-                    while not self._stopping:
-                        for _ in conn.notifies(timeout=1.0):
-                            self.wake()
-            except Exception as exc:
-                if self._stopping:
-                    return
-                log.warning(
-                    "jobs_admin listener lost its connection (%s); retrying in %.1f s", exc, delay
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     def _heartbeat(self) -> None:
         ids = self.owned_ids()

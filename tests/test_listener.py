@@ -76,3 +76,31 @@ def test_listener_refuses_a_driver_it_cannot_listen_with(pg_url: str) -> None:
             check_driver(engine)
     finally:
         engine.dispose()
+
+
+def test_listener_one_connection_serves_the_worker_and_the_live_feed(
+    pg_app: Any, jobs: Any, db: Any, probe: Any, wait_for: Any
+) -> None:
+    from jobs_admin.live import Subscriber
+
+    with pg_app.app_context():
+        engine = db.engine
+        jobs.start_worker()
+        feed = jobs.live_feed(pg_app)
+    sub = Subscriber(True, "admin", None)
+    feed.subscribe(sub)
+    listener = listener_of(engine)
+    try:
+        assert feed.listening.wait(10)
+        wait_for(lambda: set(listener._subs) == {"jobs_admin_pending", "jobs_admin_changes"})
+        wait_for(listener.listening.is_set)
+        assert listener.connections == 1
+        with pg_app.app_context():
+            job_id = int(jobs.enqueue("test.noop", created_by="admin", commit=True).id)
+            wait_for(lambda: probe.status(job_id) == "completed")
+        wait_for(lambda: any(f'"id":{job_id},' in (m or "") for m in list(sub.queue.queue)))
+        assert listener.connections == 1
+    finally:
+        feed.unsubscribe(sub)
+        with pg_app.app_context():
+            jobs.stop_worker()

@@ -188,9 +188,14 @@ def test_worker_graceful_stop_hands_back_a_cancellable_job(
         assert row["worker"] is None and row["finished_at"] is None
         done_before = row["progress_done"]
         assert 2 <= done_before < 100
+        assert row["phase"] == "Paused" and row["started_at"] is not None
+        first_start = row["started_at"]
         last = probe.events(job.id, kind="status")[-1]
-        assert last["message"] == "handed back to the queue at worker shutdown"
-        assert last["data"] == {"status": "pending"}
+        assert last["message"] == f"paused: {first.name} shut down"
+        assert last["data"] == {
+            "status": "pending",
+            "paused": {"done": done_before, "failed": 0, "total": 100},
+        }
         assert jobs.counts()["pending"] == 1 and jobs.counts()["running"] == 0
         assert finished == []
 
@@ -201,6 +206,16 @@ def test_worker_graceful_stop_hands_back_a_cancellable_job(
         assert row["worker"] == second.name
         assert row["attempts"] == 1
         assert row["progress_done"] == 100 and row["result"] == {"done": 100}
+        assert row["started_at"] == first_start  # Started stays the first start
+        assert row["phase"] is None
+        messages = [e["message"] for e in probe.events(job.id, kind="status")]
+        assert messages[-4:] == [  # History shows each run's start and its hand-back
+            f"paused: {first.name} shut down",
+            f"started attempt 1 of 1 on {second.name}",
+            f"resumed on {second.name} at {done_before}/100",
+            "completed",
+        ]
+        wait_for(lambda: finished)  # sent once the batched end is written
         assert finished == [(job.id, "completed")]
         assert jobs.counts() == probe.group_by_status()
     finally:
@@ -241,7 +256,8 @@ def test_worker_job_starting_while_stopping_is_asked_to_hand_back(
     row = probe.job(job_id)
     assert row["status"] == "pending" and row["attempts"] == 0 and row["progress_done"] == 0
     last = probe.events(job_id, kind="status")[-1]["message"]
-    assert last == "handed back to the queue at worker shutdown"
+    assert last == f"paused: {worker.name} shut down"
+    assert row["phase"] == "Paused"
     assert SHUTDOWN == "worker shutting down"
 
 

@@ -19,8 +19,19 @@ threads = int(os.environ.get("SHOP_WEB_THREADS", "8"))
 # after this file ran (no preload), and the demo host reads FLASK_* variables: an explicit
 # FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS in the environment (shop.env, say) wins.
 os.environ.setdefault("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", str(max(1, threads // 2)))
-# Longer than JOBS_ADMIN_SHUTDOWN_GRACE (30 s), so that embedded job runners can hand their
-# jobs back to the queue before gunicorn kills the worker.
+# What a stop or a deploy does to the embedded worker (JOBS_ADMIN_WORKER = "embedded"): on
+# SIGTERM (or SIGINT/SIGQUIT) to the master, each worker process stops accepting requests,
+# finishes those under way, and then runs ``worker_exit`` below, which calls
+# ``jobs.stop_worker()``: it stops claiming jobs at once, keeps the running jobs' heartbeats
+# going, asks every cancellable job to stop at its next ``ctx.check_cancelled()`` and waits up
+# to JOBS_ADMIN_SHUTDOWN_GRACE (30 s) for them. A cancellable job goes back to the queue
+# pending and "Paused", its progress kept and no attempt spent; the next worker (this
+# deploy's new processes, or any ``flask jobs worker``) resumes it where it stopped. A
+# job that cannot be cancelled and is still running after the grace is left to the rescue:
+# another worker requeues or fails it after JOBS_ADMIN_STALE_AFTER. The process exits as
+# soon as its jobs are handed back, not after the whole grace.
+# graceful_timeout is longer than the grace, so gunicorn never kills a worker while it hands
+# its jobs back.
 graceful_timeout = 35
 timeout = 60
 # No preload: each worker process starts its own scheduler lazily, on its first request.
@@ -44,3 +55,23 @@ def post_worker_init(worker):
             previous(signum, frame)
 
     signal.signal(signal.SIGTERM, stop)
+
+
+def worker_exit(server, worker):
+    """Stop the embedded jobs worker before the process exits: its running jobs hand themselves
+    back (see the comment on ``graceful_timeout``).
+
+    gunicorn calls it in the worker process once the worker stopped serving, whatever stopped
+    it, before the interpreter shuts down; it does not depend on the order of exit handlers.
+    """
+    app = getattr(worker, "wsgi", None)
+    jobs = app.extensions.get("jobs_admin") if app is not None else None
+    if jobs is None:
+        return  # the app never loaded
+    with app.app_context():
+        left = jobs.stop_worker(wait=True)
+    if left:
+        server.log.warning(
+            "jobs %s could not stop within JOBS_ADMIN_SHUTDOWN_GRACE; the rescue settles them",
+            left,
+        )

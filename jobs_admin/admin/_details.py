@@ -30,6 +30,9 @@ class Step:
     at: datetime
     seconds: float
     current: bool
+    #: "before pause" for a step of a run its worker paused at shutdown, "paused, resumed"
+    #: for one the pause interrupted and the next run went on with; else ``None``.
+    pause: str | None = None
 
 
 @dataclass
@@ -117,18 +120,26 @@ def collect(
         return rows[::-1] if newest else rows
 
     steps = events(EventKind.STEP)
+    info.history = events(EventKind.STATUS)
+    # When workers paused the job at their shutdown (the resumed run's steps come after).
+    pauses = [ev.at for ev in info.history if isinstance(ev.data, dict) and ev.data.get("paused")]
     end = job.finished_at or utcnow()
     for i, ev in enumerate(steps):
         nxt = steps[i + 1].at if i + 1 < len(steps) else end
         current = i + 1 == len(steps) and job.status == JobStatus.RUNNING
+        pause = None
+        later = [at for at in pauses if ev.at <= at]
+        if later:
+            # The last step of a job that is paused now has not gone on yet.
+            went_on = i + 1 < len(steps) or job.status != JobStatus.PENDING
+            pause = "paused, resumed" if went_on and nxt > min(later) else "before pause"
         info.steps.append(
-            Step(ev.message or "", ev.at, max(0.0, (nxt - ev.at).total_seconds()), current)
+            Step(ev.message or "", ev.at, max(0.0, (nxt - ev.at).total_seconds()), current, pause)
         )
     info.logs = events(EventKind.LOG, newest=True)
     info.logs_total = by_kind[EventKind.LOG.value]
     info.failed_items = events(EventKind.ITEM_FAILED)
     info.failed_total = by_kind[EventKind.ITEM_FAILED.value]
-    info.history = events(EventKind.STATUS)
     info.audit = events(EventKind.ACTION)
 
     done, failed = job.progress_done or 0, job.progress_failed or 0

@@ -22,6 +22,7 @@ from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
 from ..models import BADGES, JobStatus
+from ..store import PAUSED
 from . import format as fmt
 
 if TYPE_CHECKING:
@@ -75,6 +76,13 @@ class IdPattern:
 # -- pieces shared with the detail page (the macros of _macros.html call these) ---------------
 
 
+#: The label of a job its worker handed back at shutdown (mirrored in jobs_admin_live.js).
+PAUSED_BADGE = (
+    '<span class="badge badge-info jobs-admin-paused" title="Its worker shut down while it ran;'
+    ' the next worker resumes it where it stopped.">Paused</span>'
+)
+
+
 def status_badge(status: Any, phase: Any = None, error: Any = None, stale: bool = False) -> Markup:
     """A job's status badge, with its error icon, "worker lost?" badge and phase."""
     text = escape(status)
@@ -95,6 +103,8 @@ def status_badge(status: Any, phase: Any = None, error: Any = None, stale: bool 
         )
     if status == "running" and phase:
         html += f'\n    <div class="small text-muted jobs-admin-phase">{escape(phase)}</div>'
+    if status == "pending" and phase == PAUSED:
+        html += f"\n    {PAUSED_BADGE}"
     return Markup(html)
 
 

@@ -230,6 +230,13 @@
     if (job.status === "running" && job.phase) {
       frag.appendChild(el("div", "small text-muted jobs-admin-phase", job.phase));
     }
+    if (job.status === "pending" && job.phase === "Paused") {
+      // Mirrors PAUSED_BADGE of admin/_html.py: handed back at its worker's shutdown.
+      var paused = el("span", "badge badge-info jobs-admin-paused", "Paused");
+      paused.title = "Its worker shut down while it ran; the next worker resumes it where it stopped.";
+      frag.appendChild(document.createTextNode(" "));
+      frag.appendChild(paused);
+    }
     return frag;
   }
 
