@@ -18,6 +18,7 @@ from wtforms import Form
 
 from . import _write_gate, permissions, signals
 from ._state import AppState
+from .builtins import register_builtins
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
@@ -71,6 +72,7 @@ class JobsAdmin:
         self.JobEvent = self.models.JobEvent
         self.store = JobStore(self.models)
         self.registry = Registry()
+        register_builtins(self)
         self.category = category
         self._admin = admin
         self._checker: permissions.Checker | None = None
@@ -475,6 +477,9 @@ class JobsAdmin:
     def prune(self, days: int | None = None, *, wait: bool = True) -> int:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
 
+        Synchronous: it returns when the last batch is deleted. The admin's "Clear old jobs" and
+        the daily housekeeping run the same batches as a ``jobs_admin.prune`` job instead.
+
         One process prunes at a time (a PostgreSQL advisory lock); each batch of
         ``JOBS_ADMIN_PRUNE_BATCH`` jobs is one statement in its own short transaction, so workers
         and the admin never wait long on it. On SQLite, where a batch holds the single write
@@ -484,23 +489,55 @@ class JobsAdmin:
         :param wait: if another process is pruning, wait for it (else return 0 at once).
         :raises InvalidArgument: ``days`` is negative.
         """
+        return self.prune_in_batches(days, wait=wait)
+
+    def prune_in_batches(
+        self,
+        days: int | None = None,
+        *,
+        wait: bool = True,
+        on_batch: Callable[[int], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
+        poll: float = 1.0,
+    ) -> int:
+        """:meth:`prune`, telling the caller of each batch and of the wait for another prune.
+
+        :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
+        :param wait: if another process is pruning, wait for it (else return 0 at once).
+        :param on_batch: called with the number of jobs each committed batch deleted; what it
+            raises stops the prune after that batch (the lock is released).
+        :param on_wait: when given, the lock is tried every ``poll`` seconds instead of waited
+            for, and this is called before each wait (it may raise to give up).
+        :param poll: seconds between two tries of the lock when ``on_wait`` is given.
+        :raises InvalidArgument: ``days`` is negative.
+        """
         settings = self.settings()
         days = settings.retention_days if days is None else days
         if int(days) != days or days < 0:
             raise InvalidArgument("days must be a whole number, 0 or more")
         cutoff = utcnow() - timedelta(days=days)
         with self.db.engine.connect() as lock:
-            if not self.store.session_lock(lock, "prune", wait):
+            if on_wait is not None and wait:
+                while not self.store.session_lock(lock, "prune", False):
+                    on_wait()
+                    time.sleep(poll)
+            elif not self.store.session_lock(lock, "prune", wait):
                 return 0
             try:
                 with self.db.engine.connect() as conn:
-                    total = self._prune_batches(conn, cutoff, settings)
+                    total = self._prune_batches(conn, cutoff, settings, on_batch)
             finally:
                 self.store.session_unlock(lock, "prune")
         signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]
         return total
 
-    def _prune_batches(self, conn: sa.Connection, cutoff: datetime, settings: Settings) -> int:
+    def _prune_batches(
+        self,
+        conn: sa.Connection,
+        cutoff: datetime,
+        settings: Settings,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """:meth:`prune`'s batches on ``conn``, each its own transaction; return how many."""
         sqlite = conn.dialect.name == "sqlite"
         batch = settings.prune_batch or (PRUNE_BATCH_SQLITE if sqlite else PRUNE_BATCH_POSTGRESQL)
@@ -513,6 +550,8 @@ class JobsAdmin:
                 freed = time.monotonic()
                 total += n
                 remove_files(settings.results_dir, files)
+                if on_batch is not None and n:
+                    on_batch(n)
                 # Checkpointed by the prune itself as it goes: a commit of another writer that
                 # finds 1,000 pages or more in SQLite's WAL would checkpoint them all itself.
                 self.store.checkpoint(conn)

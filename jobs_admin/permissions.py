@@ -30,6 +30,10 @@ PERMISSIONS: dict[str, str] = {
     PRUNE: "clear finished jobs older than a cut-off",
 }
 
+#: Built-in job types that a permission other than :data:`RUN` starts: retrying one of them
+#: needs that permission too (an operator without ``prune`` cannot rerun a prune).
+START_PERMISSION: dict[str, str] = {"jobs_admin.prune": PRUNE}
+
 Checker = Callable[..., bool]
 Identity = Callable[[Any], str | None]
 #: ``visible(user)``: a SQL condition on the ``Job`` model that the jobs ``user`` may see meet,
@@ -151,5 +155,8 @@ class Answers:
         # about it next; for ``view`` itself that is the question): a checker that refuses
         # ``view`` on a job refuses everything on it.
         if permission != VIEW and not self.can(VIEW, job):
+            return False
+        starter = START_PERMISSION.get(getattr(job, "type", None) or "")
+        if permission == RETRY and starter is not None and not self.can(starter):
             return False
         return bool(checker(user, permission, job))
