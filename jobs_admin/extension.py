@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import Form
@@ -77,6 +77,7 @@ class JobsAdmin:
         self._admin = admin
         self._checker: permissions.Checker | None = None
         self._identity: permissions.Identity = permissions.default_identity
+        self._current_user: permissions.UserLoader | None = None
         self._visibility: permissions.Visibility | None = None
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         event.listen(db.session, "after_commit", self._after_commit)
@@ -251,6 +252,31 @@ class JobsAdmin:
         self._identity = func
         return func
 
+    def current_user(self, func: permissions.UserLoader) -> permissions.UserLoader:
+        """Register ``load() -> user or None``: who the current request's user is; return it
+        unchanged.
+
+        It replaces the default, Flask-Login's ``current_user`` (when Flask-Login is installed,
+        and ``None`` without it), so a host without Flask-Login can use the admin. It is called
+        in a request context only (outside one, in workers and CLI commands, there is no user),
+        with every request's session, and again by each open live socket at its recheck; a
+        user whose ``is_authenticated`` is false counts as nobody.
+        """
+        self._current_user = func
+        return func
+
+    def get_current_user(self) -> Any:
+        """The user of the current request, or ``None`` (nobody logged in, or no request):
+        what :meth:`current_user` registered, by default Flask-Login's ``current_user``."""
+        if self._current_user is None:
+            return permissions.current_user_or_none()
+        if not has_request_context():
+            return None
+        user = self._current_user()
+        if user is None or not getattr(user, "is_authenticated", True):
+            return None
+        return user
+
     def identity(self, user: Any) -> str | None:
         """The string that names ``user`` in ``created_by`` and ``updated_by``."""
         return None if user is None else self._identity(user)
@@ -258,7 +284,7 @@ class JobsAdmin:
     def can(self, permission: str, job: Any = None, user: Any = None) -> bool:
         """Whether ``user`` (default: the logged-in user) has ``permission`` (on ``job``)."""
         if user is None:
-            user = permissions.current_user_or_none()
+            user = self.get_current_user()
         return permissions.can(self._checker, self.identity, user, permission, job)
 
     @property
@@ -316,7 +342,7 @@ class JobsAdmin:
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidParams("run_at must be timezone-aware")
         if created_by is None:
-            created_by = self.identity(permissions.current_user_or_none())
+            created_by = self.identity(self.get_current_user())
         session = self.db.session
         job = self.store.enqueue(
             session,
@@ -725,7 +751,7 @@ class JobsAdmin:
 
     def _who(self, user: Any) -> str | None:
         if user is None:
-            user = permissions.current_user_or_none()
+            user = self.get_current_user()
         return self.identity(user)
 
     def __repr__(self) -> str:

@@ -36,6 +36,8 @@ START_PERMISSION: dict[str, str] = {"jobs_admin.prune": PRUNE}
 
 Checker = Callable[..., bool]
 Identity = Callable[[Any], str | None]
+#: ``load()``: the user of the current request, or ``None`` (see ``JobsAdmin.current_user``).
+UserLoader = Callable[[], Any]
 #: ``visible(user)``: a SQL condition on the ``Job`` model that the jobs ``user`` may see meet,
 #: or ``None`` for no condition beyond ``view``/``view_all``.
 Visibility = Callable[[Any], Any]
@@ -57,7 +59,11 @@ def default_identity(user: Any) -> str | None:
 
 
 def current_user_or_none() -> Any:
-    """The Flask-Login user of this request, or ``None`` without a login or a request."""
+    """The Flask-Login user of this request, or ``None`` without a login or a request.
+
+    The default of ``JobsAdmin.get_current_user``; Flask-Login is optional: without it (and
+    without a ``@jobs.current_user`` hook) nobody is logged in.
+    """
     try:
         from flask_login import current_user
     except ImportError:

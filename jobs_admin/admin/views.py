@@ -198,7 +198,7 @@ class JobView(ModelView):
     @property
     def user(self) -> Any:
         """The logged-in user, or ``None``."""
-        return perms.current_user_or_none()
+        return self.jobs.get_current_user()
 
     def _state(self) -> _RequestState:
         """This request's :class:`_RequestState` (made at its first use; outside a request, a
