@@ -22,7 +22,7 @@ endif
 help:
 	@echo "make demo        set up and run the demo shop on SQLite at http://$(HOST):$(PORT)/admin/"
 	@echo "make demo-reset  delete the demo database and result files"
-	@echo "make test        lint, type-check and run the whole test suite"
+	@echo "make test        lint, type-check, build and twine-check the package, run every test"
 	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make bench       run every benchmark script in bench/"
@@ -59,10 +59,15 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The whole suite on SQLite (the slow scale-out and the migration tests cover both engines
-# themselves), then again with every app on PostgreSQL.
+# The sdist and the wheel, built into a temporary folder (the wheel from the sdist, as a
+# release would), checked by twine; then the whole suite on SQLite (the slow scale-out and the
+# migration tests cover both engines themselves; tests/test_packaging.py reads that wheel's
+# file list), then again with every app on PostgreSQL.
 test: lint
-	$(BIN)/python -m pytest
+	@dist=$$(mktemp -d) && trap 'rm -rf "$$dist"' EXIT && \
+	$(BIN)/python -m build --outdir "$$dist" . && \
+	$(BIN)/twine check --strict "$$dist"/* && \
+	JOBS_ADMIN_WHEEL="$$(ls "$$dist"/*.whl)" $(BIN)/python -m pytest
 	JOBS_ADMIN_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not slow" --deselect tests/test_migrations.py
 
 format: venv

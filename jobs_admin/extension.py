@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from wtforms import Form
 
 from . import _listener, permissions, signals
 from ._state import AppState
+from .builtins import register_builtins
 from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
 from .connections import OwnConnections, enable_wal, own_connections
 from .errors import InvalidArgument, InvalidParams, JobNotFound
@@ -71,10 +72,12 @@ class JobsAdmin:
         self.JobEvent = self.models.JobEvent
         self.store = JobStore(self.models)
         self.registry = Registry()
+        register_builtins(self)
         self.category = category
         self._admin = admin
         self._checker: permissions.Checker | None = None
         self._identity: permissions.Identity = permissions.default_identity
+        self._current_user: permissions.UserLoader | None = None
         self._visibility: permissions.Visibility | None = None
         self._states: weakref.WeakKeyDictionary[Flask, AppState] = weakref.WeakKeyDictionary()
         event.listen(db.session, "after_commit", self._after_commit)
@@ -261,6 +264,31 @@ class JobsAdmin:
         self._identity = func
         return func
 
+    def current_user(self, func: permissions.UserLoader) -> permissions.UserLoader:
+        """Register ``load() -> user or None``: who the current request's user is; return it
+        unchanged.
+
+        It replaces the default, Flask-Login's ``current_user`` (when Flask-Login is installed,
+        and ``None`` without it), so a host without Flask-Login can use the admin. It is called
+        in a request context only (outside one, in workers and CLI commands, there is no user),
+        with every request's session, and again by each open live socket at its recheck; a
+        user whose ``is_authenticated`` is false counts as nobody.
+        """
+        self._current_user = func
+        return func
+
+    def get_current_user(self) -> Any:
+        """The user of the current request, or ``None`` (nobody logged in, or no request):
+        what :meth:`current_user` registered, by default Flask-Login's ``current_user``."""
+        if self._current_user is None:
+            return permissions.current_user_or_none()
+        if not has_request_context():
+            return None
+        user = self._current_user()
+        if user is None or not getattr(user, "is_authenticated", True):
+            return None
+        return user
+
     def identity(self, user: Any) -> str | None:
         """The string that names ``user`` in ``created_by`` and ``updated_by``."""
         return None if user is None else self._identity(user)
@@ -268,7 +296,7 @@ class JobsAdmin:
     def can(self, permission: str, job: Any = None, user: Any = None) -> bool:
         """Whether ``user`` (default: the logged-in user) has ``permission`` (on ``job``)."""
         if user is None:
-            user = permissions.current_user_or_none()
+            user = self.get_current_user()
         return permissions.can(self._checker, self.identity, user, permission, job)
 
     @property
@@ -326,7 +354,7 @@ class JobsAdmin:
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidParams("run_at must be timezone-aware")
         if created_by is None:
-            created_by = self.identity(permissions.current_user_or_none())
+            created_by = self.identity(self.get_current_user())
         session = self.db.session
         job = self.store.enqueue(
             session,
@@ -492,6 +520,9 @@ class JobsAdmin:
     def prune(self, days: int | None = None, *, wait: bool = True) -> int:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
 
+        Synchronous: it returns when the last batch is deleted. The admin's "Clear old jobs" and
+        the daily housekeeping run the same batches as a ``jobs_admin.prune`` job instead.
+
         One process prunes at a time (a PostgreSQL advisory lock); each batch of
         ``JOBS_ADMIN_PRUNE_BATCH`` jobs is one statement in its own short transaction, so workers
         and the admin never wait long on it. On SQLite, where a batch holds the single write
@@ -501,6 +532,28 @@ class JobsAdmin:
         :param wait: if another process is pruning, wait for it (else return 0 at once).
         :raises InvalidArgument: ``days`` is negative.
         """
+        return self.prune_in_batches(days, wait=wait)
+
+    def prune_in_batches(
+        self,
+        days: int | None = None,
+        *,
+        wait: bool = True,
+        on_batch: Callable[[int], None] | None = None,
+        on_wait: Callable[[], None] | None = None,
+        poll: float = 1.0,
+    ) -> int:
+        """:meth:`prune`, telling the caller of each batch and of the wait for another prune.
+
+        :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
+        :param wait: if another process is pruning, wait for it (else return 0 at once).
+        :param on_batch: called with the number of jobs each committed batch deleted; what it
+            raises stops the prune after that batch (the lock is released).
+        :param on_wait: when given, the lock is tried every ``poll`` seconds instead of waited
+            for, and this is called before each wait (it may raise to give up).
+        :param poll: seconds between two tries of the lock when ``on_wait`` is given.
+        :raises InvalidArgument: ``days`` is negative.
+        """
         settings = self.settings()
         days = settings.retention_days if days is None else days
         if int(days) != days or days < 0:
@@ -508,17 +561,27 @@ class JobsAdmin:
         cutoff = utcnow() - timedelta(days=days)
         own = self.connections()
         with own.engine.connect() as lock:
-            if not self.store.session_lock(lock, "prune", wait):
+            if on_wait is not None and wait:
+                while not self.store.session_lock(lock, "prune", False):
+                    on_wait()
+                    time.sleep(poll)
+            elif not self.store.session_lock(lock, "prune", wait):
                 return 0
             try:
                 with own.engine.connect() as conn:
-                    total = self._prune_batches(conn, cutoff, settings)
+                    total = self._prune_batches(conn, cutoff, settings, on_batch)
             finally:
                 self.store.session_unlock(lock, "prune")
         signals.jobs_pruned.send(current_app._get_current_object(), count=total)  # type: ignore[attr-defined]
         return total
 
-    def _prune_batches(self, conn: sa.Connection, cutoff: datetime, settings: Settings) -> int:
+    def _prune_batches(
+        self,
+        conn: sa.Connection,
+        cutoff: datetime,
+        settings: Settings,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """:meth:`prune`'s batches on ``conn``, each its own transaction; return how many."""
         sqlite = conn.dialect.name == "sqlite"
         batch = settings.prune_batch or (PRUNE_BATCH_SQLITE if sqlite else PRUNE_BATCH_POSTGRESQL)
@@ -531,6 +594,8 @@ class JobsAdmin:
                 freed = time.monotonic()
                 total += n
                 remove_files(settings.results_dir, files)
+                if on_batch is not None and n:
+                    on_batch(n)
                 # Checkpointed by the prune itself as it goes: a commit of another writer that
                 # finds 1,000 pages or more in SQLite's WAL would checkpoint them all itself.
                 self.store.checkpoint(conn)
@@ -704,7 +769,7 @@ class JobsAdmin:
 
     def _who(self, user: Any) -> str | None:
         if user is None:
-            user = permissions.current_user_or_none()
+            user = self.get_current_user()
         return self.identity(user)
 
     def __repr__(self) -> str:

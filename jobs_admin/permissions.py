@@ -30,8 +30,14 @@ PERMISSIONS: dict[str, str] = {
     PRUNE: "clear finished jobs older than a cut-off",
 }
 
+#: Built-in job types that a permission other than :data:`RUN` starts: retrying one of them
+#: needs that permission too (an operator without ``prune`` cannot rerun a prune).
+START_PERMISSION: dict[str, str] = {"jobs_admin.prune": PRUNE}
+
 Checker = Callable[..., bool]
 Identity = Callable[[Any], str | None]
+#: ``load()``: the user of the current request, or ``None`` (see ``JobsAdmin.current_user``).
+UserLoader = Callable[[], Any]
 #: ``visible(user)``: a SQL condition on the ``Job`` model that the jobs ``user`` may see meet,
 #: or ``None`` for no condition beyond ``view``/``view_all``.
 Visibility = Callable[[Any], Any]
@@ -53,7 +59,11 @@ def default_identity(user: Any) -> str | None:
 
 
 def current_user_or_none() -> Any:
-    """The Flask-Login user of this request, or ``None`` without a login or a request."""
+    """The Flask-Login user of this request, or ``None`` without a login or a request.
+
+    The default of ``JobsAdmin.get_current_user``; Flask-Login is optional: without it (and
+    without a ``@jobs.current_user`` hook) nobody is logged in.
+    """
     try:
         from flask_login import current_user
     except ImportError:
@@ -151,5 +161,8 @@ class Answers:
         # about it next; for ``view`` itself that is the question): a checker that refuses
         # ``view`` on a job refuses everything on it.
         if permission != VIEW and not self.can(VIEW, job):
+            return False
+        starter = START_PERMISSION.get(getattr(job, "type", None) or "")
+        if permission == RETRY and starter is not None and not self.can(starter):
             return False
         return bool(checker(user, permission, job))

@@ -21,6 +21,9 @@ RetryItems = Callable[[dict[str, Any], list[str]], dict[str, Any]]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-:")
 
+#: The prefix of jobs_admin's own job types (``jobs_admin.prune``); hosts cannot register it.
+BUILTIN_PREFIX = "jobs_admin."
+
 
 @dataclass(frozen=True)
 class JobType:
@@ -37,6 +40,11 @@ class JobType:
     retry_items: RetryItems | None = None
     description: str | None = None
     signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def builtin(self) -> bool:
+        """Whether this is one of jobs_admin's own types (``jobs_admin.*``)."""
+        return self.name.startswith(BUILTIN_PREFIX)
 
     def validate(self, params: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
         """Check and coerce ``params``; return them as JSON-ready data.
@@ -227,15 +235,26 @@ class Registry:
     def __init__(self) -> None:
         self._types: dict[str, JobType] = {}
 
-    def add(self, job_type: JobType) -> None:
+    def add(self, job_type: JobType, *, builtin: bool = False) -> None:
         """Register ``job_type``.
 
-        :raises ValueError: the name is malformed or already taken by another function.
+        :param job_type: the type to register.
+        :param builtin: whether jobs_admin registers one of its own ``jobs_admin.*`` types;
+            only those may use the prefix.
+        :raises ValueError: the name is malformed, reserved for jobs_admin, or already taken
+            by another function.
         """
         name = job_type.name
         if not name or not set(name) <= _NAME_CHARS:
             raise ValueError(
                 f"job type name {name!r} must be lowercase letters, digits and . _ - : only"
+            )
+        if name.startswith(BUILTIN_PREFIX) != builtin:
+            raise ValueError(
+                f"job type name {name!r}: names starting with {BUILTIN_PREFIX!r} are reserved"
+                " for jobs_admin's built-in job types"
+                if not builtin
+                else f"built-in job type {name!r} must be named {BUILTIN_PREFIX}*"
             )
         existing = self._types.get(name)
         if existing is not None and existing.func is not job_type.func:

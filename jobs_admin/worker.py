@@ -529,6 +529,10 @@ class Worker:
             self.jobs.rescue()
 
     def _housekeeping(self) -> None:
+        # A jobs_admin.prune job (one for all processes), so the list and history show it.
+        from .builtins import enqueue_housekeeping
+
         with self.app.app_context():
-            n = self.jobs.prune(wait=False)
-            log.info("jobs_admin housekeeping deleted %d finished job(s)", n)
+            job = enqueue_housekeeping(self.jobs)
+            if job is not None:
+                log.info("jobs_admin housekeeping enqueued prune job %s", job.id)

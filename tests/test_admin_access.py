@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import current_app
 
 from jobs_admin.models import utcnow
 from tests.support import login
@@ -39,6 +40,8 @@ class World:
     failed_viewer: int
     file_viewer: int
     pending_viewer: int
+    #: a cancelled built-in prune of admin's: retrying it needs ``prune`` as well as ``retry``
+    cancelled_prune: int
 
 
 def build_world(jobs: Any, probe: Any) -> World:
@@ -63,7 +66,9 @@ def build_world(jobs: Any, probe: Any) -> World:
         failed_viewer=failed_viewer,
         file_viewer=file_viewer,
         pending_viewer=add("test.noop", "viewer"),
+        cancelled_prune=add("jobs_admin.prune", "admin", days=30),
     )
+    jobs.cancel(world.cancelled_prune)
     assert [probe.status(i) for i in (failed_admin, partial_admin, file_admin)] == [
         "failed",
         "partial",
@@ -153,6 +158,7 @@ ROUTES: dict[str, Route] = {
     "retry": _row("retry", "failed_admin"),
     "retry_own": _row("retry", "failed_viewer"),
     "retry_items": _row("retry-items", "partial_admin", "retry"),
+    "retry_prune": _row("retry", "cancelled_prune"),
     "cancel": _row("cancel", "pending_admin"),
     "cancel_own": _row("cancel", "pending_viewer"),
     "delete": _row("delete", "failed_admin"),
@@ -170,7 +176,7 @@ ROUTES: dict[str, Route] = {
 ALL = frozenset(ROUTES)
 ALLOWED: dict[str, frozenset[str]] = {
     "admin": ALL,
-    "operator": ALL - {"delete", "delete_own", "bulk_delete", "prune"},
+    "operator": ALL - {"delete", "delete_own", "bulk_delete", "prune", "retry_prune"},
     "viewer": frozenset({"list", "details_own", "download_own"}),
     "anonymous": frozenset(),
 }
@@ -194,7 +200,7 @@ def check_allowed(name: str, role: str, w: World, response: Any, probe: Any, bef
     elif name in ("details", "details_own"):
         assert response.status_code == 200
         assert f'data-job-id="{ROUTES[name].job(w)}"' in text  # type: ignore[misc]
-    elif name in ("retry", "retry_own"):
+    elif name in ("retry", "retry_own", "retry_prune"):
         assert probe.status(ROUTES[name].job(w)) == "pending"  # type: ignore[misc]
     elif name == "retry_items":
         (new,) = probe.jobs(retry_of=w.partial_admin)
@@ -219,8 +225,15 @@ def check_allowed(name: str, role: str, w: World, response: Any, probe: Any, bef
         assert response.status_code == 200 and response.mimetype == "text/csv"
         assert len(text.strip().splitlines()) == 1 + len(jobs_before)
     elif name == "prune":
-        assert probe.job(w.old_admin) is None
-        assert {j["id"] for j in probe.jobs()} == set(jobs_before) - {w.old_admin}
+        # Queued as a built-in job, not run in the request.
+        (new,) = [j for j in probe.jobs() if j["id"] not in jobs_before]
+        assert (new["type"], new["status"]) == ("jobs_admin.prune", "pending")
+        assert new["params"] == {"days": 30} and new["created_by"] == role
+        assert probe.job(w.old_admin) is not None
+        current_app.extensions["jobs_admin"].work_off()  # the pending noops run too
+        assert probe.status(new["id"]) == "completed"
+        assert {j["id"] for j in probe.jobs()} == set(jobs_before) - {w.old_admin} | {new["id"]}
+        assert probe.job(new["id"])["result"] == {"deleted": 1, "days": 30}
     elif name == "new_get":
         assert response.status_code == 200 and 'id="jobs-admin-run-form"' in text
     elif name == "new_post":

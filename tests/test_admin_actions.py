@@ -748,7 +748,7 @@ def test_download_sends_the_result_file_and_refuses_anything_else(
 # -- clear old jobs --------------------------------------------------------------------------
 
 
-def test_prune_deletes_only_finished_jobs_older_than_the_cutoff(
+def test_prune_enqueues_a_prune_job_that_deletes_only_finished_jobs_older_than_the_cutoff(
     app: Any, client: Any, auth: Any, jobs: Any, db: Any, probe: Any
 ) -> None:
     now = utcnow()
@@ -770,6 +770,7 @@ def test_prune_deletes_only_finished_jobs_older_than_the_cutoff(
         probe.update(job_id, created_at=now - timedelta(days=90))
     old_file = results_dir(jobs) / probe.job(old_done)["result_file"]
     assert old_file.is_file()
+    before = {j["id"] for j in probe.jobs()}
     auth.login("admin")
     html = client.get("/admin/jobs/?flt0_status_equals=completed").get_data(as_text=True)
     modal = forms(html)["/admin/jobs/prune"]
@@ -777,15 +778,51 @@ def test_prune_deletes_only_finished_jobs_older_than_the_cutoff(
     assert same_url(modal["url"], "/admin/jobs/?flt0_status_equals=completed&page_size=25")
     response = client.post("/admin/jobs/prune", data={**modal, "days": "30"})
     assert response.headers["Location"] == modal["url"]
-    assert flashes(client) == [("success", "Deleted 2 finished job(s) older than 30 day(s).")]
-    assert {j["id"] for j in probe.jobs()} == {recent, created_long_ago, old_pending, old_running}
+
+    # The request deleted nothing: it queued a built-in prune job and linked it.
+    (prune,) = [j for j in probe.jobs() if j["id"] not in before]
+    assert {j["id"] for j in probe.jobs()} == before | {prune["id"]}
+    assert (prune["type"], prune["status"], prune["params"]) == (
+        "jobs_admin.prune",
+        "pending",
+        {"days": 30},
+    )
+    assert (prune["created_by"], prune["name"]) == (
+        "admin",
+        "Clear jobs finished over 30 day(s) ago",
+    )
+    link = f'<a href="/admin/jobs/details/?id={prune["id"]}">#{prune["id"]}</a>'
+    assert flashes(client) == [
+        ("success", f"Clearing finished jobs older than 30 day(s) in job {link}.")
+    ]
+    assert old_file.is_file()
+    # It shows in the list like any other job.
+    listed = client.get("/admin/jobs/?flt0_type_equals=jobs_admin.prune").get_data(as_text=True)
+    assert rows(listed) == [prune["id"]] and "Clear jobs finished over 30 day(s) ago" in listed
+
+    assert jobs.work_off() == 1
+    done = probe.job(prune["id"])
+    assert done["status"] == "completed"
+    assert done["result"] == {"deleted": 2, "days": 30}
+    assert (done["progress_done"], done["progress_total"]) == (2, 2)
+    assert {j["id"] for j in probe.jobs()} == {
+        recent,
+        created_long_ago,
+        old_pending,
+        old_running,
+        prune["id"],
+    }
     assert not old_file.exists()
     assert probe.events(old_done) == [] and probe.events(old_failed) == []
     assert probe.group_by_status() == jobs.counts()
-    # A smaller cut-off reaches further; active jobs are never pruned.
+    # A smaller cut-off reaches further (the first prune job with it, being finished now);
+    # active jobs are never pruned, nor the running prune itself.
     client.post("/admin/jobs/prune", data={**modal, "days": "0"})
-    assert flashes(client) == [("success", "Deleted 2 finished job(s) older than 0 day(s).")]
-    assert {j["id"] for j in probe.jobs()} == {old_pending, old_running}
+    flashes(client)
+    assert jobs.work_off() == 1
+    (second,) = probe.jobs(type="jobs_admin.prune")
+    assert second["result"] == {"deleted": 3, "days": 0}
+    assert {j["id"] for j in probe.jobs()} == {old_pending, old_running, second["id"]}
 
 
 @pytest.mark.app_config(JOBS_ADMIN_RETENTION_DAYS=7)
@@ -820,8 +857,12 @@ def test_run_form_lists_types_and_starts_a_job_from_its_params(
     auth.login("operator")
     html = client.get("/admin/jobs/new").get_data(as_text=True)
     options = re.findall(r'<option value="([^"]+)"', html)
-    assert set(options) == {t.name for t in jobs.registry}
+    # Every host type; a built-in one starts from its own control, not the run form.
+    assert set(options) == {t.name for t in jobs.registry} - {"jobs_admin.prune"}
     assert 'id="jobs-admin-run-form"' not in html
+    page = client.get("/admin/jobs/new?type=jobs_admin.prune").get_data(as_text=True)
+    assert "You may not run &#39;Clear old jobs&#39; jobs." in page
+    assert 'id="jobs-admin-run-form"' not in page
     html = client.get("/admin/jobs/new?type=test.items").get_data(as_text=True)
     assert '<option value="test.items" selected>' in html
     fields = set(

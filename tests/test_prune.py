@@ -216,3 +216,40 @@ def test_lock_key_fits_the_width_its_docstring_names() -> None:
     assert lock_key.__doc__ is not None and "31-bit" in lock_key.__doc__
     keys = {lock_key(name) for name in ("prune", "rescue", "housekeeping", "x" * 100)}
     assert len(keys) == 4 and all(0 <= key < 2**31 for key in keys)
+
+
+@pytest.mark.app_config(JOBS_ADMIN_PRUNE_BATCH=2)
+def test_prune_job_counts_batches_as_progress_and_stops_between_them_when_cancelled(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs_admin.runner import run_job
+
+    ids = build_history(probe, make_job)
+    old = {v for k, v in ids.items() if k.startswith("old_")}
+    job_id = jobs.enqueue("jobs_admin.prune", params={"days": 30}, priority=9, commit=True).id
+    contexts: list[Any] = []
+    batches = jobs.store.prune_batch
+
+    def one_batch_then_cancel(conn: Any, cutoff: Any, batch: int) -> Any:
+        found = batches(conn, cutoff, batch)
+        contexts[0].request_stop("cancelled")  # a cancel arriving during the first batch
+        return found
+
+    monkeypatch.setattr(jobs.store, "prune_batch", one_batch_then_cancel)
+    with jobs.db.engine.begin() as conn:
+        assert jobs.store.claim(conn, "test:1:x", 1) == [job_id]
+    run_job(app, jobs, job_id, "test:1:x", lambda _id, ctx: ctx and contexts.append(ctx))
+    row = probe.job(job_id)
+    assert row["status"] == "cancelled"
+    assert (row["progress_done"], row["progress_total"]) == (2, 5)
+    # The committed batch stays deleted; the rest is left for the next prune.
+    assert len(old - {r["id"] for r in probe.jobs()}) == 2
+    assert jobs.counts() == probe.group_by_status()
+
+    monkeypatch.setattr(jobs.store, "prune_batch", batches)
+    jobs.enqueue("jobs_admin.prune", params={"days": 30}, priority=9, commit=True)
+    assert jobs.work_off(limit=1) == 1
+    (done,) = probe.jobs(type="jobs_admin.prune", status="completed")
+    assert done["result"] == {"deleted": 3, "days": 30}
+    assert (done["progress_done"], done["progress_total"]) == (3, 3)
+    assert not old & {r["id"] for r in probe.jobs()}

@@ -476,10 +476,44 @@ def test_housekeeping_is_scheduled_with_the_configured_crontab(
     assert str(task.trigger) == str(crontab_trigger("15 4 * * 1"))
     nxt = task.next_run_time.astimezone(UTC)
     assert (nxt.strftime("%A"), nxt.hour, nxt.minute) == ("Monday", 4, 15)  # crontab: 1 = Monday
-    # Run it now through the scheduler: it prunes with JOBS_ADMIN_RETENTION_DAYS.
+    # Run it now through the scheduler: it enqueues a built-in prune job, which the worker runs
+    # with JOBS_ADMIN_RETENTION_DAYS.
     worker.scheduler.modify_job("jobs_admin.housekeeping", next_run_time=datetime.now(UTC))
-    wait_for(lambda: probe.job(old) is None)
+    wait_for(lambda: [j["status"] for j in probe.jobs(type="jobs_admin.prune")] == ["completed"])
+    (prune,) = probe.jobs(type="jobs_admin.prune")
+    assert prune["result"] == {"deleted": 1, "days": 7}
+    assert prune["created_by"] is None and prune["reference"].startswith("housekeeping ")
+    assert prune["name"] == "Clear old jobs (housekeeping)"
+    assert probe.job(old) is None
     assert probe.job(recent) is not None
+    assert jobs.counts() == probe.group_by_status()
+
+
+def test_housekeeping_enqueues_one_prune_per_tick_and_none_while_one_is_active(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
+) -> None:
+    from jobs_admin.builtins import enqueue_housekeeping
+
+    old = make_job("completed")
+    probe.update(old, finished_at=datetime.now(UTC) - timedelta(days=40))
+    tick = datetime(2030, 1, 6, 3, 0, 0, 120000, tzinfo=UTC)
+    first = enqueue_housekeeping(jobs, tick)
+    assert first is not None
+    # The same tick in another process (its clock a little later), and the next tick while
+    # the first prune is still pending: no second job.
+    assert enqueue_housekeeping(jobs, tick + timedelta(seconds=20)) is None
+    assert enqueue_housekeeping(jobs, tick + timedelta(days=1)) is None
+    (row,) = probe.jobs(type="jobs_admin.prune")
+    assert (row["id"], row["reference"]) == (first.id, "housekeeping 2030-01-06 03:00 UTC")
+    assert row["params"] == {"days": None} and row["status"] == "pending"  # the retention
+    assert jobs.work_off() == 1
+    assert probe.job(first.id)["result"] == {"deleted": 1, "days": 30}
+    assert probe.job(old) is None
+    # Done: the same tick still adds nothing, the next one does.
+    assert enqueue_housekeeping(jobs, tick) is None
+    second = enqueue_housekeeping(jobs, tick + timedelta(days=1))
+    assert second is not None
+    assert [j["id"] for j in probe.jobs(type="jobs_admin.prune")] == [first.id, second.id]
     assert jobs.counts() == probe.group_by_status()
 
 

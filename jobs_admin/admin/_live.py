@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .. import permissions
 from ..models import BADGES, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ def live_config(jobs: JobsAdmin, page: str, details_url: str, ws_url: str) -> di
         "ws": urlsplit(ws_url).path,
         "since": jobs.live_cursor(),
         "now": utcnow().isoformat(),
-        "user": jobs.identity(permissions.current_user_or_none()),
+        "user": jobs.identity(jobs.get_current_user()),
         "details": details_url,
         "badges": {s.value: BADGES[s] for s in JobStatus},
         "job": None,

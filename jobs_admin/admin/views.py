@@ -29,6 +29,7 @@ from werkzeug.utils import secure_filename
 
 from .. import permissions as perms
 from .._sql import duration_seconds, search_clause
+from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
 from ..export import export_body
 from ..models import JobStatus
@@ -191,7 +192,7 @@ class JobView(ModelView):
     @property
     def user(self) -> Any:
         """The logged-in user, or ``None``."""
-        return perms.current_user_or_none()
+        return self.jobs.get_current_user()
 
     def _state(self) -> _RequestState:
         """This request's :class:`_RequestState` (made at its first use; outside a request, a
@@ -724,9 +725,22 @@ class JobView(ModelView):
             errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
             flash(f"Nothing was deleted: {errors}", "error")
         else:
+            # A job, not the work itself: a prune of many jobs takes minutes, and the page
+            # returns at once with a link to follow its progress.
             days = form.days.data
-            n = self.jobs.prune(days)
-            flash(f"Deleted {n} finished job(s) older than {days} day(s).", "success")
+            job = self.jobs.enqueue(
+                PRUNE_TYPE,
+                name=f"Clear jobs finished over {days} day(s) ago",
+                params={"days": days},
+                commit=True,
+            )
+            url = self.get_url(".details_view", id=job.id)
+            flash(
+                Markup(
+                    'Clearing finished jobs older than {} day(s) in job <a href="{}">#{}</a>.'
+                ).format(days, url, job.id),
+                "success",
+            )
         return self._back()
 
     @expose("/new", methods=("GET", "POST"))
@@ -735,7 +749,8 @@ class JobView(ModelView):
             flash("You do not have the 'run' permission.", "error")
             return redirect(self.get_url(".index_view"))
         name = request.values.get("type", "")
-        runnable = [t for t in self.jobs.registry if self.jobs.can(perms.RUN, t)]
+        # Built-in types start from their own controls ("Clear old jobs" needs ``prune``).
+        runnable = [t for t in self.jobs.registry if not t.builtin and self.jobs.can(perms.RUN, t)]
         job_type = next((t for t in runnable if t.name == name), None)
         if name and job_type is None:
             if name in self.jobs.registry:

@@ -144,7 +144,7 @@ def refuse(jobs: JobsAdmin) -> Response | None:
     """The HTTP response that refuses this handshake, or ``None`` to accept it."""
     if not same_origin(request, jobs.settings().live_origins):
         return Response("cross-origin websocket refused\n", 403, mimetype="text/plain")
-    user = permissions.current_user_or_none()
+    user = jobs.get_current_user()
     if user is None:
         return Response("log in to the admin first\n", 401, mimetype="text/plain")
     if not jobs.can(permissions.VIEW, user=user):
@@ -159,29 +159,29 @@ def refuse(jobs: JobsAdmin) -> Response | None:
 
 
 def reload_user(app: Flask, environ: dict[str, Any]) -> Any:
-    """The user that the session of the request ``environ`` has now, as Flask-Login loads it.
+    """The user that the session of the request ``environ`` has now, as a request would load it.
 
     A request context of its own is pushed for the handshake's request, so the session is
     opened again through the app's session interface (a cookie session that expired is empty,
-    a server-side session deleted at logout is gone), then the login manager loads the user as
-    for any request (its user loader, remember cookie, request loader). A host that revokes
-    sessions by changing the user's ``get_id()`` token, or whose loader returns ``None``, logs
-    the socket out.
+    a server-side session deleted at logout is gone), then the user is loaded as for any
+    request: by the host's ``@jobs.current_user`` hook, or by Flask-Login's login manager (its
+    user loader, remember cookie, request loader). A host that revokes sessions by changing
+    the user's ``get_id()`` token, or whose loader returns ``None``, logs the socket out.
 
+    :param app: the app of the socket.
     :param environ: the WSGI environ of the socket's handshake.
     :returns: the user, or ``None`` when the session has no logged-in user (or the app has
-        no Flask-Login).
+        neither a ``@jobs.current_user`` hook nor Flask-Login).
     """
-    manager = getattr(app, "login_manager", None)
-    if manager is None:
-        return None
+    jobs: JobsAdmin = app.extensions["jobs_admin"]
     with app.request_context(dict(environ)):
+        # Flask-Login keeps the user it loaded in ``g``, which this thread's app context may
+        # share with an earlier check: forget it before and after, so the user is loaded anew.
         g.pop("_login_user", None)
-        manager._load_user()
-        user = g.pop("_login_user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return user
+        try:
+            return jobs.get_current_user()
+        finally:
+            g.pop("_login_user", None)
 
 
 def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:

@@ -277,10 +277,18 @@ def test_browser_clear_old_jobs_modal(ui: Any, jobs: Any, db: Any, probe: Any) -
     with page.expect_navigation():
         page.click("#jobs-admin-prune-submit")
     assert "flt0_status_equals=partial" in page.url
-    assert "Deleted 2 finished job(s) older than 40 day(s)." in ui.flashes()
+    # The request queued a built-in prune job and links it; nothing is deleted yet.
+    (prune,) = probe.jobs(type="jobs_admin.prune")
+    assert prune["params"] == {"days": 40} and prune["status"] == "pending"
+    assert f"Clearing finished jobs older than 40 day(s) in job #{prune['id']}." in ui.flashes()
+    assert probe.count() == 7
+    with page.expect_navigation():
+        page.click(f".alert a:has-text('#{prune['id']}')")
+    assert f"id={prune['id']}" in page.url
+    assert jobs.work_off() == 2  # the prune and the pending no-op
+    assert probe.job(prune["id"])["result"] == {"deleted": 2, "days": 40}
     assert probe.job(ids["completed"]) is None and probe.job(ids["failed"]) is None
-    assert probe.status(ids["pending"]) == "pending"
-    assert probe.count() == 4
+    assert probe.count() == 5
 
 
 def test_browser_operator_and_viewer_see_only_what_they_may_use(
