@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from werkzeug.test import EnvironBuilder
 
 from jobs_admin import JobContext, JobsAdmin
-from jobs_admin.live_ws import reload_user
+from jobs_admin.live.websocket import reload_user
 
 
 @dataclass
