@@ -5,7 +5,7 @@
  * re-reads its own URL (a same-origin page the server rendered and escaped) and swaps in its
  * sections with DOMParser, which runs no script.
  *
- * Protocol (see jobs_admin/live.py): the page carries the change cursor of the moment it was
+ * Protocol (see jobs_admin/live/feed.py): the page carries the change cursor of the moment it was
  * rendered; the socket connects with ?since=<cursor>, receives a "snapshot" (counts), then
  * "changes" messages (jobs and counts), and keeps the newest cursor for its next reconnect.
  * The server closes with 4429 when this user (or the server) has too many sockets open: the page
