@@ -116,9 +116,9 @@ class JobsAdmin:
         for target in {engine, own.engine}:
             event.listen(target, "commit", lambda conn: self._changed_commit(app_ref, conn))
             event.listen(target, "rollback", lambda conn: conn.info.pop(CHANGED_KEY, None))
-        # flask-sock's options for every websocket of the app, unless the host set its own:
-        # ping idle browsers (a vanished one frees its thread) and refuse big client messages
-        # (the live socket expects none).
+        # The live socket's server options (flask-sock's key, which a host using flask-sock for
+        # sockets of its own already knows), unless the host set its own: ping idle browsers (a
+        # vanished one frees its thread) and refuse big client messages (the socket expects none).
         app.config.setdefault(
             "SOCK_SERVER_OPTIONS", {"ping_interval": 25, "max_message_size": 4096}
         )
