@@ -42,6 +42,7 @@ _FORMULA_START = (
     "\uff0b",  # FULLWIDTH PLUS SIGN
     "\uff0d",  # FULLWIDTH HYPHEN-MINUS
     "\uff20",  # FULLWIDTH COMMERCIAL AT
+    "\uff5c",  # FULLWIDTH VERTICAL LINE
 )
 # What an import may trim before it looks (LibreOffice's "trim spaces", a BOM): every Unicode
 # space (figure, ideographic, thin...) and the zero-width characters.

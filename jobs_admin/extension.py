@@ -342,7 +342,12 @@ class JobsAdmin:
             raise InvalidParams(f"params given twice: {', '.join(clash)}")
         merged.update(kwargs)
         data = job_type.validate(merged, self.settings().max_params_bytes)
-        for label, value in (("name", name), ("reference", reference)):
+        if run_at is not None and run_at.tzinfo is None:
+            raise InvalidParams("run_at must be timezone-aware")
+        if created_by is None:
+            created_by = self.identity(self.get_current_user())
+        # created_by too: it may come from the caller or from the host's identity hook.
+        for label, value in (("name", name), ("reference", reference), ("creator", created_by)):
             if value is not None and len(value) > 200:
                 raise InvalidParams(f"the job's {label} is longer than 200 characters")
             bad = None if value is None else unstorable_char(value)
@@ -351,10 +356,6 @@ class JobsAdmin:
                     f"the job's {label} contains {describe_char(bad)},"
                     " which the database cannot store"
                 )
-        if run_at is not None and run_at.tzinfo is None:
-            raise InvalidParams("run_at must be timezone-aware")
-        if created_by is None:
-            created_by = self.identity(self.get_current_user())
         session = self.db.session
         job = self.store.enqueue(
             session,

@@ -144,7 +144,9 @@ def _run(
     if row["attempts"] > 1 or resumed:
         # The cap is per job: a retry or a resumed run gets what the earlier runs left of it
         # (a first run has no lines yet, and costs no query).
-        logged = store.count_events(db.session, job_id, EventKind.LOG.value)
+        # On a connection of its own: the job's session must start without a transaction.
+        with db.engine.connect() as conn:
+            logged = store.count_events(conn, job_id, EventKind.LOG.value)
     ctx = JobContext(
         job_id=job_id,
         job_type=row["type"],

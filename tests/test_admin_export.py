@@ -307,6 +307,7 @@ def test_export_of_a_user_without_view_all_has_only_own_jobs(
         "\uff0b1",  # FULLWIDTH PLUS SIGN
         "\uff0d1",  # FULLWIDTH HYPHEN-MINUS
         "\uff20SUM(A1)",  # FULLWIDTH COMMERCIAL AT
+        "\uff5cSUM(A1)",  # FULLWIDTH VERTICAL LINE
         "|calc",  # a DDE call
         "\u3000\uff1dcmd|' /C calc'!A0",
     ],

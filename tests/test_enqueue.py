@@ -272,6 +272,8 @@ def _check_unstorable_refused(jobs: Any, probe: Probe) -> None:
     for option in ("name", "reference"):
         with pytest.raises(InvalidParams, match=f"the job's {option} contains NUL"):
             jobs.enqueue("test.noop", **{option: "x\x00y"}, commit=True)
+    with pytest.raises(InvalidParams, match="the job's creator contains NUL"):
+        jobs.enqueue("test.noop", created_by="op\x00", commit=True)
     jobs.db.session.rollback()
     assert nothing_written(probe)
     # What the database can store still goes in whole.

@@ -854,3 +854,33 @@ def test_worker_group_commit_survives_a_result_postgresql_cannot_store(
         wait_for(lambda: probe.status(bad.id) == "failed", timeout=10)
         for job in others:
             wait_for(lambda job=job: probe.status(job.id) == "completed", timeout=10)
+
+
+_SEEN: list[tuple[int, bool, int]] = []
+
+
+def _records_its_session(ctx: JobContext) -> None:
+    from host_app.extensions import db as host_db
+
+    session = host_db.session()
+    _SEEN.append((ctx.attempt, session.in_transaction(), host_db.engine.pool.checkedout()))
+    raise RuntimeError("again")
+
+
+@pytest.mark.parametrize("backend", ["app", pytest.param("pg_app", marks=pytest.mark.postgres)])
+def test_runner_a_retry_starts_without_a_transaction_or_a_connection(
+    backend: str, request: pytest.FixtureRequest, jobs: Any
+) -> None:
+    """A retry counts the earlier runs' log lines (the log cap) on a connection of its own:
+    the job's session starts empty, as a first run's does, and holds no connection."""
+    app = request.getfixturevalue(backend)
+    name = "test.records_session"
+    if name not in jobs.registry:
+        jobs.job_type(name, max_attempts=2, retry_backoff=0)(_records_its_session)
+    _SEEN.clear()
+    with app.app_context():
+        jobs.enqueue(name, commit=True)
+        jobs.work_off()
+        jobs.work_off()
+    assert [attempt for attempt, _, _ in _SEEN] == [1, 2]
+    assert _SEEN[0][1:] == _SEEN[1][1:] == (False, 0), _SEEN
