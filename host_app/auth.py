@@ -12,6 +12,8 @@ from flask_admin.form import SecureForm
 from flask_login import current_user, login_user, logout_user
 from wtforms import PasswordField, StringField, validators
 
+from jobs_admin.registry import unstorable_char
+
 from .extensions import db, jobs, login_manager
 from .models import User
 
@@ -35,10 +37,18 @@ _SESSION_ID = re.compile(r"([0-9]{1,9}):([0-9]{1,9})")
 CSRF_REFUSED = "The form expired or was not sent from this site (CSRF token); {}. Please try again."
 
 
+def _storable(_form: Any, field: Any) -> None:
+    # A NUL reaches PostgreSQL's text as an error (a 500), not as "no such user".
+    if field.data and unstorable_char(field.data) is not None:
+        raise validators.ValidationError("That is not a user name.")
+
+
 class LoginForm(SecureForm):
     """The sign-in form; its CSRF token is Flask-Admin's, the one the jobs pages use."""
 
-    username = StringField("User name", [validators.InputRequired(), validators.Length(max=80)])
+    username = StringField(
+        "User name", [validators.InputRequired(), validators.Length(max=80), _storable]
+    )
     password = PasswordField("Password", [validators.InputRequired(), validators.Length(max=1024)])
 
 

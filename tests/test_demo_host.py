@@ -143,6 +143,20 @@ def test_login_does_not_echo_a_long_user_name(client: FlaskClient) -> None:
     assert 'name="csrf_token"' in html  # the form is shown again, ready for the next try
 
 
+@pytest.mark.parametrize("backend", ["app", pytest.param("pg_app", marks=pytest.mark.postgres)])
+def test_login_refuses_a_nul_in_the_user_name(backend: str, request: pytest.FixtureRequest) -> None:
+    """PostgreSQL's text cannot hold a NUL: the form refuses it (it was a 500 there)."""
+    client = request.getfixturevalue(backend).test_client()
+    response = client.post(
+        "/login",
+        data={"username": "admin\x00", "password": "admin", "csrf_token": csrf_token(client)},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert flashed(html) == ["Enter a user name (at most 80 characters) and a password."]
+    assert client.get("/admin/jobs/").status_code == 302  # nobody signed in
+
+
 def test_login_starts_a_new_csrf_secret(app: Flask, client: FlaskClient) -> None:
     """A CSRF secret planted in the session before the login (fixation) is gone after it."""
     with app.app_context():
