@@ -15,10 +15,13 @@ workers = int(os.environ.get("SHOP_WEB_WORKERS", "2"))
 threads = int(os.environ.get("SHOP_WEB_THREADS", "8"))
 # Sockets may take at most half of each worker's threads, so open tabs never starve /login and
 # the admin's pages; a tab past the cap says "Too many open tabs" and retries once a minute.
-# One user may hold JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER (4) of them. The workers load the app
-# after this file ran (no preload), and the demo host reads FLASK_* variables: an explicit
-# FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS in the environment (shop.env, say) wins.
-os.environ.setdefault("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", str(max(1, threads // 2)))
+# One user may hold half of those, so one user's tabs never take every socket of a worker.
+# The workers load the app after this file ran (no preload), and the demo host reads FLASK_*
+# variables: explicit FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS[_PER_USER] in the environment
+# (shop.env, say) win.
+live_sockets = max(1, threads // 2)
+os.environ.setdefault("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", str(live_sockets))
+os.environ.setdefault("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER", str(max(1, live_sockets // 2)))
 # What a stop or a deploy does to the embedded worker (JOBS_ADMIN_WORKER = "embedded"): on
 # SIGTERM (or SIGINT/SIGQUIT) to the master, each worker process stops accepting requests,
 # finishes those under way, and then runs ``worker_exit`` below, which calls

@@ -41,7 +41,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import permissions
 from ._socket import CLOSE_WAIT, LiveSocket, _Done
-from .feed import Subscriber
+from .feed import TOO_MANY, Subscriber
 
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
@@ -54,6 +54,13 @@ ENDPOINT = "ws"
 SIGNED_OUT = 4401
 #: Close code for a socket whose user lost the ``view`` permission: shown the same way.
 FORBIDDEN = 4403
+#: Close code for a socket whose user could not be checked again several times in a row (the
+#: host's user loader or checker raised): "internal error", the page reconnects later.
+SERVER_ERROR = 1011
+#: Rechecks in a row that may fail before the socket is closed with :data:`SERVER_ERROR`.
+RECHECK_FAILURES = 3
+#: Seconds a socket refused over the caps waits for the client's answer to its close frame.
+REFUSED_WAIT = 0.2
 
 
 log = logging.getLogger("jobs_admin.live")
@@ -118,20 +125,22 @@ def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
             max_message_size=int(options.get("max_message_size") or 4096),
             receive_bytes=int(options.get("receive_bytes") or 4096),
         )
+        code = None
         with contextlib.suppress(ConnectionClosed):
-            serve(jobs, ws)
+            code = serve(jobs, ws)
         with contextlib.suppress(Exception):
             ws.close()
         # Let the client answer our close frame before the server closes the connection (see
-        # LiveSocket.close).
-        ws.thread.join(CLOSE_WAIT)
-        ws.connected = False  # no answer: the reader thread stops at its next wake-up
-        if ws.mode == "werkzeug":
-            # Werkzeug writes the view's HTTP response after the frames; a browser parses those
-            # bytes as a broken frame and reports 1006, not our close code. With the socket shut,
-            # the write fails and Werkzeug drops it quietly.
-            with contextlib.suppress(OSError):
-                ws.sock.shutdown(socket.SHUT_RDWR)
+        # LiveSocket.close). Briefly for a socket over the caps: a client that never answers
+        # must not hold a server thread per attempt, the very thing the caps prevent.
+        ws.thread.join(REFUSED_WAIT if code == TOO_MANY else CLOSE_WAIT)
+        ws.connected = False
+        # Shut in every server: the reader thread ends at once instead of waiting on a socket
+        # the client keeps open. Under Werkzeug it also matters for the close code: Werkzeug
+        # writes the view's HTTP response after the frames, which a browser parses as a broken
+        # frame and reports as 1006; with the socket shut, that write fails quietly.
+        with contextlib.suppress(OSError):
+            ws.sock.shutdown(socket.SHUT_RDWR)
         done = _Done()
         done.mode = ws.mode
         return done
@@ -212,7 +221,7 @@ def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:
         jobs.db.session.remove()
 
 
-def serve(jobs: JobsAdmin, ws: Any) -> None:
+def serve(jobs: JobsAdmin, ws: Any) -> int | None:
     """Pass the feed's messages for this socket to it until either side closes.
 
     Every ``JOBS_ADMIN_LIVE_RECHECK`` seconds, before it sends anything more, the socket's user
@@ -236,6 +245,7 @@ def serve(jobs: JobsAdmin, ws: Any) -> None:
     if not ws.connected:
         ended()
     due = time.monotonic() + every
+    failures = 0
     try:
         while sub.closed is None:
             try:
@@ -249,9 +259,14 @@ def serve(jobs: JobsAdmin, ws: Any) -> None:
             if time.monotonic() >= due:
                 try:
                     recheck(jobs, sub, environ)
+                    failures = 0
                 except Exception:
                     # The database is away, say: the feed cannot read either; try again later.
+                    # But a socket whose user cannot be checked does not stream for ever.
+                    failures += 1
                     log.exception("jobs_admin live socket could not recheck its user")
+                    if failures >= RECHECK_FAILURES:
+                        sub.drop("could not check the session", SERVER_ERROR)
                 due = time.monotonic() + every
                 if sub.closed is not None:
                     break
@@ -261,3 +276,4 @@ def serve(jobs: JobsAdmin, ws: Any) -> None:
         feed.unsubscribe(sub)
     if sub.closed is not None and ws.connected:
         ws.close(reason=sub.close_code, message=sub.closed)
+    return sub.close_code if sub.closed is not None else None
