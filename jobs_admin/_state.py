@@ -23,3 +23,8 @@ class AppState:
     worker: Worker | None = None
     live: LiveFeed | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: A place for each CSV export streaming now (``JOBS_ADMIN_MAX_EXPORTS``).
+    exports: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.exports = threading.BoundedSemaphore(self.settings.max_exports)

@@ -68,6 +68,11 @@ SQLITE_WRITE_QUEUE = True
 #: Largest accepted params, in bytes of their JSON encoding.
 MAX_PARAMS_BYTES = 65536
 
+#: CSV exports one process streams at once. Each holds a database connection (and on
+#: PostgreSQL a transaction) for as long as its browser downloads: past this many, the export
+#: is refused with a message, so slow downloads cannot take the pool.
+MAX_EXPORTS = 4
+
 #: Directory for result files; relative paths are taken from the app's instance folder.
 RESULTS_DIR = "jobs_results"
 
@@ -123,6 +128,7 @@ class Settings:
     prune_pause: float
     sqlite_write_queue: bool
     max_params_bytes: int
+    max_exports: int
     results_dir: Path
     page_size: int
     live_interval: float
@@ -154,6 +160,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     for name in (
         "concurrency",
         "max_params_bytes",
+        "max_exports",
         "page_size",
         "retention_days",
         "max_log_lines",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -182,6 +182,35 @@ def stream_csv(rows: Iterable[Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[st
 
 #: Rows the database sends at a time (a server-side cursor on PostgreSQL).
 FETCH_ROWS = 1000
+
+
+class Limited:
+    """An export's body that gives its place back (``release``) when the server closes it.
+
+    The server calls :meth:`close` when the body was sent, failed or was cut short, and also
+    when it was never iterated (a generator's own ``finally`` would not run then).
+
+    :param body: the body's chunks.
+    :param release: what gives the export's place back; called once.
+    """
+
+    def __init__(self, body: Iterator[str], release: Callable[[], None]) -> None:
+        self._body = body
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> Iterator[str]:
+        return self._body
+
+    def close(self) -> None:
+        """Close the body (its connection goes back) and give the place back."""
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def export_body(engine: sa.Engine, statement: sa.Select[Any]) -> Iterator[str]:

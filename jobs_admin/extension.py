@@ -45,10 +45,13 @@ class JobsAdmin:
     Configuration keys (read once in :meth:`init_app`; defaults in :mod:`jobs_admin.config`):
     ``JOBS_ADMIN_WORKER``, ``JOBS_ADMIN_CONCURRENCY``, ``JOBS_ADMIN_POLL_INTERVAL``,
     ``JOBS_ADMIN_CLAIM_AHEAD``, ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``,
-    ``JOBS_ADMIN_SHUTDOWN_GRACE``, ``JOBS_ADMIN_RETENTION_DAYS``, ``JOBS_ADMIN_HOUSEKEEPING_CRON``,
-    ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
-    ``JOBS_ADMIN_MAX_PARAMS_BYTES``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
-    ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``.
+    ``JOBS_ADMIN_SHUTDOWN_GRACE``, ``JOBS_ADMIN_RETENTION_DAYS``,
+    ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
+    ``JOBS_ADMIN_SQLITE_WRITE_QUEUE``, ``JOBS_ADMIN_MAX_PARAMS_BYTES``,
+    ``JOBS_ADMIN_MAX_EXPORTS``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
+    ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``, ``JOBS_ADMIN_LIVE_ORIGINS``,
+    ``JOBS_ADMIN_MAX_LOG_LINES``, ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER``,
+    ``JOBS_ADMIN_LIVE_MAX_SOCKETS``, ``JOBS_ADMIN_LIVE_RECHECK``.
 
     :param app: an app to initialise now, or ``None`` to call :meth:`init_app` later.
     :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.
@@ -157,6 +160,15 @@ class JobsAdmin:
     def settings(self, app: Flask | None = None) -> Settings:
         """The ``JOBS_ADMIN_*`` settings of ``app`` (default: the current app)."""
         return self._state(app).settings
+
+    def export_slot(self, app: Flask | None = None) -> Callable[[], None] | None:
+        """Take a place for one streamed CSV export of ``app`` in this process.
+
+        :returns: the function that gives the place back (call it once, when the body is
+            closed), or ``None`` when ``JOBS_ADMIN_MAX_EXPORTS`` exports stream already.
+        """
+        slots = self._state(app).exports
+        return slots.release if slots.acquire(blocking=False) else None
 
     # -- registration ----------------------------------------------------------------------
 

@@ -288,3 +288,18 @@ def test_models_status_is_stored_as_its_lowercase_value(app: Flask, jobs: Any, d
     assert job.job_status is JobStatus.PENDING
     assert job.created_at.tzinfo is not None
     assert job.is_active and not job.is_finished
+
+
+def test_config_every_key_is_documented() -> None:
+    """Each ``JOBS_ADMIN_*`` key is in ``JobsAdmin``'s docstring and the README's table."""
+    import dataclasses
+    from pathlib import Path
+
+    from jobs_admin import JobsAdmin
+    from jobs_admin.config import Settings
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for field in dataclasses.fields(Settings):
+        key = f"JOBS_ADMIN_{field.name.upper()}"
+        assert f"``{key}``" in (JobsAdmin.__doc__ or ""), key
+        assert f"| `{key}` |" in readme, key
