@@ -982,13 +982,18 @@ def test_download_of_a_stored_name_with_control_characters_is_no_500(
     (folder / "a\r\nb.csv").write_text("x,y\n")
     # Stored by a version that let the name through (or written to the column directly).
     probe.update(crlf, result_file=f"{crlf}/a\r\nb.csv")
-    probe.update(nul, result_file=f"{nul}/a\x00b.csv")  # SQLite holds a NUL; no file can
+    # SQLite holds a NUL (no file name can); PostgreSQL's text cannot, so it never gets one.
+    sqlite = jobs.db.engine.dialect.name == "sqlite"
+    if sqlite:
+        probe.update(nul, result_file=f"{nul}/a\x00b.csv")
     auth.login("admin")
     with client.get(f"/admin/jobs/{crlf}/download") as response:
         assert response.status_code == 200
         assert response.get_data(as_text=True) == "x,y\n"
         disposition = response.headers["Content-Disposition"]
     assert disposition == "attachment; filename=a_b.csv"
+    if not sqlite:
+        return
     response = client.get(f"/admin/jobs/{nul}/download")
     assert response.status_code == 302
     assert flashes(client) == [("error", f"The result file of job {nul} is missing.")]
