@@ -48,7 +48,7 @@ PLAN_TIME = re.compile(r"Planning Time: ([\d.]+) ms")
 #: Filled in by hand after a run; a flagged query without an entry says "cause: see the plan".
 CAUSES: dict[str, str] = {
     "list: search common word": (
-        "Cause: the capped count of `JobView._count` (jobs_admin/admin/views.py: `SELECT count(*)"
+        "Cause: the capped count of `JobView._count` (jobs_admin/admin/_list.py: `SELECT count(*)"
         " FROM (SELECT id ... WHERE <search_clause> LIMIT 10001)`) for a word in ~20 % of the"
         " names. The planner expects ~220,000 matches and picks a Seq Scan that stops at the"
         " 10,001st (about 47,000 rows read): bounded by the LIMIT, so fast here. The risk is a"

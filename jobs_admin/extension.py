@@ -316,6 +316,14 @@ class JobsAdmin:
         """Whether the host registered a permission checker (without one, nothing is allowed)."""
         return self._checker is not None
 
+    def answers(self, user: Any) -> permissions.Answers:
+        """The permission answers of ``user``, each question put to the host's checker once:
+        for a page that asks the same questions many times (the admin keeps one per request).
+
+        :param user: the user (``None``: nobody, who may do nothing).
+        """
+        return permissions.Answers(self._checker, self.identity, user)
+
     # -- jobs ------------------------------------------------------------------------------
 
     def enqueue(

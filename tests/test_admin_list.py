@@ -693,7 +693,7 @@ def test_pagination_page_size_comes_from_config(
 def test_counts_capped_above_count_cap(
     app: Any, client: Any, auth: Any, jobs: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs_admin.admin import views
+    from jobs_admin.admin import _list as views
 
     monkeypatch.setattr(views, "COUNT_CAP", 3)
     ids = [add(jobs, "test.echo", name=f"echo {i}") for i in range(7)]

@@ -143,6 +143,23 @@ def test_conftest_auth_actions_log_in_and_out(app: Flask, client: Any, auth: Any
 # -- configuration ---------------------------------------------------------------------------
 
 
+def test_extension_answers_ask_the_checker_once_per_question() -> None:
+    jobs = JobsAdmin(db=SQLAlchemy())
+    calls: list[tuple[Any, str]] = []
+
+    @jobs.permission_checker
+    def check(user: Any, permission: str, job: Any = None) -> bool:
+        calls.append((user, permission))
+        return permission == "view"
+
+    answers = jobs.answers("ann")
+    assert [answers.can("view"), answers.can("view"), answers.can("export")] == [True, True, False]
+    assert calls == [("ann", "view"), ("ann", "export")]
+    # Nobody may do anything, and the checker is not asked about nobody.
+    assert jobs.answers(None).can("view") is False
+    assert len(calls) == 2
+
+
 def test_config_defaults(tmp_path: Path) -> None:
     app = Flask("tiny", instance_path=str(tmp_path / "instance"))
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'x.db'}"

@@ -27,7 +27,7 @@ from . import format as fmt
 
 if TYPE_CHECKING:
     from ..permissions import Answers
-    from .views import JobView
+    from ._base import ViewBase
 
 #: Stands for the job id while a pattern is rendered: digits, so that it passes through
 #: ``url_for`` (an ``int`` route argument) and escaping unchanged.
@@ -170,7 +170,7 @@ def action_form(
 
 
 def _button_forms(
-    view: JobView, csrf: str, return_url: str, compact: bool
+    view: ViewBase, csrf: str, return_url: str, compact: bool
 ) -> tuple[Callable[[str], str], ...]:
     """The retry, cancel and delete forms of a job, each as ``render(job_id_text)``."""
 
@@ -213,7 +213,7 @@ def _button_forms(
 
 
 def job_buttons(
-    view: JobView, job: Any, csrf: str, return_url: str, compact: bool = True
+    view: ViewBase, job: Any, csrf: str, return_url: str, compact: bool = True
 ) -> Markup:
     """The retry / cancel / delete forms the user may use on ``job`` in its status."""
     forms = _button_forms(view, csrf, return_url, compact)
@@ -241,8 +241,9 @@ def _buttons(
 class ListRows:
     """What the rows of one list page share: links, forms and settings rendered once.
 
-    The list template gets it as ``jobs_admin_rows`` (from :meth:`JobView.render`) and prints
-    each row with :meth:`row`; the cell formatters of this module read their links from it.
+    The list template gets it as ``jobs_admin_rows`` (from
+    :meth:`~jobs_admin.admin._list.ListMixin.render`) and prints each row with :meth:`row`;
+    the cell formatters of this module read their links from it.
 
     :param view: the jobs view.
     :param return_url: the page's own URL (links and forms bring the user back to it).
@@ -250,7 +251,7 @@ class ListRows:
     :param answers: the request's permission answers (the buttons are gated per job).
     """
 
-    def __init__(self, view: JobView, return_url: str, csrf: str, answers: Answers) -> None:
+    def __init__(self, view: ViewBase, return_url: str, csrf: str, answers: Answers) -> None:
         self.view = view
         self.can = answers.can
         self.stale_after = view.jobs.settings().stale_after
@@ -313,12 +314,12 @@ def _rows(context: Any) -> ListRows:
     return rows
 
 
-def id_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def id_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """``#42``, linking to the detail page (the live script finds rows by it)."""
     return Markup(_rows(context).id_link(job.id))
 
 
-def name_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def name_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The job's name (or type), linking to the detail page, and its type badge."""
     return Markup(
         f'<a href="{_rows(context).details(job.id)}">{escape(job.name or job.type)}</a>\n'
@@ -326,23 +327,23 @@ def name_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
     )
 
 
-def status_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def status_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The status badge (with the error, a lost worker and the phase)."""
     stale = job.status == "running" and view.stale(job, _rows(context).stale_after)
     return status_badge(job.status, job.phase, job.error, stale)
 
 
-def progress_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def progress_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The small progress bar."""
     return progress(job)
 
 
-def created_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def created_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """When the job was created, relative."""
     return time(job.created_at)
 
 
-def duration_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def duration_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """How long it ran; a running job's ticks on in the browser from ``data-started``."""
     running = job.status == "running"
     started = (
@@ -356,6 +357,6 @@ def duration_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
     )
 
 
-def reference_cell(view: JobView, context: Any, job: Any, name: str) -> Markup:
+def reference_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The job's reference, or nothing."""
     return escape(job.reference or "")

@@ -1,0 +1,96 @@
+"""The job view's forms that start jobs: the run form and "Clear old jobs"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, request
+from flask_admin import expose
+from markupsafe import Markup
+
+from .. import permissions as perms
+from ..builtins import PRUNE_TYPE
+from ..errors import InvalidParams, JobsAdminError
+from ._base import ViewBase, clip
+from .forms import prune_form, run_form
+
+
+class RunMixin(ViewBase):
+    """``<view>/new`` (pick a job type, fill its parameters, start it) and ``<view>/prune``
+    (start a ``jobs_admin.prune`` job)."""
+
+    @expose("/prune", methods=("POST",))
+    def prune(self) -> Any:
+        form = prune_form(request.form, days=self.jobs.settings().retention_days)
+        if not self.jobs.can(perms.PRUNE):
+            flash("You do not have the 'prune' permission; nothing was deleted.", "error")
+        elif not form.validate():
+            errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
+            flash(f"Nothing was deleted: {errors}", "error")
+        else:
+            # A job, not the work itself: a prune of many jobs takes minutes, and the page
+            # returns at once with a link to follow its progress.
+            days = form.days.data
+            job = self.jobs.enqueue(
+                PRUNE_TYPE,
+                name=f"Clear jobs finished over {days} day(s) ago",
+                params={"days": days},
+                commit=True,
+            )
+            url = self.get_url(".details_view", id=job.id)
+            flash(
+                Markup(
+                    'Clearing finished jobs older than {} day(s) in job <a href="{}">#{}</a>.'
+                ).format(days, url, job.id),
+                "success",
+            )
+        return self._back()
+
+    @expose("/new", methods=("GET", "POST"))
+    def new(self) -> Any:
+        if not self.jobs.can(perms.RUN):
+            flash("You do not have the 'run' permission.", "error")
+            return redirect(self.get_url(".index_view"))
+        name = request.values.get("type", "")
+        # Built-in types start from their own controls ("Clear old jobs" needs ``prune``).
+        runnable = [t for t in self.jobs.registry if not t.builtin and self.jobs.can(perms.RUN, t)]
+        job_type = next((t for t in runnable if t.name == name), None)
+        if name and job_type is None:
+            if name in self.jobs.registry:
+                flash(f"You may not run {self.jobs.registry.get(name).title!r} jobs.", "error")
+            else:
+                flash(f"Unknown job type {clip(name)!r}.", "error")
+        form = run_form(
+            job_type.params if job_type else None,
+            request.form if request.method == "POST" else None,
+        )
+        if request.method == "POST" and job_type is not None:
+            if form.validate():
+                params = {k: v for k, v in form.data.items() if k != "csrf_token"}
+                try:
+                    job = self.jobs.enqueue(job_type.name, params=params, commit=True)
+                except JobsAdminError as exc:
+                    self.jobs.db.session.rollback()
+                    if isinstance(exc, InvalidParams):
+                        # What the form's validators could not see (a NUL) shows at its field.
+                        for field, messages in exc.errors.items():
+                            if field in form._fields:
+                                form[field].errors = [*form[field].errors, *messages]
+                    flash(str(exc), "error")
+                else:
+                    url = self.get_url(".details_view", id=job.id)
+                    flash(
+                        Markup('Started job <a href="{}">#{} {}</a>.').format(
+                            url, job.id, job.name
+                        ),
+                        "success",
+                    )
+                    return redirect(self.get_url(".index_view"))
+            elif "csrf_token" in form.errors:
+                flash("The form expired or lacks its CSRF token; nothing was started.", "error")
+        return self.render(
+            "jobs_admin/new.html",
+            job_types=runnable,
+            job_type=job_type,
+            form=form,
+        )
