@@ -47,6 +47,7 @@ def export(client: Any, query: str = "") -> tuple[Any, list[str], list[dict[str,
     response = client.get("/admin/jobs/export.csv" + (f"?{query}" if query else ""))
     assert response.status_code == 200, response.status_code
     chunks = [c.decode() if isinstance(c, bytes) else c for c in response.response]
+    response.close()  # as a server does: the export's connection and place go back
     reader = csv.reader(io.StringIO("".join(chunks)))
     header = next(reader)
     assert header == HEADER
@@ -370,3 +371,41 @@ def test_export_gives_back_its_connection(backend: str, request: Any, jobs: Any,
     finally:
         gc.enable()
     assert pool.checkedout() == start
+
+
+@pytest.mark.app_config(JOBS_ADMIN_MAX_EXPORTS=2)
+def test_export_streams_at_most_max_exports_at_once(
+    app: Any, client: Any, jobs: Any, db: Any
+) -> None:
+    """Each streaming export holds a connection while its browser downloads: past
+    ``JOBS_ADMIN_MAX_EXPORTS`` the next is refused with a message, and a closed one (read
+    whole, cut short or never read) gives its place back."""
+    add(jobs)
+    login(client, "operator")
+    url = "/admin/jobs/export.csv"
+    client.get(url).close()  # the request's own session has its connection from here on
+    with app.app_context():
+        start = db.engine.pool.checkedout()
+    open_ones = []
+    for _ in range(2):
+        response = client.get(url, buffered=False)
+        assert response.status_code == 200
+        next(iter(response.response))  # downloading, slowly
+        open_ones.append(response)
+    refused = client.get(url)
+    assert refused.status_code == 302
+    with client.session_transaction() as session:
+        assert [m for _c, m in session.pop("_flashes", [])] == [
+            "2 exports are being downloaded already; try again when one has finished."
+        ]
+    with app.app_context():
+        assert db.engine.pool.checkedout() == start + 2
+    open_ones.pop().close()  # cut short
+    never_read = client.get(url, buffered=False)
+    assert never_read.status_code == 200
+    never_read.close()  # closed without a byte read: the place comes back too
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.get_data(as_text=True).count("\n") == 2
+    open_ones.pop().close()
+    with app.app_context():
+        assert db.engine.pool.checkedout() == start

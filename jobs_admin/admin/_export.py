@@ -11,7 +11,7 @@ from flask_admin import expose
 from werkzeug.utils import secure_filename
 
 from .. import permissions as perms
-from ..export import export_body
+from ..export import Limited, export_body
 from ._base import ViewBase
 
 log = logging.getLogger("jobs_admin.admin")
@@ -73,8 +73,17 @@ class ExportMixin(ViewBase):
             log.exception("jobs_admin export failed")
             flash(f"The export failed: {type(exc).__name__}. Nothing was exported.", "error")
             return redirect(self.get_url(".index_view"))
+        release = self.jobs.export_slot()
+        if release is None:
+            limit = self.jobs.settings().max_exports
+            flash(
+                f"{limit} exports are being downloaded already; try again when one has finished.",
+                "warning",
+            )
+            return redirect(self.get_url(".index_view"))
+        body = export_body(session.get_bind(mapper=self.model), columns.statement)
         return Response(
-            export_body(session.get_bind(mapper=self.model), columns.statement),
+            Limited(body, release),
             mimetype="text/csv",
             headers={"Content-Disposition": 'attachment; filename="jobs-export.csv"'},
         )
