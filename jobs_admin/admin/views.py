@@ -28,7 +28,7 @@ from markupsafe import Markup
 from werkzeug.utils import secure_filename
 
 from .. import permissions as perms
-from .._sql import duration_seconds, search_clause
+from .._sql import duration_seconds
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
 from ..export import export_body
@@ -284,7 +284,7 @@ class JobView(ModelView):
     ) -> Any:
         # NUL ends a string for SQLite's FTS5 and is refused in PostgreSQL text.
         for term in search.replace("\x00", "").split()[:8]:
-            clause = search_clause(self.model, term[:200], self.jobs.db.session)
+            clause = self.jobs.store.search_clause(self.jobs.db.session, term[:200])
             query = query.filter(clause)
             if count_query is not None:
                 count_query = count_query.filter(clause)
