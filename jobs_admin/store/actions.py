@@ -20,6 +20,11 @@ from .values import CHANGED_KEY
 class ActionStore(StoreBase):
     """What the admin's actions and the prune need of the store (portable: written once)."""
 
+    def _audit(self, conn: Conn, job_id: int, done: str, action: str, user: str | None) -> None:
+        """Record who did ``action`` to the job (``done``: what the history says was done)."""
+        data = {"action": action, "user": user}
+        self.event(conn, job_id, EventKind.ACTION, f"{done} by {user or 'system'}", data=data)
+
     def retry(self, conn: Conn, job_id: int, user: str | None, max_attempts: int) -> str | None:
         """Put a failed, partial or cancelled job back to pending with ``max_attempts`` more runs.
 
@@ -57,13 +62,7 @@ class ActionStore(StoreBase):
             # running -> pending is the runner's automatic retry, never a manual one.
             expect=RETRYABLE,
         )
-        self.event(
-            conn,
-            job_id,
-            EventKind.ACTION,
-            f"retried by {user or 'system'}",
-            data={"action": "retry", "user": user},
-        )
+        self._audit(conn, job_id, "retried", "retry", user)
         self.notify_pending(conn)
         return cast("str | None", row.result_file)
 
@@ -105,13 +104,7 @@ class ActionStore(StoreBase):
                 },
             )
             if moved:
-                self.event(
-                    conn,
-                    job_id,
-                    EventKind.ACTION,
-                    f"cancelled by {user or 'system'}",
-                    data={"action": "cancel", "user": user},
-                )
+                self._audit(conn, job_id, "cancelled", "cancel", user)
                 return JobStatus.PENDING
             # A worker claimed it in between (SQLite): it is running now.
             current = conn.execute(sa.select(j.c.status).where(j.c.id == job_id)).scalar()
@@ -126,13 +119,7 @@ class ActionStore(StoreBase):
             .where(j.c.id == job_id, j.c.status == "running")
             .values(cancel_requested=True, updated_by=user, **self._changed(conn))
         )
-        self.event(
-            conn,
-            job_id,
-            EventKind.ACTION,
-            f"cancel requested by {user or 'system'}",
-            data={"action": "cancel", "user": user},
-        )
+        self._audit(conn, job_id, "cancel requested", "cancel", user)
         return JobStatus.RUNNING
 
     def delete(self, conn: Conn, job_id: int) -> str | None:

@@ -211,12 +211,7 @@ class StoreBase(abc.ABC):
         stmt = sa.select(j.status, sa.func.count()).group_by(j.status)
         if condition is not None:
             stmt = stmt.where(condition)
-        result = {s.value: 0 for s in JobStatus}
-        for status, n in conn.execute(stmt):
-            if status in result:
-                result[status] = int(n or 0)
-        result["total"] = sum(result.values())
-        return result
+        return _by_status(conn.execute(stmt))
 
     def counts(self, conn: Conn, created_by: str | None = None) -> dict[str, int]:
         """Count jobs per status (and ``total``), of everyone or of one user, from the counters."""
@@ -224,12 +219,7 @@ class StoreBase(abc.ABC):
         stmt = sa.select(t.c.status, sa.func.sum(t.c.n)).group_by(t.c.status)
         if created_by is not None:
             stmt = stmt.where(t.c.created_by == created_by)
-        result = {s.value: 0 for s in JobStatus}
-        for status, n in conn.execute(stmt):
-            if status in result:
-                result[status] = int(n or 0)
-        result["total"] = sum(result.values())
-        return result
+        return _by_status(conn.execute(stmt))
 
     def recount(self, conn: Conn) -> dict[str, int]:
         """Rebuild the counters from the jobs table; return the new counts."""
@@ -383,3 +373,13 @@ class StoreBase(abc.ABC):
         """Whether a pending job with this phase was handed back at a shutdown (see
         :data:`PAUSED`): a paused job, or one claimed to resume and handed back unstarted."""
         return cast(sa.ColumnElement[bool], phase.in_([PAUSED, RESUMING]))
+
+
+def _by_status(rows: Iterable[Any]) -> dict[str, int]:
+    """Counts per status, every status present, and their ``total``, from (status, n) rows."""
+    result = {s.value: 0 for s in JobStatus}
+    for status, n in rows:
+        if status in result:
+            result[status] = int(n or 0)
+    result["total"] = sum(result.values())
+    return result

@@ -22,6 +22,9 @@ from .actions import ActionStore
 from .base import Conn
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, Finish
 
+#: Conditions a statement's WHERE joins with AND.
+Where = tuple[sa.ColumnElement[bool], ...]
+
 #: What :meth:`JobStore._finish_group` returns of each job it ended: (id, creator, status).
 Ended = tuple[int, str | None, str]
 
@@ -48,16 +51,11 @@ class JobStore(ActionStore):
 
     @abc.abstractmethod
     def _finish_group(
-        self,
-        conn: Conn,
-        names: tuple[str, ...],
-        group: Sequence[Finish],
-        common: dict[str, Any],
-        mine: tuple[sa.ColumnElement[bool], ...],
+        self, conn: Conn, group: Sequence[Finish], common: dict[str, Any], mine: Where
     ) -> list[Ended]:
-        """End the running jobs of ``group``, which all set the columns ``names``, with
-        ``common`` values too, where ``mine`` holds; return those ended (counters and events
-        are the caller's)."""
+        """End the running jobs of ``group`` (whose values all set the same columns), with the
+        ``common`` values too, where ``mine`` holds; return those ended (the counters and
+        events are the caller's)."""
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -175,8 +173,8 @@ class JobStore(ActionStore):
                 raise ValueError(f"finish_many cannot set {sorted(unknown)}")
             groups.setdefault(tuple(sorted(end.values)), []).append(end)
         moved: list[Ended] = []
-        for names, group in groups.items():
-            moved += self._finish_group(conn, names, group, common, mine)
+        for group in groups.values():
+            moved += self._finish_group(conn, group, common, mine)
         deltas: Counter[tuple[str, str]] = Counter()
         for _id, user, status in moved:
             deltas[(JobStatus.RUNNING.value, user or "")] -= 1

@@ -23,7 +23,7 @@ from .. import changes
 from ..config import PRUNE_BATCH_POSTGRESQL
 from ..models import FINISHED, TRANSITIONS, JobStatus, utcnow
 from .base import Conn
-from .core import Ended, JobStore
+from .core import Ended, JobStore, Where
 from .values import (
     CHANGED_KEY,
     CLAIM_COLUMNS,
@@ -218,15 +218,11 @@ class PostgreSQLStore(JobStore):
         )
 
     def _finish_group(
-        self,
-        conn: Conn,
-        names: tuple[str, ...],
-        group: Sequence[Finish],
-        common: dict[str, Any],
-        mine: tuple[sa.ColumnElement[bool], ...],
+        self, conn: Conn, group: Sequence[Finish], common: dict[str, Any], mine: Where
     ) -> list[Ended]:
         """One ``UPDATE ... FROM jsonb_to_recordset(...)`` for ends that set the same columns."""
         j = self.jobs
+        names = tuple(sorted(group[0].values))
         payload = [
             {
                 "id": e.job_id,

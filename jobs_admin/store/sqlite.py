@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..config import PRUNE_BATCH_SQLITE
 from ..models import FINISHED, EventKind, JobStatus
 from .base import Conn
-from .core import Ended, JobStore
+from .core import Ended, JobStore, Where
 from .search import fts_match
 from .values import CLAIM_COLUMNS, RESUMING, Finish
 
@@ -165,12 +165,7 @@ class SQLiteStore(JobStore):
         return [{"id": m.id, "created_by": m.created_by, **m.extra} for m in moved]
 
     def _finish_group(
-        self,
-        conn: Conn,
-        names: tuple[str, ...],
-        group: Sequence[Finish],
-        common: dict[str, Any],
-        mine: tuple[sa.ColumnElement[bool], ...],
+        self, conn: Conn, group: Sequence[Finish], common: dict[str, Any], mine: Where
     ) -> list[Ended]:
         # SQLite runs in this process: a statement per job costs no round trip.
         j = self.jobs
