@@ -5,6 +5,7 @@ Layout:
 * :mod:`.values`: constants and value types shared with the store's callers.
 * :mod:`.base`: the machinery (tables, change cursor, counters, status machine, events) and the
   hooks each database implements.
+* :mod:`.reads`: what the detail page reads (a job's events, its related jobs).
 * :mod:`.actions`: retry, cancel, delete and what a prune shares with them.
 * :mod:`.core`: :class:`JobStore`, the interface: enqueue, claim, heartbeat, progress, finish,
   rescue, written once.
@@ -22,6 +23,7 @@ from .actions import remove_files
 from .base import Conn, StoreBase
 from .core import JobStore
 from .postgresql import PG_COUNTER_SLOTS, PostgreSQLStore
+from .reads import JobEvents
 from .sqlite import PRUNE_CACHE_KIB, SQLiteStore
 from .values import (
     CHANGED_KEY,
@@ -75,6 +77,7 @@ __all__ = [
     "ActionResult",
     "Conn",
     "Finish",
+    "JobEvents",
     "JobStore",
     "Moved",
     "PostgreSQLStore",

@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from ..errors import InvalidTransition, JobNotFound
 from ..models import FINISHED, RETRYABLE, EventKind, JobStatus, utcnow
-from .base import Conn, StoreBase
+from .base import Conn
+from .reads import ReadStore
 from .values import CHANGED_KEY
 
 
-class ActionStore(StoreBase):
+class ActionStore(ReadStore):
     """What the admin's actions and the prune need of the store (portable: written once)."""
 
     def _audit(self, conn: Conn, job_id: int, done: str, action: str, user: str | None) -> None:
