@@ -402,11 +402,7 @@ class JobsAdmin:
     def _snapshots(self, ids: Sequence[int]) -> list[Any]:
         """:meth:`_snapshot` of several jobs in one query, in the order of ``ids``."""
         with Session(self.db.engine, expire_on_commit=False) as session:
-            found = {
-                job.id: job
-                for job in session.scalars(sa.select(self.Job).where(self.Job.id.in_(list(ids))))
-            }
-        return [found[i] for i in ids if i in found]
+            return self.store.jobs_by_id(session, ids)
 
     def retry(self, job: Any, *, user: Any = None) -> Any:
         """Put a failed, partial or cancelled job back in the queue; commit; return it.

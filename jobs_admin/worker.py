@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -29,10 +28,9 @@ from ._listener import listener_of
 from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
-from .models import EventKind, JobStatus
 from .registry import JobType
 from .runner import SHUTDOWN, run_job, send_signal
-from .store import NOTIFY_CHANNEL, PAUSED, Finish
+from .store import NOTIFY_CHANNEL, Finish
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -371,33 +369,11 @@ class Worker:
 
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
-        j = self.jobs.store.jobs
-        paused = self.jobs.store.paused(j.c.phase)
         with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
+            store = self.jobs.store
             for job_id in ids:
-                got = self.jobs.store.finish(
-                    conn,
-                    job_id,
-                    self.name,
-                    JobStatus.PENDING,
-                    {
-                        "worker": None,
-                        "heartbeat_at": None,
-                        "attempts": j.c.attempts - 1,
-                        # A paused job claimed to resume is still a paused one.
-                        "phase": sa.case((paused, PAUSED), else_=j.c.phase),
-                        "started_at": sa.case((paused, j.c.started_at), else_=None),
-                    },
-                )
-                if got is not None:
-                    self.jobs.store.event(
-                        conn,
-                        job_id,
-                        EventKind.STATUS,
-                        "handed back to the queue at worker shutdown (not started)",
-                        data={"status": "pending"},
-                    )
-            self.jobs.store.notify_pending(conn)
+                store.hand_back(conn, job_id, self.name)
+            store.notify_pending(conn)
         with self._lock:
             for job_id in ids:
                 self._running.pop(job_id, None)

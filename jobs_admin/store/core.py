@@ -20,7 +20,7 @@ from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
 from .actions import ActionStore
 from .base import Conn
-from .values import FINISH_COLUMNS, FRESH_PROGRESS, Finish
+from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
 
 #: Conditions a statement's WHERE joins with AND.
 Where = tuple[sa.ColumnElement[bool], ...]
@@ -87,6 +87,42 @@ class JobStore(ActionStore):
         rows = self._claim(conn, worker, limit, utcnow())
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
+
+    def pause_values(self) -> dict[str, Any]:
+        """What a running job a worker pauses at its shutdown gets (with :meth:`finish` to
+        ``pending``): no attempt spent, its progress and first start kept, the phase
+        :data:`~jobs_admin.store.PAUSED` until a worker resumes it."""
+        return {
+            "worker": None,
+            "run_at": utcnow(),
+            "attempts": self.jobs.c.attempts - 1,
+            "heartbeat_at": None,
+            "phase": PAUSED,
+        }
+
+    def hand_back(self, conn: Conn, job_id: int, worker: str) -> bool:
+        """Return a job ``worker`` claimed and never started to the queue, its attempt
+        refunded; False if the worker no longer owns it. A paused job claimed to resume is
+        still a paused one."""
+        j = self.jobs
+        paused = self.paused(j.c.phase)
+        values = {
+            "worker": None,
+            "heartbeat_at": None,
+            "attempts": j.c.attempts - 1,
+            "phase": sa.case((paused, PAUSED), else_=j.c.phase),
+            "started_at": sa.case((paused, j.c.started_at), else_=None),
+        }
+        if self.finish(conn, job_id, worker, JobStatus.PENDING, values) is None:
+            return False
+        self.event(
+            conn,
+            job_id,
+            EventKind.STATUS,
+            "handed back to the queue at worker shutdown (not started)",
+            data={"status": "pending"},
+        )
+        return True
 
     def heartbeat(self, conn: Conn, worker: str, ids: Sequence[int]) -> set[int]:
         """Refresh the heartbeat of ``worker``'s running jobs; return those asked to cancel."""

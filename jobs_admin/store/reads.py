@@ -1,14 +1,15 @@
-"""The store's reads for the detail page: a job's events and its related jobs."""
+"""The store's plain reads: a job's row, its events and related jobs, jobs by id."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from ..models import EventKind
-from .base import StoreBase
+from .base import Conn, StoreBase
 
 #: The kinds of event whose rows count for the job's last attempt only (its steps and failed
 #: items); its logs, history and audit span every attempt.
@@ -31,7 +32,30 @@ class JobEvents:
 
 
 class ReadStore(StoreBase):
-    """What the admin's detail page reads (portable: written once)."""
+    """What the runner, the extension and the detail page read (portable: written once)."""
+
+    def job_row(self, conn: Conn, job_id: int) -> Mapping[str, Any] | None:
+        """The job's row as a mapping of its columns (``None``: no such job)."""
+        j = self.jobs
+        row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
+        return cast("Mapping[str, Any] | None", row)
+
+    def jobs_by_id(self, session: Any, ids: Sequence[int]) -> list[Any]:
+        """The ``Job`` objects of ``ids`` in one query, in the order of ``ids`` (missing ones
+        left out)."""
+        j = self.models.Job
+        found = {job.id: job for job in session.scalars(sa.select(j).where(j.id.in_(list(ids))))}
+        return [found[i] for i in ids if i in found]
+
+    def step_names(self, conn: Conn, job_id: int, attempt: int) -> list[str]:
+        """The names of the steps the job recorded in ``attempt``, in order."""
+        e = self.events
+        stmt = (
+            sa.select(e.c.message)
+            .where(e.c.job_id == job_id, e.c.kind == EventKind.STEP.value, self.of_attempt(attempt))
+            .order_by(e.c.id)
+        )
+        return [m or "" for m in conn.scalars(stmt)]
 
     def job_events(self, session: Any, job: Any, *, limit: int, one_read: int) -> JobEvents:
         """The events of ``job`` a detail page shows: at most ``limit`` of each kind.
