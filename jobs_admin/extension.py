@@ -147,13 +147,20 @@ class JobsAdmin:
 
     @property
     def store(self) -> JobStore:
-        """The store of the current app's database (all job SQL; see :mod:`jobs_admin.store`).
-
-        Chosen once per app by :meth:`init_app`, from its engine's dialect.
+        """The store of the current app's database: :meth:`store_of` the current app.
 
         :raises RuntimeError: no app context, or ``init_app`` did not run on this app.
         """
         return self._state().store
+
+    def store_of(self, app: Flask | None = None) -> JobStore:
+        """The store of ``app``'s database (all job SQL; see :mod:`jobs_admin.store`), chosen
+        once by :meth:`init_app` from its engine's dialect; for threads without an app context.
+
+        :param app: the app (default: the current app).
+        :raises RuntimeError: ``init_app`` did not run on this app.
+        """
+        return self._state(app).store
 
     def _state(self, app: Flask | None = None) -> AppState:
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]

@@ -183,6 +183,8 @@ class LiveFeed:
         self.pid = os.getpid()
         with app.app_context():
             self.engine: sa.Engine = jobs.db.engine
+        # The feed's thread reads without an app context.
+        self.store = jobs.store_of(app)
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
@@ -360,7 +362,7 @@ class LiveFeed:
             raise
 
     def _read(self, subs: list[Subscriber], pending: list[Subscriber]) -> None:
-        store = self.jobs.store
+        store = self.store
         with self.engine.connect() as conn:
             sa.event.listen(conn, "before_cursor_execute", self._count_query)
             if self.cursor is None:
@@ -408,7 +410,7 @@ class LiveFeed:
             more than :data:`SCAN_LIMIT` changed jobs after it, is not read
             (:func:`changes.servable`).
         """
-        table = self.jobs.store.jobs
+        table = self.store.jobs
 
         def read() -> changes.Batch | None:
             if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
@@ -444,7 +446,7 @@ class LiveFeed:
         :param changed: whether this read found changed jobs.
         """
         audiences = {s.audience for s in subs}
-        store = self.jobs.store
+        store = self.store
         result: dict[Audience, dict[str, int]] = {}
         if (None, None) in audiences:
             result[(None, None)] = store.counts(conn)
