@@ -24,7 +24,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from . import signals
-from ._listener import listener_of
 from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
@@ -162,21 +161,19 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
+        store = self.jobs.store_of(self.app)
         with self.app.app_context():
-            url = self.jobs.db.engine.url
-        self._watch = CommitWatch.of(url)
+            engine = self.jobs.db.engine
+        self._watch = store.commit_watch(engine)
         self._ender = threading.Thread(target=self._end_loop, name="jobs_admin-end", daemon=True)
         self._ender.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
         self._dispatcher.start()
-        with self.app.app_context():
-            engine = self.jobs.db.engine
-        if engine.dialect.name == "postgresql":
-            # Anything may have been enqueued while we were not listening: a (re)connection
-            # wakes the dispatcher too.
-            self._unlisten = listener_of(engine).subscribe(NOTIFY_CHANNEL, self.wake)
+        # Anything may have been enqueued while we were not listening: a (re)connection
+        # wakes the dispatcher too.
+        self._unlisten = store.listen(engine, NOTIFY_CHANNEL, self.wake)
         ref = weakref.ref(self)
         before_pools_exit(lambda: (w := ref()) is not None and w.stop(wait=True))
         log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)

@@ -41,7 +41,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from .. import changes
-from .._listener import listener_of
 from .._sqlite_watch import CommitWatch
 
 if TYPE_CHECKING:
@@ -185,7 +184,6 @@ class LiveFeed:
             self.engine: sa.Engine = jobs.db.engine
         # The feed's thread reads without an app context.
         self.store = jobs.store_of(app)
-        self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -291,10 +289,8 @@ class LiveFeed:
     def _run(self) -> None:
         # On SQLite, a commit by another process is seen within milliseconds this way, not at
         # the next poll (PostgreSQL has the listener). Commits of this process also wake us.
-        watch = CommitWatch.of(self.engine.url)
-        unlisten = None
-        if self.dialect == "postgresql":
-            unlisten = listener_of(self.engine).subscribe(changes.CHANNEL, self._notified)
+        watch = self.store.commit_watch(self.engine)
+        unlisten = self.store.listen(self.engine, changes.CHANNEL, self._notified)
         try:
             self._loop(watch)
         finally:
@@ -373,7 +369,7 @@ class LiveFeed:
             counts = self._counts(conn, everyone, scopes, changed=bool(batch.jobs))
             catch_ups: dict[tuple[str, str | None], changes.Batch | None] = {}
             for sub in pending:
-                if sub.since and changes.valid(sub.since, self.dialect):
+                if sub.since and changes.valid(sub.since, self.store.dialect):
                     who = sub.who
                     key = (sub.since, who)
                     if key not in catch_ups:
@@ -419,11 +415,9 @@ class LiveFeed:
             return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
 
         try:
-            if self.dialect == "postgresql":
-                # A savepoint: a failure must not abort the transaction of the feed's read.
-                with conn.begin_nested():
-                    return read()
-            return read()
+            # A failure must not spoil the transaction of the feed's read.
+            with self.store.guarded(conn):
+                return read()
         except sa.exc.DBAPIError as exc:
             log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
             return None

@@ -8,19 +8,24 @@ are hooks, implemented once in :mod:`.postgresql` and once in :mod:`.sqlite`.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .._sqlite_watch import CommitWatch
 from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
 from .actions import ActionStore
 from .base import Conn
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
+
+#: How to stop listening (see :meth:`JobStore.listen`), or ``None``.
+Unlisten = Callable[[], None] | None
 
 #: Conditions a statement's WHERE joins with AND.
 Where = tuple[sa.ColumnElement[bool], ...]
@@ -56,6 +61,30 @@ class JobStore(ActionStore):
         """End the running jobs of ``group`` (whose values all set the same columns), with the
         ``common`` values too, where ``mine`` holds; return those ended (the counters and
         events are the caller's)."""
+
+    # -- hearing of other processes' work -------------------------------------------------
+
+    def listen(self, engine: sa.Engine, channel: str, callback: Callable[[], None]) -> Unlisten:
+        """Call ``callback`` on every notification on ``channel`` and after each
+        (re)connection; return how to stop. ``None``: the database sends no notifications.
+
+        :param engine: the host's engine.
+        :param channel: :data:`~jobs_admin.store.NOTIFY_CHANNEL` or
+            :data:`jobs_admin.changes.CHANNEL`.
+        :param callback: what to call (in another thread: keep it short).
+        """
+        return None
+
+    def commit_watch(self, engine: sa.Engine) -> CommitWatch | None:
+        """A watch that sees other processes' commits within milliseconds, for a database
+        that sends no notifications; ``None``: none (the caller polls, or listens)."""
+        return None
+
+    @contextlib.contextmanager
+    def guarded(self, conn: Conn) -> Iterator[None]:
+        """Run a read that may fail inside this, so that its failure leaves ``conn``'s
+        transaction usable."""
+        yield
 
     # -- enqueue ---------------------------------------------------------------------------
 

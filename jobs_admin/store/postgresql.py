@@ -8,9 +8,10 @@ side by side with ``FOR UPDATE SKIP LOCKED``; the counters spread over
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -20,10 +21,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .. import changes
+from .._listener import listener_of
 from ..config import PRUNE_BATCH_POSTGRESQL
 from ..models import FINISHED, TRANSITIONS, JobStatus, utcnow
 from .base import Conn
-from .core import Ended, JobStore, Where
+from .core import Ended, JobStore, Unlisten, Where
 from .values import (
     CHANGED_KEY,
     CLAIM_COLUMNS,
@@ -110,6 +112,17 @@ class PostgreSQLStore(JobStore):
         """Release a lock taken by :meth:`session_lock`."""
         conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
         conn.commit()
+
+    def listen(self, engine: sa.Engine, channel: str, callback: Callable[[], None]) -> Unlisten:
+        """Subscribe ``callback`` to ``channel`` on the process's one ``LISTEN`` connection
+        (:func:`jobs_admin._listener.listener_of`)."""
+        return listener_of(engine).subscribe(channel, callback)
+
+    @contextlib.contextmanager
+    def guarded(self, conn: Conn) -> Iterator[None]:
+        """A savepoint: a failed statement would abort the whole transaction."""
+        with conn.begin_nested():
+            yield
 
     # -- enqueue, claim, finish ------------------------------------------------------------
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from .._sqlite_watch import CommitWatch
 from ..config import PRUNE_BATCH_SQLITE
 from ..models import FINISHED, EventKind, JobStatus
 from .base import Conn
@@ -115,6 +116,11 @@ class SQLiteStore(JobStore):
 
     def session_unlock(self, conn: Connection, name: str) -> None:
         return None
+
+    def commit_watch(self, engine: sa.Engine) -> CommitWatch | None:
+        """A :class:`~jobs_admin._sqlite_watch.CommitWatch` on the database file (``None`` in
+        memory): SQLite sends no notifications."""
+        return CommitWatch.of(engine.url)
 
     # -- enqueue, claim, finish ------------------------------------------------------------
 
