@@ -82,8 +82,8 @@ CAUSES: dict[str, str] = {
         " `flask jobs prune --dry-run` only)."
     ),
     "housekeeping: prune batch": (
-        "One statement per batch (`JobStore._prune_pg`); the foreign keys' triggers delete the"
-        " events and clear retry links (their time is listed under the plan)."
+        "One statement per batch (`PostgreSQLStore._prune_sql`); the foreign keys' triggers"
+        " delete the events and clear retry links (their time is listed under the plan)."
     ),
 }
 

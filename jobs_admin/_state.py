@@ -11,6 +11,7 @@ from .config import Settings
 if TYPE_CHECKING:
     from .connections import OwnConnections
     from .live.feed import LiveFeed
+    from .store import JobStore
     from .worker import Worker
 
 
@@ -19,6 +20,8 @@ class AppState:
     """What :meth:`JobsAdmin.init_app` sets up for one app."""
 
     settings: Settings
+    #: The store of the app's database, chosen once by :func:`~jobs_admin.store.make_store`.
+    store: JobStore
     connections: OwnConnections | None = None
     worker: Worker | None = None
     live: LiveFeed | None = None

@@ -1,11 +1,12 @@
 """The live feed's change cursor: how writes stamp it, and how readers find what changed.
 
-Every write that changes what the admin shows sets ``jobs_admin_job.change_seq`` to
-:func:`stamp` (:meth:`JobStore._changed <jobs_admin.store.JobStore._changed>` is the one place
-that does). A reader holds a *cursor*, an opaque token, and asks :func:`read` for the jobs that
-changed after it; the answer comes with the cursor to ask from next time. What a token means
-depends on the engine, because the two engines fail a naive "``change_seq > last seen``" in
-different ways:
+Every write that changes what the admin shows sets ``jobs_admin_job.change_seq`` (the store's
+:meth:`~jobs_admin.store.StoreBase._changed` is the one place that does, with the value its
+database's store stamps, and :meth:`~jobs_admin.store.StoreBase.change_cursor` gives the
+cursor of "now"). A reader holds a *cursor*, an opaque token, and asks :func:`read` for the
+jobs that changed after it; the answer comes with the cursor to ask from next time. What a
+token means depends on the engine, because the two engines fail a naive
+"``change_seq > last seen``" in different ways:
 
 **PostgreSQL.** Numbers from a sequence are handed out when a transaction *writes* but become
 visible when it *commits*, and commits happen in any order: a transaction may take 41, another
@@ -41,11 +42,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-#: The PostgreSQL ``LISTEN/NOTIFY`` channel a stamp notifies: change feeds wake at once.
+#: The PostgreSQL ``LISTEN/NOTIFY`` channel a stamp notifies: change feeds wake at once (see
+#: :data:`jobs_admin.store.postgresql.PG_STAMP`).
 CHANNEL = "jobs_admin_changes"
-
-#: The SQL of :func:`stamp` on PostgreSQL.
-PG_STAMP = f"(SELECT pg_current_xact_id()::text::bigint FROM pg_notify('{CHANNEL}', '') AS n)"
 
 #: The columns a change carries (what the list and detail pages update in place).
 COLUMNS = (
@@ -85,56 +84,6 @@ class Batch:
     jobs: list[dict[str, Any]]
     cursor: str
     overflow: bool
-
-
-def _dialect(conn: Any) -> str:
-    if isinstance(conn, sa.engine.Connection):
-        return conn.dialect.name
-    return str(conn.get_bind().dialect.name)
-
-
-def stamp(conn: Any, jobs: sa.Table, floor: sa.Table) -> Any:
-    """The value to set ``change_seq`` to in a write on ``conn`` (a SQL expression).
-
-    On PostgreSQL it also sends a ``NOTIFY`` on :data:`CHANNEL` (delivered at commit, merged with
-    the transaction's other identical notifications), inside the same statement: no extra round
-    trip on the hot path of progress writes.
-    """
-    if _dialect(conn) == "postgresql":
-        return sa.literal_column(PG_STAMP, sa.BigInteger())
-    return sa.select(_sqlite_top(jobs, floor) + 1).scalar_subquery()
-
-
-def _sqlite_top(jobs: sa.Table, floor: sa.Table) -> Any:
-    """``max(highest change_seq in use, floor)`` (SQLite)."""
-    in_use = sa.select(sa.func.max(jobs.c.change_seq)).scalar_subquery()
-    deleted = sa.select(floor.c.seq).where(floor.c.id == 1).scalar_subquery()
-    # SQLite's two-argument max() is a scalar maximum, not the aggregate.
-    return sa.func.max(sa.func.coalesce(in_use, 0), sa.func.coalesce(deleted, 0))
-
-
-def raise_floor(conn: Any, floor: sa.Table, top: int) -> None:
-    """After deleting jobs whose highest cursor number was ``top``: never hand it out again.
-
-    SQLite only (PostgreSQL's cursor is never reused). The deleting transaction still holds
-    SQLite's write lock, so no writer takes a number between the delete and this.
-    """
-    if _dialect(conn) != "sqlite" or not top:
-        return
-    conn.execute(
-        sa.text(
-            f"INSERT INTO {floor.name} (id, seq) VALUES (1, :top) "
-            f"ON CONFLICT (id) DO UPDATE SET seq = max({floor.name}.seq, excluded.seq)"
-        ),
-        {"top": int(top)},
-    )
-
-
-def position(conn: Any, jobs: sa.Table, floor: sa.Table) -> str:
-    """The cursor of "now": a reader starting from it gets every change committed later."""
-    if _dialect(conn) == "postgresql":
-        return "p:" + str(conn.execute(sa.text("SELECT pg_current_snapshot()::text")).scalar())
-    return f"s:{int(conn.execute(sa.select(_sqlite_top(jobs, floor))).scalar() or 0)}"
 
 
 def valid(token: str | None, dialect: str) -> bool:

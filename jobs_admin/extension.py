@@ -19,12 +19,12 @@ from wtforms import Form
 from . import _listener, permissions, signals
 from ._state import AppState
 from .builtins import register_builtins
-from .config import PRUNE_BATCH_POSTGRESQL, PRUNE_BATCH_SQLITE, Settings, read_settings
+from .config import Settings, read_settings
 from .connections import OwnConnections, enable_wal, own_connections
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
 from .registry import Registry, RetryItems, describe_char, make_job_type, unstorable_char
-from .store import CHANGED_KEY, JobStore, remove_files
+from .store import CHANGED_KEY, JobStore, make_store, remove_files
 
 log = logging.getLogger("jobs_admin")
 
@@ -73,7 +73,6 @@ class JobsAdmin:
         self.Job = self.models.Job
         #: The concrete ``JobEvent`` model class.
         self.JobEvent = self.models.JobEvent
-        self.store = JobStore(self.models)
         self.registry = Registry()
         register_builtins(self)
         self.category = category
@@ -111,7 +110,8 @@ class JobsAdmin:
         # the rest on connections of jobs_admin's own (see jobs_admin.connections).
         enable_wal(engine)
         own = own_connections(engine, settings.sqlite_write_queue)
-        self._states[app] = AppState(settings=settings, connections=own)
+        store = make_store(self.models, engine.dialect.name)
+        self._states[app] = AppState(settings=settings, store=store, connections=own)
         app.extensions["jobs_admin"] = self
 
         # A commit of a change made through a plain connection wakes this process's live feed.
@@ -147,6 +147,23 @@ class JobsAdmin:
         own = self._state(app).connections
         assert own is not None  # set by init_app with the state
         return own
+
+    @property
+    def store(self) -> JobStore:
+        """The store of the current app's database: :meth:`store_of` the current app.
+
+        :raises RuntimeError: no app context, or ``init_app`` did not run on this app.
+        """
+        return self._state().store
+
+    def store_of(self, app: Flask | None = None) -> JobStore:
+        """The store of ``app``'s database (all job SQL; see :mod:`jobs_admin.store`), chosen
+        once by :meth:`init_app` from its engine's dialect; for threads without an app context.
+
+        :param app: the app (default: the current app).
+        :raises RuntimeError: ``init_app`` did not run on this app.
+        """
+        return self._state(app).store
 
     def _state(self, app: Flask | None = None) -> AppState:
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -413,11 +430,7 @@ class JobsAdmin:
     def _snapshots(self, ids: Sequence[int]) -> list[Any]:
         """:meth:`_snapshot` of several jobs in one query, in the order of ``ids``."""
         with Session(self.db.engine, expire_on_commit=False) as session:
-            found = {
-                job.id: job
-                for job in session.scalars(sa.select(self.Job).where(self.Job.id.in_(list(ids))))
-            }
-        return [found[i] for i in ids if i in found]
+            return self.store.jobs_by_id(session, ids)
 
     def retry(self, job: Any, *, user: Any = None) -> Any:
         """Put a failed, partial or cancelled job back in the queue; commit; return it.
@@ -604,14 +617,14 @@ class JobsAdmin:
         on_batch: Callable[[int], None] | None = None,
     ) -> int:
         """:meth:`prune`'s batches on ``conn``, each its own transaction; return how many."""
-        sqlite = conn.dialect.name == "sqlite"
-        batch = settings.prune_batch or (PRUNE_BATCH_SQLITE if sqlite else PRUNE_BATCH_POSTGRESQL)
+        store = self.store
+        batch = settings.prune_batch or store.prune_batch_size
         total = 0
-        with self.store.pruning(conn):
+        with store.pruning(conn):
             while True:
                 started = time.monotonic()
                 with self.connections().transaction(conn):
-                    n, files = self.store.prune_batch(conn, cutoff, batch)
+                    n, files = store.prune_batch(conn, cutoff, batch)
                 freed = time.monotonic()
                 total += n
                 remove_files(settings.results_dir, files)
@@ -619,12 +632,12 @@ class JobsAdmin:
                     on_batch(n)
                 # Checkpointed by the prune itself as it goes: a commit of another writer that
                 # finds 1,000 pages or more in SQLite's WAL would checkpoint them all itself.
-                self.store.checkpoint(conn)
+                store.checkpoint(conn)
                 if n < batch:
                     return total
-                if sqlite:
+                free = store.prune_pause(settings.prune_pause, freed - started)
+                if free:
                     # The checkpoint's time counts in the pause: the lock was free meanwhile.
-                    free = _lock_free(settings.prune_pause, freed - started)
                     time.sleep(max(0.0, free - (time.monotonic() - freed)))
 
     def count_prunable(self, days: int | None = None) -> int:
@@ -806,20 +819,3 @@ def _job_id(job: Any) -> int:
     if job_id is None:
         raise InvalidArgument(f"not a job or a job id: {job!r}")
     return int(job_id)
-
-
-#: The longest sleep of SQLite's busy handler between two retries of a waiting writer (s).
-SQLITE_BUSY_MAX_SLEEP = 0.1
-
-
-def _lock_free(pause: float, held: float) -> float:
-    """How long a prune leaves SQLite's write lock free after a batch that held it ``held`` s.
-
-    A writer that found the lock taken sleeps and retries on SQLite's busy-handler schedule:
-    at most 25 ms apart during its first 128 ms of waiting, then 50 ms apart, then 100 ms. A
-    pause shorter than the writer's next sleep can fall between two retries, again and again
-    (a 100 ms retry period in step with the batches): the writer then starves behind the
-    prune (enqueues waited 0.4-1.2 s with a fixed pause of 20-30 ms). So ``pause`` after a short
-    batch, and up to a little more than the longest sleep after a long one.
-    """
-    return max(pause, min(held / 2, SQLITE_BUSY_MAX_SLEEP * 1.1))

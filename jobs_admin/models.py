@@ -60,7 +60,7 @@ BADGES = {
     JobStatus.CANCELLED: "badge-secondary",
 }
 
-#: Every status change the status machine allows; ``store.py`` enforces it.
+#: Every status change the status machine allows; the store (:mod:`jobs_admin.store`) enforces it.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
     JobStatus.RUNNING: frozenset(

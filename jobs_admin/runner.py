@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
@@ -19,7 +18,7 @@ from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
 from .models import EventKind, JobStatus, utcnow
 from .registry import describe_char, first_unstorable, storable
-from .store import FRESH_PROGRESS, PAUSED, RESUMING, Finish
+from .store import FRESH_PROGRESS, RESUMING, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
@@ -79,10 +78,9 @@ def _run(
     db = jobs.db
     store = jobs.store
     settings = jobs.settings(app)
-    j = store.jobs
     if row is None:
         with db.engine.connect() as conn:
-            row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
+            row = store.job_row(conn, job_id)
         if row is None:
             return None
 
@@ -187,13 +185,7 @@ def _run(
             # next worker resumes it where it stopped (ctx.resumed, ctx.done, ctx.steps).
             ok = end(
                 JobStatus.PENDING,
-                {
-                    "worker": None,
-                    "run_at": utcnow(),
-                    "attempts": j.c.attempts - 1,
-                    "heartbeat_at": None,
-                    "phase": PAUSED,
-                },
+                store.pause_values(),
                 f"paused: {worker} shut down",
                 data={"paused": _at(ctx)},
             )
@@ -305,14 +297,8 @@ def _earlier_steps(db: Any, store: Any, job_id: int, attempt: int) -> list[str]:
     :param job_id: the resumed job.
     :param attempt: its attempt, the same as before the pause (a pause spends none).
     """
-    e = store.events
-    stmt = (
-        sa.select(e.c.message)
-        .where(e.c.job_id == job_id, e.c.kind == EventKind.STEP.value, store.of_attempt(attempt))
-        .order_by(e.c.id)
-    )
     with db.engine.connect() as conn:
-        return [m or "" for m in conn.scalars(stmt)]
+        return store.step_names(conn, job_id, attempt)
 
 
 def _resume(ctx: JobContext, write: Callable[..., bool | None], worker: str) -> None:

@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
@@ -25,14 +24,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from . import signals
-from ._listener import listener_of
 from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
-from .models import EventKind, JobStatus
 from .registry import JobType
 from .runner import SHUTDOWN, run_job, send_signal
-from .store import NOTIFY_CHANNEL, PAUSED, Finish
+from .store import NOTIFY_CHANNEL, Finish
 
 if TYPE_CHECKING:
     from .extension import JobsAdmin
@@ -164,21 +161,19 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
+        store = self.jobs.store_of(self.app)
         with self.app.app_context():
-            url = self.jobs.db.engine.url
-        self._watch = CommitWatch.of(url)
+            engine = self.jobs.db.engine
+        self._watch = store.commit_watch(engine)
         self._ender = threading.Thread(target=self._end_loop, name="jobs_admin-end", daemon=True)
         self._ender.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
         self._dispatcher.start()
-        with self.app.app_context():
-            engine = self.jobs.db.engine
-        if engine.dialect.name == "postgresql":
-            # Anything may have been enqueued while we were not listening: a (re)connection
-            # wakes the dispatcher too.
-            self._unlisten = listener_of(engine).subscribe(NOTIFY_CHANNEL, self.wake)
+        # Anything may have been enqueued while we were not listening: a (re)connection
+        # wakes the dispatcher too.
+        self._unlisten = store.listen(engine, NOTIFY_CHANNEL, self.wake)
         ref = weakref.ref(self)
         before_pools_exit(lambda: (w := ref()) is not None and w.stop(wait=True))
         log.info("jobs_admin worker %s started with %d threads", self.name, self.concurrency)
@@ -371,33 +366,11 @@ class Worker:
 
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
-        j = self.jobs.store.jobs
-        paused = self.jobs.store.paused(j.c.phase)
         with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
+            store = self.jobs.store
             for job_id in ids:
-                got = self.jobs.store.finish(
-                    conn,
-                    job_id,
-                    self.name,
-                    JobStatus.PENDING,
-                    {
-                        "worker": None,
-                        "heartbeat_at": None,
-                        "attempts": j.c.attempts - 1,
-                        # A paused job claimed to resume is still a paused one.
-                        "phase": sa.case((paused, PAUSED), else_=j.c.phase),
-                        "started_at": sa.case((paused, j.c.started_at), else_=None),
-                    },
-                )
-                if got is not None:
-                    self.jobs.store.event(
-                        conn,
-                        job_id,
-                        EventKind.STATUS,
-                        "handed back to the queue at worker shutdown (not started)",
-                        data={"status": "pending"},
-                    )
-            self.jobs.store.notify_pending(conn)
+                store.hand_back(conn, job_id, self.name)
+            store.notify_pending(conn)
         with self._lock:
             for job_id in ids:
                 self._running.pop(job_id, None)

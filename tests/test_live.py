@@ -370,7 +370,7 @@ def test_a_transaction_that_commits_after_a_later_one_is_not_missed(
         engine = db.engine
     ws = connect(serve(pg_app))
     ws.recv()
-    store = jobs.store
+    store = jobs.store_of(pg_app)
     j = store.jobs
     with (
         pg_app.app_context(),
@@ -511,7 +511,7 @@ def test_notify_wakes_the_feed_for_a_change_made_elsewhere(
     try:
         start = time.monotonic()
         with other.begin() as conn:
-            assert jobs.store.progress(conn, job_id, GHOST, {"progress_done": 7})
+            assert jobs.store_of(pg_app).progress(conn, job_id, GHOST, {"progress_done": 7})
         ws.until(has_job(job_id, progress_done=7), timeout=10)
         assert time.monotonic() - start < 3, "woken by NOTIFY, not by the 30 s poll"
     finally:

@@ -160,7 +160,7 @@ def test_prune_default_batch_and_sqlite_pause(
     from jobs_admin import config, extension, store
 
     sqlite = db.engine.dialect.name == "sqlite"
-    monkeypatch.setattr(extension, "PRUNE_BATCH_SQLITE" if sqlite else "PRUNE_BATCH_POSTGRESQL", 2)
+    monkeypatch.setattr(jobs.store, "prune_batch_size", 2)
     ids = build_history(probe, make_job)
     statements: list[str] = []
     sleeps: list[float] = []
@@ -183,7 +183,7 @@ def test_prune_default_batch_and_sqlite_pause(
     if sqlite:
         # 3 batches of 2; a pause after each full one, shortened by the checkpoint's time.
         assert len(checkpoints) == 3
-        longest = max(config.PRUNE_PAUSE, extension.SQLITE_BUSY_MAX_SLEEP * 1.1)
+        longest = max(config.PRUNE_PAUSE, store.sqlite.SQLITE_BUSY_MAX_SLEEP * 1.1)
         assert len(sleeps) == 2 and all(0 <= t <= longest for t in sleeps)
         # The pruning connection's settings, and then the previous ones again.
         pragmas = [s for s in statements if s.startswith("PRAGMA") and "=" in s]
@@ -204,9 +204,9 @@ def test_prune_default_batch_and_sqlite_pause(
 def test_sqlite_pause_outlasts_the_busy_handler_sleep(held: float, free: float) -> None:
     """A writer that waited through a batch of ``held`` s sleeps at most 25 ms (first 128 ms),
     50 ms (to 228 ms), then 100 ms between retries: the pause after the batch is longer."""
-    from jobs_admin.extension import _lock_free
+    from jobs_admin.store.sqlite import lock_free
 
-    assert _lock_free(0.03, held) == pytest.approx(free)
+    assert lock_free(0.03, held) == pytest.approx(free)
 
 
 def test_lock_key_fits_the_width_its_docstring_names() -> None:

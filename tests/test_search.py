@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from jobs_admin import _sql
 from jobs_admin.models import SEARCH_TABLE
+from jobs_admin.store import search
 
 
 def _ids(jobs: Any, term: str) -> set[int]:
     j = jobs.Job
-    clause = _sql.search_clause(j, term, jobs.db.session)
+    clause = jobs.store.search_clause(jobs.db.session, term)
     return set(jobs.db.session.scalars(sa.select(j.id).where(clause)))
 
 
@@ -101,12 +101,12 @@ def test_search_sqlite_uses_the_trigram_index_for_rare_terms(app: Any, jobs: Any
         jobs.db.session.commit()
         count = sa.text(f"SELECT count(*) FROM {SEARCH_TABLE}")
         assert jobs.db.session.execute(count).scalar() == 31
-        clause = _sql.search_clause(jobs.Job, "vat filing", jobs.db.session)
+        clause = jobs.store.search_clause(jobs.db.session, "vat filing")
         assert SEARCH_TABLE in str(clause.compile(jobs.db.engine))
         assert _ids(jobs, "vat filing") == {rare}
         # A two-letter term has no trigram: the LIKE walk serves it.
         assert SEARCH_TABLE not in str(
-            _sql.search_clause(jobs.Job, "at", jobs.db.session).compile(jobs.db.engine)
+            jobs.store.search_clause(jobs.db.session, "at").compile(jobs.db.engine)
         )
 
 
@@ -116,10 +116,10 @@ def test_search_sqlite_common_terms_walk_the_index(
     with app.app_context():
         if jobs.db.engine.dialect.name != "sqlite":
             pytest.skip("the FTS5 index is SQLite's")
-        monkeypatch.setattr(_sql, "FTS_MATCH_CAP", 5)
+        monkeypatch.setattr(search, "FTS_MATCH_CAP", 5)
         ids = {_enqueue(jobs, f"Import feed {i}") for i in range(8)}
         jobs.db.session.commit()
-        clause = _sql.search_clause(jobs.Job, "feed", jobs.db.session)
+        clause = jobs.store.search_clause(jobs.db.session, "feed")
         assert SEARCH_TABLE not in str(clause.compile(jobs.db.engine))
         assert _ids(jobs, "feed") == ids
 

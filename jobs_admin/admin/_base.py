@@ -10,7 +10,6 @@ from flask import Response, abort, current_app, has_request_context, redirect, r
 from flask_admin.helpers import get_redirect_target
 
 from .. import permissions as perms
-from .._sql import search_clause
 
 if TYPE_CHECKING:
     # Type checkers see the mixins as what they end up in; at run time they are plain classes
@@ -172,7 +171,7 @@ class ViewBase(_Base):
     ) -> Any:
         # NUL ends a string for SQLite's FTS5 and is refused in PostgreSQL text.
         for term in search.replace("\x00", "").split()[:8]:
-            clause = search_clause(self.model, term[:200], self.jobs.db.session)
+            clause = self.jobs.store.search_clause(self.jobs.db.session, term[:200])
             query = query.filter(clause)
             if count_query is not None:
                 count_query = count_query.filter(clause)

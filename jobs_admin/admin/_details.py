@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
 from ..models import EventKind, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -80,44 +78,12 @@ def collect(
     :param may_see: the per-job check those related jobs must pass too.
     """
     session = jobs.db.session
-    e = jobs.JobEvent
-    info = Details()
     # Steps and failed items are those of the job's last attempt; logs and history span all.
-    last_attempt = jobs.store.of_attempt(job.attempts or 0)
-    scoped = {EventKind.STEP, EventKind.ITEM_FAILED}
+    read = jobs.store.job_events(session, job, limit=SHOWN_EVENTS, one_read=_ONE_READ)
+    info = Details()
 
-    def where(kind: EventKind) -> list[Any]:
-        clauses = [e.job_id == job.id, e.kind == kind.value]
-        return [*clauses, last_attempt] if kind in scoped else clauses
-
-    # A job with few events (almost every job) has them all read by one statement, counted and
-    # sorted by kind here: the same rows, oldest first, as a count and a statement per kind give
-    # (seven; a detail page's SQL was mostly statement overhead). Only a longer history is read
-    # kind by kind, each with its limit.
-    in_attempt = sa.case((last_attempt, 1), else_=0)
-    stmt = sa.select(e, in_attempt).where(e.job_id == job.id).order_by(e.id)
-    one_read = min(_ONE_READ, SHOWN_EVENTS)  # then no kind has more than the page shows
-    every = session.execute(stmt.limit(max(one_read, 0) + 1)).all()
-    fetched: dict[str, list[Any]] | None = None
-    if len(every) <= one_read:
-        fetched = {kind.value: [] for kind in EventKind}
-        for ev, in_last in every:
-            if ev.kind in fetched and (in_last or ev.kind not in scoped):
-                fetched[ev.kind].append(ev)
-        by_kind = {kind: len(evs) for kind, evs in fetched.items()}
-    else:
-        by_kind = {
-            kind.value: session.scalar(sa.select(sa.func.count()).where(*where(kind))) or 0
-            for kind in (EventKind.LOG, EventKind.ITEM_FAILED)
-        }
-
-    def events(kind: EventKind, newest: bool = False) -> list[Any]:
-        if fetched is not None:
-            return fetched[kind.value]
-        stmt = sa.select(e).where(*where(kind))
-        stmt = stmt.order_by(e.id.desc() if newest else e.id).limit(SHOWN_EVENTS)
-        rows = list(session.scalars(stmt))
-        return rows[::-1] if newest else rows
+    def events(kind: EventKind) -> list[Any]:
+        return read.shown[kind.value]
 
     steps = events(EventKind.STEP)
     info.history = events(EventKind.STATUS)
@@ -136,10 +102,10 @@ def collect(
         info.steps.append(
             Step(ev.message or "", ev.at, max(0.0, (nxt - ev.at).total_seconds()), current, pause)
         )
-    info.logs = events(EventKind.LOG, newest=True)
-    info.logs_total = by_kind[EventKind.LOG.value]
+    info.logs = events(EventKind.LOG)
+    info.logs_total = read.totals[EventKind.LOG.value]
     info.failed_items = events(EventKind.ITEM_FAILED)
-    info.failed_total = by_kind[EventKind.ITEM_FAILED.value]
+    info.failed_total = read.totals[EventKind.ITEM_FAILED.value]
     info.audit = events(EventKind.ACTION)
 
     done, failed = job.progress_done or 0, job.progress_failed or 0
@@ -153,14 +119,7 @@ def collect(
             left = max(0, job.progress_total - handled)
             info.eta_seconds = left / (handled / elapsed)
     info.stale = is_stale(job, jobs.settings().stale_after)
-    j = jobs.Job
-    # The job's retries and the job it retries, in one statement.
-    related = j.retry_of == job.id
-    if job.retry_of:
-        related = sa.or_(related, j.id == job.retry_of)
-    if visible is not None:
-        related = sa.and_(related, visible)
-    for row in session.scalars(sa.select(j).where(related).order_by(j.id)):
+    for row in jobs.store.related_jobs(session, job, visible):
         if may_see is not None and not may_see(row):
             continue
         if row.retry_of == job.id:

@@ -41,7 +41,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from .. import changes
-from .._listener import listener_of
 from .._sqlite_watch import CommitWatch
 
 if TYPE_CHECKING:
@@ -183,7 +182,8 @@ class LiveFeed:
         self.pid = os.getpid()
         with app.app_context():
             self.engine: sa.Engine = jobs.db.engine
-        self.dialect = self.engine.dialect.name
+        # The feed's thread reads without an app context.
+        self.store = jobs.store_of(app)
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -289,10 +289,8 @@ class LiveFeed:
     def _run(self) -> None:
         # On SQLite, a commit by another process is seen within milliseconds this way, not at
         # the next poll (PostgreSQL has the listener). Commits of this process also wake us.
-        watch = CommitWatch.of(self.engine.url)
-        unlisten = None
-        if self.dialect == "postgresql":
-            unlisten = listener_of(self.engine).subscribe(changes.CHANNEL, self._notified)
+        watch = self.store.commit_watch(self.engine)
+        unlisten = self.store.listen(self.engine, changes.CHANNEL, self._notified)
         try:
             self._loop(watch)
         finally:
@@ -360,7 +358,7 @@ class LiveFeed:
             raise
 
     def _read(self, subs: list[Subscriber], pending: list[Subscriber]) -> None:
-        store = self.jobs.store
+        store = self.store
         with self.engine.connect() as conn:
             sa.event.listen(conn, "before_cursor_execute", self._count_query)
             if self.cursor is None:
@@ -371,7 +369,7 @@ class LiveFeed:
             counts = self._counts(conn, everyone, scopes, changed=bool(batch.jobs))
             catch_ups: dict[tuple[str, str | None], changes.Batch | None] = {}
             for sub in pending:
-                if sub.since and changes.valid(sub.since, self.dialect):
+                if sub.since and changes.valid(sub.since, self.store.dialect):
                     who = sub.who
                     key = (sub.since, who)
                     if key not in catch_ups:
@@ -408,7 +406,7 @@ class LiveFeed:
             more than :data:`SCAN_LIMIT` changed jobs after it, is not read
             (:func:`changes.servable`).
         """
-        table = self.jobs.store.jobs
+        table = self.store.jobs
 
         def read() -> changes.Batch | None:
             if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
@@ -417,11 +415,9 @@ class LiveFeed:
             return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
 
         try:
-            if self.dialect == "postgresql":
-                # A savepoint: a failure must not abort the transaction of the feed's read.
-                with conn.begin_nested():
-                    return read()
-            return read()
+            # A failure must not spoil the transaction of the feed's read.
+            with self.store.guarded(conn):
+                return read()
         except sa.exc.DBAPIError as exc:
             log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
             return None
@@ -444,7 +440,7 @@ class LiveFeed:
         :param changed: whether this read found changed jobs.
         """
         audiences = {s.audience for s in subs}
-        store = self.jobs.store
+        store = self.store
         result: dict[Audience, dict[str, int]] = {}
         if (None, None) in audiences:
             result[(None, None)] = store.counts(conn)

@@ -1,0 +1,114 @@
+"""The store's plain reads: a job's row, its events and related jobs, jobs by id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from ..models import EventKind
+from .base import Conn, StoreBase
+
+#: The kinds of event whose rows count for the job's last attempt only (its steps and failed
+#: items); its logs, history and audit span every attempt.
+LAST_ATTEMPT_KINDS = frozenset({EventKind.STEP, EventKind.ITEM_FAILED})
+
+#: The kinds listed newest first (their newest rows are shown, then put back in time order).
+NEWEST_KINDS = frozenset({EventKind.LOG})
+
+
+@dataclass
+class JobEvents:
+    """The events a detail page shows of one job.
+
+    :param shown: per kind (its value), the rows shown, oldest first.
+    :param totals: per kind, how many rows it has in all (whatever was shown).
+    """
+
+    shown: dict[str, list[Any]]
+    totals: dict[str, int]
+
+
+class ReadStore(StoreBase):
+    """What the runner, the extension and the detail page read (portable: written once)."""
+
+    def job_row(self, conn: Conn, job_id: int) -> Mapping[str, Any] | None:
+        """The job's row as a mapping of its columns (``None``: no such job)."""
+        j = self.jobs
+        row = conn.execute(sa.select(j).where(j.c.id == job_id)).mappings().first()
+        return cast("Mapping[str, Any] | None", row)
+
+    def jobs_by_id(self, session: Any, ids: Sequence[int]) -> list[Any]:
+        """The ``Job`` objects of ``ids`` in one query, in the order of ``ids`` (missing ones
+        left out)."""
+        j = self.models.Job
+        found = {job.id: job for job in session.scalars(sa.select(j).where(j.id.in_(list(ids))))}
+        return [found[i] for i in ids if i in found]
+
+    def step_names(self, conn: Conn, job_id: int, attempt: int) -> list[str]:
+        """The names of the steps the job recorded in ``attempt``, in order."""
+        e = self.events
+        stmt = (
+            sa.select(e.c.message)
+            .where(e.c.job_id == job_id, e.c.kind == EventKind.STEP.value, self.of_attempt(attempt))
+            .order_by(e.c.id)
+        )
+        return [m or "" for m in conn.scalars(stmt)]
+
+    def job_events(self, session: Any, job: Any, *, limit: int, one_read: int) -> JobEvents:
+        """The events of ``job`` a detail page shows: at most ``limit`` of each kind.
+
+        A job with few events (almost every job) has them all read by one statement, counted
+        and sorted by kind here: the same rows, oldest first, as a count and a statement per
+        kind give (seven; a detail page's SQL was mostly statement overhead). Only a longer
+        history is read kind by kind, each with its limit.
+
+        :param session: the session to read with.
+        :param job: the ``Job``.
+        :param limit: the most rows shown of one kind.
+        :param one_read: up to how many events in all are read by one statement.
+        """
+        e = self.models.JobEvent
+        last_attempt = self.of_attempt(job.attempts or 0)
+
+        def where(kind: EventKind) -> list[Any]:
+            clauses = [e.job_id == job.id, e.kind == kind.value]
+            return [*clauses, last_attempt] if kind in LAST_ATTEMPT_KINDS else clauses
+
+        in_attempt = sa.case((last_attempt, 1), else_=0)
+        stmt = sa.select(e, in_attempt).where(e.job_id == job.id).order_by(e.id)
+        one_read = min(one_read, limit)  # then no kind has more than the page shows
+        every = session.execute(stmt.limit(max(one_read, 0) + 1)).all()
+        if len(every) <= one_read:
+            shown: dict[str, list[Any]] = {kind.value: [] for kind in EventKind}
+            for ev, in_last in every:
+                if ev.kind in shown and (in_last or ev.kind not in LAST_ATTEMPT_KINDS):
+                    shown[ev.kind].append(ev)
+            return JobEvents(shown, {kind: len(evs) for kind, evs in shown.items()})
+        totals = {
+            kind.value: session.scalar(sa.select(sa.func.count()).where(*where(kind))) or 0
+            for kind in (EventKind.LOG, EventKind.ITEM_FAILED)
+        }
+        shown = {}
+        for kind in EventKind:
+            newest = kind in NEWEST_KINDS
+            stmt = sa.select(e).where(*where(kind))
+            stmt = stmt.order_by(e.id.desc() if newest else e.id).limit(limit)
+            rows = list(session.scalars(stmt))
+            shown[kind.value] = rows[::-1] if newest else rows
+        return JobEvents(shown, totals)
+
+    def related_jobs(self, session: Any, job: Any, visible: Any = None) -> list[Any]:
+        """The job's retries and the job it retries, in one statement, by id.
+
+        :param visible: a condition the related jobs must meet too (``None``: none).
+        """
+        j = self.models.Job
+        related = j.retry_of == job.id
+        if job.retry_of:
+            related = sa.or_(related, j.id == job.retry_of)
+        if visible is not None:
+            related = sa.and_(related, visible)
+        return list(session.scalars(sa.select(j).where(related).order_by(j.id)))
