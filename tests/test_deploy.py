@@ -60,12 +60,12 @@ class Job:
         self.app, self.jobs, self.id = app, jobs, job_id
 
     def row(self) -> dict[str, Any]:
-        j = self.jobs.store.jobs
+        j = self.jobs.store_of(self.app).jobs
         with self.app.app_context(), self.jobs.db.engine.connect() as conn:
             return dict(conn.execute(sa.select(j).where(j.c.id == self.id)).mappings().one())
 
     def events(self, kind: str) -> list[dict[str, Any]]:
-        e = self.jobs.store.events
+        e = self.jobs.store_of(self.app).events
         stmt = sa.select(e).where(e.c.job_id == self.id, e.c.kind == kind).order_by(e.c.id)
         with self.app.app_context(), self.jobs.db.engine.connect() as conn:
             return [dict(r) for r in conn.execute(stmt).mappings()]
