@@ -7,13 +7,17 @@ client is ``websocket-client``: a real socket, a real handshake, real frames.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ import websocket
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.support import login
+from tests.support import CSRF_FIELD, login
 
 
 class LiveServer:
@@ -49,6 +53,56 @@ class LiveServer:
         self.server.shutdown()
         self.thread.join(timeout=10)
         self.server.server_close()
+
+
+#: The repository's root: where ``wsgi.py`` and ``docs/deploy/`` are.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gunicorn_example(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``gunicorn -c docs/deploy/gunicorn.conf.py wsgi:app`` (the README's deploy) with
+    ``env``, its output in ``log``; the caller stops it."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait up to 30 s for a server process to accept connections on ``port``; fail with its
+    log if it exits or never does."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+
+
+def sign_in(base: str, username: str) -> str:
+    """Sign in through a running server's login form, CSRF token included, as a browser does;
+    return the ``Cookie`` header value of the session (password = user name)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/login", timeout=10) as page:
+        token = CSRF_FIELD.search(page.read().decode())
+    assert token, "no csrf_token on the login page"
+    form = {"csrf_token": token[1], "username": username, "password": username}
+    opener.open(base + "/login", data=urllib.parse.urlencode(form).encode(), timeout=10).close()
+    return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
 def login_cookie(app: Flask, username: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,18 +22,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from tests.live_client import free_port, gunicorn_example
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Documents the reindex job indexes; at ``DELAY`` it runs for a dozen seconds.
 ITEMS = 600
 #: ``DEMO_JOB_DELAY``: the reindex job sleeps twice this per document.
 DELAY = 0.01
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(app: Flask, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -164,17 +159,10 @@ def _gunicorn_pauses_and_a_worker_resumes(
     with app.app_context():
         job_id = jobs.enqueue("search.reindex", items=ITEMS, created_by="admin", commit=True).id
     reindex = Job(app, jobs, job_id)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "gunicorn.log"
     env = _env(app, tmp_path, SHOP_BIND=f"127.0.0.1:{port}", SHOP_WEB_WORKERS="1")
-    with open(log, "wb") as out:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    web = gunicorn_example(env, log)
     procs.append(web)
     _wait_http(f"http://127.0.0.1:{port}/login", web, log)
     wait_for(lambda: reindex.row()["progress_done"] >= 5, timeout=60)
@@ -219,7 +207,7 @@ def test_deploy_flask_run_ctrl_c_pauses_the_job(
     wait_for: Any,
     processes: list[Any],
 ) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "flask-run.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(

@@ -33,12 +33,14 @@ from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
     WorkerProcess,
     connect_fixture,
+    free_port,
     has_job,
     login_cookie,
     serve_fixture,
+    sign_in,
+    wait_until_listening,
 )
 from tests.scaleout_app import MARKER_DDL
-from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
@@ -650,18 +652,13 @@ def test_gunicorn_workers_and_a_worker_process_reach_every_browser(
     pg_app: Flask, pg_url: str, tmp_path: Path, jobs: Any, db: Any, connect: Any
 ) -> None:
     """Two gunicorn gthread workers serve the sockets, a ``flask jobs worker`` runs the job."""
-    import http.cookiejar
     import os
-    import socket
     import subprocess
     import sys
-    import urllib.parse
 
     with pg_app.app_context(), db.engine.begin() as conn:
         conn.execute(sa.text(MARKER_DDL))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "FLASK_SQLALCHEMY_DATABASE_URI": pg_url,
@@ -682,22 +679,8 @@ def test_gunicorn_workers_and_a_worker_process_reach_every_browser(
     worker = WorkerProcess(pg_url, tmp_path / "worker.log", PROGRESS_INTERVAL=0)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-                time.sleep(0.2)
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        with opener.open(base + "/login") as page:
-            token = CSRF_FIELD.search(page.read().decode())
-        assert token, "no csrf_token on the login page"
-        form = {"csrf_token": token[1], "username": "admin", "password": "admin"}
-        opener.open(base + "/login", data=urllib.parse.urlencode(form).encode()).close()
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        wait_until_listening(port, web, tmp_path / "gunicorn.log")
+        cookie = sign_in(base, "admin")
         sockets = []
         for _ in range(8):
             ws = WS(f"ws://127.0.0.1:{port}/admin/jobs/ws", cookie, origin=base)

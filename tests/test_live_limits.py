@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import http.cookiejar
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 import tracemalloc
 import urllib.parse
 import urllib.request
@@ -33,11 +28,14 @@ from jobs_admin.live.websocket import SERVER_ERROR
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
     connect_fixture,
+    free_port,
+    gunicorn_example,
     has_job,
     login_cookie,
     serve_fixture,
+    sign_in,
+    wait_until_listening,
 )
-from tests.support import CSRF_FIELD
 
 pytestmark = pytest.mark.app_config(JOBS_ADMIN_LIVE_INTERVAL=0.05)
 
@@ -349,9 +347,7 @@ def test_gunicorn_example_answers_login_while_one_user_opens_16_tabs(
     threads // 2 = 4) and closes the rest with 4429; the app still serves everyone else, live
     updates included."""
     root = Path(__file__).resolve().parent.parent
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "FLASK_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -363,33 +359,12 @@ def test_gunicorn_example_answers_login_while_one_user_opens_16_tabs(
     env.pop("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS", None)
     env.pop("FLASK_JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER", None)
     log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as out:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "docs/deploy/gunicorn.conf.py", "wsgi:app"],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    web = gunicorn_example(env, log_path)
     sockets: list[WS] = []
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert web.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        with opener.open(base + "/login", timeout=10) as page:
-            token = CSRF_FIELD.search(page.read().decode())
-        assert token, "no csrf_token on the login page"
-        form = {"csrf_token": token[1], "username": "viewer", "password": "viewer"}
-        opener.open(base + "/login", data=urllib.parse.urlencode(form).encode()).close()
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        wait_until_listening(port, web, log_path)
+        cookie = sign_in(base, "viewer")
         accepted = refused = 0
         for _ in range(16):
             ws = WS(f"ws://127.0.0.1:{port}/admin/jobs/ws", cookie, origin=base)
@@ -408,14 +383,7 @@ def test_gunicorn_example_answers_login_while_one_user_opens_16_tabs(
             with urllib.request.urlopen(base + "/login", timeout=5) as page:
                 assert page.status == 200
         # And another user still gets live updates, whichever worker takes the socket.
-        jar2 = http.cookiejar.CookieJar()
-        opener2 = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar2))
-        with opener2.open(base + "/login", timeout=5) as page:
-            token = CSRF_FIELD.search(page.read().decode())
-        assert token
-        form = {"csrf_token": token[1], "username": "admin", "password": "admin"}
-        opener2.open(base + "/login", data=urllib.parse.urlencode(form).encode()).close()
-        admin_cookie = "; ".join(f"{c.name}={c.value}" for c in jar2)
+        admin_cookie = sign_in(base, "admin")
         for _ in range(2):
             ws = WS(f"ws://127.0.0.1:{port}/admin/jobs/ws", admin_cookie, origin=base)
             sockets.append(ws)
