@@ -27,7 +27,7 @@ from flask import Flask
 
 from host_app.models import User
 from jobs_admin import changes
-from jobs_admin.live import Subscriber
+from jobs_admin.live import Subscriber, subscriber
 from jobs_admin.live import feed as live
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
@@ -620,11 +620,11 @@ def test_the_feed_reads_only_while_sockets_are_open(
 
 def test_a_socket_that_falls_behind_is_dropped_to_reconnect() -> None:
     sub = Subscriber(True, "admin", None)
-    for n in range(live.QUEUE_LIMIT):
+    for n in range(subscriber.QUEUE_LIMIT):
         sub.offer(f"message {n}")
     assert sub.closed is None
     sub.offer("one too many")
-    assert sub.closed and sub.close_code == live.TRY_AGAIN
+    assert sub.closed and sub.close_code == subscriber.TRY_AGAIN
 
 
 def test_cursor_arithmetic() -> None:

@@ -14,7 +14,7 @@ open (a gunicorn ``gthread`` thread, a thread of ``flask run``): size the thread
 Once open, a socket is closed with a code from the private range, which the page shows instead
 of reconnecting at once:
 
-* :data:`~jobs_admin.live.feed.TOO_MANY` (4429) at once when it is over
+* :data:`~jobs_admin.live.subscriber.TOO_MANY` (4429) at once when it is over
   ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER`` or ``JOBS_ADMIN_LIVE_MAX_SOCKETS``;
 * :data:`SIGNED_OUT` (4401) or :data:`FORBIDDEN` (4403) when a recheck, every
   ``JOBS_ADMIN_LIVE_RECHECK`` seconds, finds the session logged out or the user without
@@ -41,7 +41,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import permissions
 from ._socket import CLOSE_WAIT, LiveSocket, _Done
-from .feed import TOO_MANY, Subscriber
+from .subscriber import TOO_MANY, Subscriber
 
 if TYPE_CHECKING:
     from ..extension import JobsAdmin

@@ -27,7 +27,7 @@
 
   var FINISHED = { completed: true, partial: true, failed: true, cancelled: true };
   var ACTIVE = { pending: true, running: true };
-  // Close codes of jobs_admin/live/websocket.py and live/feed.py.
+  // Close codes of jobs_admin/live/websocket.py and live/subscriber.py.
   var TOO_MANY = 4429;
   var SIGNED_OUT = { 4401: true, 4403: true };
   var STATES = {
