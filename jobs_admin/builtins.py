@@ -14,12 +14,15 @@ import sqlalchemy as sa
 from wtforms import Form, IntegerField
 from wtforms.validators import NumberRange, Optional
 
+from . import services
 from .context import JobContext
 from .models import JobStatus
 from .registry import BUILTIN_PREFIX, make_job_type
+from .runtime import runtime_of
 
 if TYPE_CHECKING:
-    from .extension import JobsAdmin
+    from .registry import Registry
+    from .runtime import Runtime
 
 #: The built-in job type that deletes old finished jobs.
 PRUNE_TYPE = f"{BUILTIN_PREFIX}prune"
@@ -45,38 +48,38 @@ class PruneParams(Form):
     )
 
 
-def register_builtins(jobs: JobsAdmin) -> None:
-    """Register jobs_admin's own job types on ``jobs``'s registry.
+def register_builtins(registry: Registry) -> None:
+    """Register jobs_admin's own job types on ``registry``.
 
-    :param jobs: the extension, whose methods the job functions call.
+    :param registry: the extension's registry.
     """
 
     def prune(ctx: JobContext, days: int | None = None) -> dict[str, int]:
         """Delete finished jobs (completed, partial, failed, cancelled) older than a cut-off."""
-        return run_prune(jobs, ctx, days)
+        return run_prune(runtime_of(), ctx, days)
 
-    jobs.registry.add(
+    registry.add(
         make_job_type(PRUNE_TYPE, prune, title="Clear old jobs", params=PruneParams),
         builtin=True,
     )
 
 
-def run_prune(jobs: JobsAdmin, ctx: JobContext, days: int | None) -> dict[str, int]:
+def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
     """The body of a ``jobs_admin.prune`` job: prune in batches, reporting each as progress.
 
-    The total is an estimate taken before the first batch (what :meth:`JobsAdmin.count_prunable`
+    The total is an estimate taken before the first batch (what :func:`services.count_prunable`
     finds, plus what an earlier run of the same job did); it grows if more jobs age past the
     cut-off meanwhile, so the progress never passes it. The job stops between two batches when
     cancelled; the batches already committed stay deleted.
 
-    :param jobs: the extension.
+    :param rt: the runtime of the job's app.
     :param ctx: the job's context.
     :param days: the cut-off in days (``None``: ``JOBS_ADMIN_RETENTION_DAYS``).
     :returns: ``{"deleted": <jobs deleted by this run>, "days": <the cut-off used>}``.
     """
-    days = jobs.settings().retention_days if days is None else days
+    days = rt.settings.retention_days if days is None else days
     ctx.step(f"Deleting finished jobs older than {days} day(s)")
-    ctx.set_total(ctx.done + jobs.count_prunable(days))
+    ctx.set_total(ctx.done + services.count_prunable(rt, days))
 
     def on_batch(deleted: int) -> None:
         total = ctx.total or 0
@@ -89,7 +92,7 @@ def run_prune(jobs: JobsAdmin, ctx: JobContext, days: int | None) -> dict[str, i
         ctx.message("Waiting for another process's prune to finish")
         ctx.check_cancelled()
 
-    deleted = jobs.prune_in_batches(days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
+    deleted = services.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}
 
@@ -102,7 +105,7 @@ def housekeeping_reference(when: datetime) -> str:
     return f"{HOUSEKEEPING_REFERENCE} {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def enqueue_housekeeping(jobs: JobsAdmin, when: datetime | None = None) -> Any:
+def enqueue_housekeeping(rt: Runtime, when: datetime | None = None) -> Any:
     """Enqueue the housekeeping prune of the tick at ``when``, unless there is one already.
 
     Every process with a worker fires the housekeeping crontab; one job is enough. So a tick
@@ -111,19 +114,20 @@ def enqueue_housekeeping(jobs: JobsAdmin, when: datetime | None = None) -> Any:
     lock taken before the insert; on SQLite, where writers take turns, the insert comes first
     and the check then sees any job another process committed before it.
 
-    :param jobs: the extension (in an app context).
+    :param rt: the app's runtime (in its app context).
     :param when: the tick's time (default: now).
     :returns: the new pending ``Job``, or ``None`` if none was needed.
     """
     reference = housekeeping_reference(when or datetime.now(UTC))
-    session = jobs.db.session
-    j = jobs.Job
+    session = rt.db.session
+    j = rt.Job
     active = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
     try:
-        if not jobs.store.try_xact_lock(session, "housekeeping"):
+        if not rt.store.try_xact_lock(session, "housekeeping"):
             session.rollback()  # another process is enqueuing it right now
             return None
-        job = jobs.enqueue(
+        job = services.enqueue(
+            rt,
             PRUNE_TYPE,
             name="Clear old jobs (housekeeping)",
             reference=reference,

@@ -11,15 +11,16 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from flask import current_app
 from flask.cli import with_appcontext
 
+from . import services
 from .errors import JobsAdminError
 from .models import JobStatus
+from .runtime import Runtime, runtime_of
 
 
-def _jobs() -> Any:
-    return current_app.extensions["jobs_admin"]
+def _rt() -> Runtime:
+    return runtime_of()
 
 
 def _fail(exc: Exception) -> None:
@@ -46,7 +47,7 @@ def worker_command(concurrency: int | None) -> None:
     On a signal the worker stops claiming, asks cancellable jobs to hand themselves back to the
     queue, and waits up to JOBS_ADMIN_SHUTDOWN_GRACE seconds for the others.
     """
-    jobs = _jobs()
+    rt = _rt()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -55,11 +56,11 @@ def worker_command(concurrency: int | None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker = jobs.start_worker(concurrency=concurrency)
+    worker = services.start_worker(rt, concurrency)
     click.echo(f"jobs worker {worker.name}: {worker.concurrency} threads; Ctrl-C to stop", err=True)
     while not stop.wait(0.5):
         pass
-    left = jobs.stop_worker(wait=True)
+    left = services.stop_worker(rt, wait=True)
     if left:
         click.echo(
             f"jobs worker: jobs {left} still running after the grace period; exiting anyway"
@@ -103,9 +104,9 @@ def enqueue_command(
         values.setdefault(key, []).append(value)
     # A repeated key makes a list of its values (a JSON list value stays one item of it).
     data = {key: vs[0] if len(vs) == 1 else vs for key, vs in values.items()}
-    jobs = _jobs()
     try:
-        job = jobs.enqueue(
+        job = services.enqueue(
+            _rt(),
             job_type,
             name=name,
             reference=reference,
@@ -126,14 +127,14 @@ def enqueue_command(
 @with_appcontext
 def list_command(status: str | None, job_type: str | None, limit: int) -> None:
     """List the newest jobs."""
-    jobs = _jobs()
-    j = jobs.Job
+    rt = _rt()
+    j = rt.Job
     stmt = sa.select(j).order_by(j.created_at.desc(), j.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(j.status == status)
     if job_type:
         stmt = stmt.where(j.type == job_type)
-    rows = jobs.db.session.scalars(stmt).all()
+    rows = rt.db.session.scalars(stmt).all()
     if not rows:
         click.echo("no jobs")
         return
@@ -152,8 +153,8 @@ def list_command(status: str | None, job_type: str | None, limit: int) -> None:
 @with_appcontext
 def show_command(job_id: int) -> None:
     """Show one job with its log."""
-    jobs = _jobs()
-    job = jobs.get(job_id)
+    rt = _rt()
+    job = services.get(rt, job_id)
     if job is None:
         raise click.ClickException(f"job {job_id} does not exist")
     for field in (
@@ -183,8 +184,8 @@ def show_command(job_id: int) -> None:
     click.echo(f"{'result':>15}: {json.dumps(job.result, sort_keys=True)}")
     if job.traceback:
         click.echo("traceback:\n" + job.traceback)
-    e = jobs.JobEvent
-    events = jobs.db.session.scalars(sa.select(e).where(e.job_id == job_id).order_by(e.id)).all()
+    e = rt.JobEvent
+    events = rt.db.session.scalars(sa.select(e).where(e.job_id == job_id).order_by(e.id)).all()
     if events:
         click.echo("events:")
         for ev in events:
@@ -192,9 +193,11 @@ def show_command(job_id: int) -> None:
 
 
 def _act(action: str, job_id: int) -> Any:
-    jobs = _jobs()
+    rt = _rt()
     try:
-        return getattr(jobs, action)(job_id, user=None)
+        if action == "delete":
+            return services.delete(rt, job_id)
+        return getattr(services, action)(rt, job_id, None)
     except JobsAdminError as exc:
         _fail(exc)
 
@@ -240,13 +243,13 @@ def delete_command(job_id: int) -> None:
 @with_appcontext
 def prune_command(days: int | None, dry_run: bool) -> None:
     """Delete finished jobs older than the cut-off."""
-    jobs = _jobs()
-    shown = jobs.settings().retention_days if days is None else days
+    rt = _rt()
+    shown = rt.settings.retention_days if days is None else days
     if dry_run:
-        n = jobs.count_prunable(days)
+        n = services.count_prunable(rt, days)
         click.echo(f"would delete {n} finished job(s) older than {shown} day(s)")
         return
-    n = jobs.prune(days)
+    n = services.prune(rt, days)
     click.echo(f"deleted {n} finished job(s) older than {shown} day(s)")
 
 
@@ -254,7 +257,7 @@ def prune_command(days: int | None, dry_run: bool) -> None:
 @with_appcontext
 def recount_command() -> None:
     """Rebuild the per-status counters from the jobs table."""
-    counts = _jobs().recount()
+    counts = services.recount(_rt())
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -262,11 +265,11 @@ def recount_command() -> None:
 @with_appcontext
 def types_command() -> None:
     """List the registered job types."""
-    jobs = _jobs()
-    if not len(jobs.registry):
+    registry = _rt().registry
+    if not len(registry):
         click.echo("no job types registered")
         return
-    for jt in jobs.registry:
+    for jt in registry:
         flags = [f"max_attempts={jt.max_attempts}"]
         if jt.timeout:
             flags.append(f"timeout={jt.timeout:g}s")

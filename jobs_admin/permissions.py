@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
+from flask import has_request_context
+
 VIEW = "view"
 VIEW_ALL = "view_all"
 RUN = "run"
@@ -166,3 +169,82 @@ class Answers:
         if permission == RETRY and starter is not None and not self.can(starter):
             return False
         return bool(checker(user, permission, job))
+
+
+class Access:
+    """The host's hooks on who may do what: its permission checker, how a user is named, who
+    the current user is, and which jobs a user may see.
+
+    One per extension, shared by every app it is initialised on; the ``@jobs.*`` decorators
+    set its attributes.
+
+    :param job_model: the ``Job`` model, which :meth:`visibility` builds conditions on.
+    """
+
+    def __init__(self, job_model: Any) -> None:
+        self.job_model = job_model
+        #: ``check(user, permission, job=None) -> bool``; ``None``: nothing is allowed.
+        self.checker: Checker | None = None
+        #: How ``created_by`` names a user.
+        self.identify: Identity = default_identity
+        #: Who the current request's user is; ``None``: Flask-Login's ``current_user``.
+        self.user_loader: UserLoader | None = None
+        #: ``visible(user)``: the host's extra condition on the jobs a user may see.
+        self.visible: Visibility | None = None
+
+    def current_user(self) -> Any:
+        """The user of the current request, or ``None`` (nobody logged in, or no request)."""
+        if self.user_loader is None:
+            return current_user_or_none()
+        if not has_request_context():
+            return None
+        user = self.user_loader()
+        if user is None or not getattr(user, "is_authenticated", True):
+            return None
+        return user
+
+    def identity(self, user: Any) -> str | None:
+        """The string that names ``user`` in ``created_by`` and ``updated_by``."""
+        return None if user is None else self.identify(user)
+
+    def who(self, user: Any = None) -> str | None:
+        """:meth:`identity` of ``user``, by default of the current request's user."""
+        return self.identity(self.current_user() if user is None else user)
+
+    def can(self, permission: str, job: Any = None, user: Any = None) -> bool:
+        """Whether ``user`` (default: the current user) has ``permission`` (on ``job``)."""
+        if user is None:
+            user = self.current_user()
+        return can(self.checker, self.identity, user, permission, job)
+
+    def answers(self, user: Any) -> Answers:
+        """A fresh :class:`Answers` of ``user`` (``None``: nobody, who may do nothing)."""
+        return Answers(self.checker, self.identity, user)
+
+    def host_visibility(self, user: Any) -> Any:
+        """The host's ``visible_jobs`` condition for ``user``, or ``None`` (none registered,
+        or none for this user)."""
+        if self.visible is None or user is None:
+            return None
+        return self.visible(user)
+
+    def visibility(self, user: Any, *, sees_all: bool | None = None) -> Any:
+        """The SQL condition that the jobs ``user`` may see meet, or ``None`` for every job.
+
+        :param user: the user (``None``: nobody, who sees nothing).
+        :param sees_all: whether ``user`` has ``view_all``, when the caller knows already.
+        """
+        if user is None:
+            return sa.false()
+        conditions = []
+        if sees_all is None:
+            sees_all = self.can(VIEW_ALL, user=user)
+        if not sees_all:
+            who = self.identity(user)
+            if not who:
+                return sa.false()
+            conditions.append(self.job_model.created_by == who)
+        extra = self.host_visibility(user)
+        if extra is not None:
+            conditions.append(extra)
+        return sa.and_(*conditions) if conditions else None

@@ -7,23 +7,22 @@ import logging
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from . import signals
+from ._outcome import complete, describe, failure, success, uncommitted
 from .context import JobContext
 from .errors import JobCancelled, UnknownJobType
-from .models import EventKind, JobStatus, utcnow
-from .registry import describe_char, first_unstorable, storable
-from .store import FRESH_PROGRESS, RESUMING, Finish
+from .models import EventKind, JobStatus
+from .registry import describe_char, first_unstorable
+from .store import RESUMING, Finish
 
 COMPLETED, PARTIAL = JobStatus.COMPLETED, JobStatus.PARTIAL
 
 if TYPE_CHECKING:
-    from .extension import JobsAdmin
+    from .runtime import Runtime
 
 log = logging.getLogger("jobs_admin.runner")
 
@@ -35,8 +34,7 @@ SHUTDOWN = "worker shutting down"
 
 
 def run_job(
-    app: Flask,
-    jobs: JobsAdmin,
+    rt: Runtime,
     job_id: int,
     worker: str,
     register: Callable[[int, JobContext | None], None],
@@ -46,8 +44,7 @@ def run_job(
 ) -> JobStatus | None:
     """Run the claimed job ``job_id`` in an app context and store its outcome.
 
-    :param app: the host app; the job runs in its app context, so ``db.session`` works.
-    :param jobs: the extension.
+    :param rt: the app's runtime; the job runs in the app's context, so ``db.session`` works.
     :param job_id: a job this worker has just claimed (status running, worker = ``worker``).
     :param worker: this worker's id; every write checks the job still belongs to it.
     :param register: called with the job's context when it starts and with ``None`` at the end,
@@ -59,32 +56,29 @@ def run_job(
         then writes it and sends ``job_finished``. Without it every end is written here.
     :returns: the status the job ended in, or ``None`` if the worker had lost it.
     """
-    with app.app_context():
+    with rt.app.app_context():
         try:
-            return _run(app, jobs, job_id, worker, register, row, defer)
+            return _run(rt, job_id, worker, register, row, defer)
         finally:
             register(job_id, None)
 
 
 def _run(
-    app: Flask,
-    jobs: JobsAdmin,
+    rt: Runtime,
     job_id: int,
     worker: str,
     register: Callable[[int, JobContext | None], None],
     row: Mapping[str, Any] | None,
     defer: Callable[[Finish], None] | None,
 ) -> JobStatus | None:
-    db = jobs.db
-    store = jobs.store
-    settings = jobs.settings(app)
+    db, store, settings = rt.db, rt.store, rt.settings
     if row is None:
         with db.engine.connect() as conn:
             row = store.job_row(conn, job_id)
         if row is None:
             return None
 
-    own = jobs.connections(app)
+    own = rt.connections
     sqlite = own.sqlite
 
     def write(values: dict[str, Any], events: list[dict[str, Any]]) -> bool | None:
@@ -131,10 +125,10 @@ def _run(
         return got
 
     try:
-        job_type = jobs.registry.get(row["type"])
+        job_type = rt.registry.get(row["type"])
     except UnknownJobType as exc:
         end(JobStatus.FAILED, {"error": str(exc), "phase": None}, str(exc), "error")
-        _send_finished(app, jobs, job_id)
+        _send_finished(rt, job_id)
         return JobStatus.FAILED
 
     resumed = row.get("phase") == RESUMING
@@ -170,7 +164,7 @@ def _run(
         ctx.request_stop("cancelled")
     if signals.job_started.receivers:
         # Loaded only for listeners: a job that nobody watches costs no extra query.
-        send_signal(signals.job_started, app, jobs._snapshot(job_id))
+        send_signal(signals.job_started, rt.app, rt.snapshot(job_id))
 
     status: JobStatus
     passed_on: BaseException | None = None
@@ -191,21 +185,21 @@ def _run(
             )
             return JobStatus.PENDING if ok else None
         if reason.startswith("timed out"):
-            status = _failure(end, row, job_type.retry_backoff, reason, None)
+            status = failure(end, row, job_type.retry_backoff, reason, None)
         else:
             status = JobStatus.CANCELLED
             end(status, {"message": "cancelled", "phase": None}, "cancelled", "warning")
     except Exception as exc:
         db.session.rollback()
         ctx.flush()
-        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+        status = failure(end, row, job_type.retry_backoff, describe(exc), traceback.format_exc())
     except BaseException as exc:
         # SystemExit, KeyboardInterrupt or a custom BaseException: recorded now like any
         # failure, rather than leaving the job running until the rescue calls it lost.
         db.session.rollback()
         ctx.flush()
         log.error("job %s raised %s", job_id, type(exc).__name__, exc_info=exc)
-        status = _failure(end, row, job_type.retry_backoff, _describe(exc), traceback.format_exc())
+        status = failure(end, row, job_type.retry_backoff, describe(exc), traceback.format_exc())
         if isinstance(exc, KeyboardInterrupt | SystemExit) and _main_thread():
             # In the main thread (``work_off`` from a script) it may be the process's own
             # Ctrl-C or exit: pass it on once recorded. A job thread lives on for the next job.
@@ -231,15 +225,15 @@ def _run(
         if refused is not None:
             db.session.rollback()
             ctx.flush()
-            status = _failure(end, row, job_type.retry_backoff, refused, None)
+            status = failure(end, row, job_type.retry_backoff, refused, None)
         else:
             status = PARTIAL if ctx.failed else COMPLETED
-            if defer is not None and not _uncommitted(db.session):
+            if defer is not None and not uncommitted(db.session):
                 # Nothing of the job's own to commit with its end: the worker writes the end
                 # together with other jobs' ends, and sends job_finished once it is written.
-                defer(_success(ctx, job_id, status, encoded))
+                defer(success(ctx, job_id, status, encoded))
                 return status
-            if not _complete(db.session, store, ctx, job_id, worker, status, encoded):
+            if not complete(db.session, store, ctx, job_id, worker, status, encoded):
                 db.session.rollback()
                 log.warning(
                     "job %s was taken from worker %s before it ended; its work was rolled back",
@@ -250,7 +244,7 @@ def _run(
     finally:
         db.session.remove()
     if status is not JobStatus.PENDING:
-        _send_finished(app, jobs, job_id)
+        _send_finished(rt, job_id)
     if passed_on is not None:
         raise passed_on
     return status
@@ -322,118 +316,20 @@ def _resume(ctx: JobContext, write: Callable[..., bool | None], worker: str) -> 
         ctx.put_back({"phase": phase}, [event])  # the database is busy: the next flush
 
 
-def _describe(exc: BaseException) -> str:
-    """``"ValueError: no luck"``, or only the type's name when the exception has no message.
-
-    :param exc: what the job raised.
-    """
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _main_thread() -> bool:
     """Whether this is the process's main thread, where Ctrl-C and ``sys.exit`` land."""
     return threading.current_thread() is threading.main_thread()
 
 
-def _uncommitted(session: Any) -> bool:
-    """Whether the job's scoped ``db.session`` exists and has a transaction under way."""
-    registry = getattr(session, "registry", None)
-    if registry is not None and not registry.has():
-        return False  # Never used by the job: asking would create a session for nothing.
-    return bool(session().in_transaction() if registry is not None else session.in_transaction())
-
-
-def _success(ctx: JobContext, job_id: int, status: JobStatus, result: Any) -> Finish:
-    """The batched form of :func:`_complete`'s writes."""
-    values, events = ctx.drain()
-    values.pop("phase", None)  # an ended job has no phase
-    now = utcnow()
-    return Finish(
-        job_id=job_id,
-        status=status,
-        values={**values, "result": result},
-        events=[*events, {**_status_event(ctx, status), "at": now}],
-        finished_at=now,
-    )
-
-
-def _status_event(ctx: JobContext, status: JobStatus) -> dict[str, Any]:
-    return {
-        "kind": EventKind.STATUS.value,
-        "message": f"finished with {ctx.failed} failed item(s)" if ctx.failed else "completed",
-        "level": "warning" if ctx.failed else "info",
-        "data": {"status": status.value},
-    }
-
-
-def _complete(
-    session: Any,
-    store: Any,
-    ctx: JobContext,
-    job_id: int,
-    worker: str,
-    status: JobStatus,
-    result: Any,
-) -> bool:
-    """Record success in the job's own transaction, so its writes and its end commit together.
-
-    If the worker no longer owns the job (another process rescued it), nothing is committed:
-    the job's database work is not done twice.
-    """
-    values, events = ctx.drain()
-    store.add_events(session, [{"job_id": job_id, **e} for e in events])
-    # A success after failed attempts clears their error; the history keeps each one.
-    values = {**values, "result": result, "phase": None, "error": None, "traceback": None}
-    got = store.finish(session, job_id, worker, status, values)
-    if got is None:
-        return False
-    store.add_events(session, [{"job_id": job_id, **_status_event(ctx, status)}])
-    session.commit()
-    return True
-
-
-def _failure(
-    end: Callable[..., JobStatus | None],
-    row: Any,
-    backoff: float,
-    error: str,
-    trace: str | None,
-) -> JobStatus:
-    """Requeue a failed run with backoff while attempts are left; else fail the job."""
-    attempts, max_attempts = row["attempts"], row["max_attempts"]
-    # An exception's text may hold a NUL, which PostgreSQL would refuse with the whole end.
-    error = storable(error[:10000])
-    values = {"error": error, "traceback": None if trace is None else storable(trace)}
-    if attempts < max_attempts:
-        delay = backoff * (2 ** (attempts - 1))
-        got = end(
-            JobStatus.PENDING,
-            {
-                **values,
-                **FRESH_PROGRESS,
-                "worker": None,
-                "heartbeat_at": None,
-                "run_at": utcnow() + timedelta(seconds=delay),
-            },
-            f"attempt {attempts} of {max_attempts} failed: {error[:500]}; retrying in {delay:g} s",
-            "warning",
-            retry=True,
-        )
-        return got or JobStatus.PENDING
-    end(JobStatus.FAILED, {**values, "phase": None}, f"failed: {error[:500]}", "error")
-    return JobStatus.FAILED
-
-
-def _send_finished(app: Flask, jobs: JobsAdmin, job_id: int) -> None:
+def _send_finished(rt: Runtime, job_id: int) -> None:
     if not signals.job_finished.receivers:
         return
-    job = jobs._snapshot(job_id)
+    job = rt.snapshot(job_id)
     if job is not None:
-        send_signal(signals.job_finished, app, job)
+        send_signal(signals.job_finished, rt.app, job)
 
 
-def send_signal(signal: Any, app: Flask, job: Any) -> None:
+def send_signal(signal: Any, app: Any, job: Any) -> None:
     """Send a job signal; a failing receiver is logged and never changes the job's outcome."""
     try:
         signal.send(app, job=job)

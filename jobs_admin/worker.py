@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,95 +18,48 @@ from apscheduler.executors.pool import ThreadPoolExecutor as SchedulerPool
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask
 
-from . import signals
+from ._ends import MAX_FINISH_BATCH, EndWriter
+from ._process import before_pools_exit, worker_name
 from ._sqlite_watch import CommitWatch
 from .config import crontab_trigger
 from .context import JobContext
 from .registry import JobType
-from .runner import SHUTDOWN, run_job, send_signal
-from .store import NOTIFY_CHANNEL, Finish
+from .runner import SHUTDOWN, run_job
+from .services import rescue
+from .store import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
-    from .extension import JobsAdmin
+    from .runtime import Runtime
 
 log = logging.getLogger("jobs_admin.worker")
 
 #: Most jobs a worker claims ahead of its free threads, per thread, however short its jobs.
 MAX_AHEAD_PER_THREAD = 64
 
-#: Most successful ends written in one transaction by the worker's group commit.
-MAX_FINISH_BATCH = 500
-
 # APScheduler logs every run of an interval job at INFO; the dispatcher runs every second.
 _EXECUTOR = "jobs_admin"
 logging.getLogger(f"apscheduler.executors.{_EXECUTOR}").setLevel(logging.WARNING)
 
 
-def before_pools_exit(func: Callable[[], object]) -> None:
-    """Call ``func`` when the interpreter exits, before ``concurrent.futures`` joins its threads.
-
-    ``atexit`` is too late for a worker's graceful stop: the interpreter first runs
-    ``threading``'s exit functions, and ``concurrent.futures`` registers one there that waits
-    for every pool thread (a running job would run to its end, or for ever) and then refuses
-    new work (APScheduler's heartbeat then logs "cannot schedule new futures after shutdown").
-    ``threading._register_atexit`` is how ``concurrent.futures`` itself registers; its
-    functions run in reverse order, so ``func``, registered after ``concurrent.futures`` was
-    imported, runs first, while the pools still work. It is private (Python 3.9 to 3.13 have
-    it): without it ``func`` falls back to ``atexit``, where the stop still ends the worker.
-    Servers and the CLI do not rely on this: gunicorn's ``worker_exit`` hook of
-    ``docs/deploy/gunicorn.conf.py`` and ``flask jobs worker`` call ``stop_worker()`` directly.
-
-    :param func: what to call; an exception it raises is logged, never raised.
-    """
-
-    def call() -> None:
-        try:
-            func()
-        except Exception:
-            log.exception("jobs_admin could not stop its worker at exit")
-
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:
-        atexit.register(call)
-        return
-    try:
-        register(call)
-    except RuntimeError:
-        # Started while the interpreter is already exiting: atexit is all there is left.
-        atexit.register(call)
-
-
-def worker_name() -> str:
-    """A name unique to this process: host, pid and a random tag (pids get reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 class Worker:
     """Runs jobs for one app in this process: one scheduler, one pool of job threads.
 
-    :param app: the host app.
-    :param jobs: its extension.
+    :param rt: the app's runtime.
     :param concurrency: how many jobs run at once.
     """
 
-    def __init__(self, app: Flask, jobs: JobsAdmin, concurrency: int | None = None) -> None:
-        settings = jobs.settings(app)
-        self.app = app
-        self.jobs = jobs
+    def __init__(self, rt: Runtime, concurrency: int | None = None) -> None:
+        settings = rt.settings
+        self.rt = rt
+        self.app = rt.app
         self.settings = settings
         self.concurrency = concurrency or settings.concurrency
         self.name = worker_name()
         self.pid = os.getpid()
         self._running: dict[int, JobContext | None] = {}
-        # Jobs whose function returned and whose end waits for the group commit: still this
-        # worker's (heartbeated, never rescued) until the end is written.
-        self._ending: list[Finish] = []
-        self._ending_ids: set[int] = set()
-        self._end_cv = threading.Condition()
-        self._ender: threading.Thread | None = None
-        self._ender_stop = False
+        # Jobs whose function returned and whose end waits for the group commit.
+        self._ends = EndWriter(rt, self.name, self._written, settings.shutdown_grace)
         # Mean seconds a job ran, from the last ones (an exponential moving average).
         self._run_seconds: float | None = None
         self._futures: dict[int, Future[None]] = {}
@@ -161,12 +111,9 @@ class Worker:
                 executor=_EXECUTOR,
             )
         self.scheduler.start()
-        store = self.jobs.store_of(self.app)
-        with self.app.app_context():
-            engine = self.jobs.db.engine
+        store, engine = self.rt.store, self.rt.engine
         self._watch = store.commit_watch(engine)
-        self._ender = threading.Thread(target=self._end_loop, name="jobs_admin-end", daemon=True)
-        self._ender.start()
+        self._ends.start()
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
@@ -231,7 +178,7 @@ class Worker:
         queued = dict(self._futures)
         self._pool.shutdown(wait=False, cancel_futures=True)
         # The ends of jobs that returned are written before the worker lets go of them.
-        self._stop_ender()
+        self._ends.stop()
         with contextlib.suppress(SchedulerNotRunningError):
             # Last, so the heartbeat ran while the jobs handed themselves back; a heartbeat
             # under way finishes (it is one short statement).
@@ -254,7 +201,7 @@ class Worker:
         if ctx is None:
             return None
         try:
-            return self.jobs.registry.get(ctx.job_type)
+            return self.rt.registry.get(ctx.job_type)
         except LookupError:
             return None
 
@@ -269,8 +216,7 @@ class Worker:
         """Ids of the jobs this worker holds: running, claimed ahead, or with an end unwritten."""
         with self._lock:
             running = set(self._running)
-        with self._end_cv:
-            return sorted(running | self._ending_ids)
+        return sorted(running | self._ends.ids())
 
     def context(self, job_id: int) -> JobContext | None:
         """The context of a job this worker runs, if it runs it."""
@@ -310,9 +256,8 @@ class Worker:
         """
         with self._lock:
             inflight = len(self._running)
-        with self._end_cv:
-            if len(self._ending) >= MAX_FINISH_BATCH:
-                return 0, False  # The ends are not being written (database down?): wait.
+        if self._ends.backlog >= MAX_FINISH_BATCH:
+            return 0, False  # The ends are not being written (database down?): wait.
         free = self.concurrency - inflight
         ahead = self._ahead()
         room = self.concurrency + ahead - inflight
@@ -345,8 +290,8 @@ class Worker:
     def _claim_once(self, limit: int) -> int:
         if limit <= 0 or self._stopping:
             return 0
-        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
-            rows = self.jobs.store.claim_rows(conn, self.name, limit)
+        with self.app.app_context(), self.rt.connections.write() as conn:
+            rows = self.rt.store.claim_rows(conn, self.name, limit)
         for row in rows:
             job_id = row["id"]
             with self._lock:
@@ -366,8 +311,8 @@ class Worker:
 
     def _hand_back(self, ids: list[int]) -> None:
         """Return claimed jobs that never started to the queue, their attempt refunded."""
-        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
-            store = self.jobs.store
+        with self.app.app_context(), self.rt.connections.write() as conn:
+            store = self.rt.store
             for job_id in ids:
                 store.hand_back(conn, job_id, self.name)
             store.notify_pending(conn)
@@ -378,9 +323,7 @@ class Worker:
     def _run(self, job_id: int, row: dict[str, Any]) -> None:
         started = time.perf_counter()
         try:
-            run_job(
-                self.app, self.jobs, job_id, self.name, self._register, row=row, defer=self._defer
-            )
+            run_job(self.rt, job_id, self.name, self._register, row=row, defer=self._ends.defer)
         except Exception:
             log.exception("jobs_admin could not record the end of job %s", job_id)
         finally:
@@ -392,86 +335,9 @@ class Worker:
             if not self._stopping:
                 self.wake()
 
-    # -- group commit of successful ends -----------------------------------------------------
-
-    def _defer(self, end: Finish) -> None:
-        """Queue a successful end for :meth:`_end_loop` (called by the runner)."""
-        with self._end_cv:
-            if not self._ender_stop:
-                self._ending.append(end)
-                self._ending_ids.add(end.job_id)
-                self._end_cv.notify()
-                return
-        # A job that outlived its worker's stop: nobody writes ends in batches any more.
-        self._write_ends([end])
-
-    def _end_loop(self) -> None:
-        """Write queued ends, all that queued up meanwhile in one transaction, then signal them.
-
-        One commit for many jobs is what lets short jobs run at a thousand a second; a job
-        that used ``db.session`` still commits its work and its end together (the runner).
-        """
-        failures = 0
-        while True:
-            with self._end_cv:
-                while not self._ending and not self._ender_stop:
-                    self._end_cv.wait()
-                if not self._ending:
-                    return
-                batch = self._ending[:MAX_FINISH_BATCH]
-                del self._ending[: len(batch)]
-            try:
-                self._write_ends(batch)
-            except Exception:
-                failures += 1
-                log.exception("jobs_admin could not write the end of %d job(s)", len(batch))
-                with self._end_cv:
-                    self._ending[:0] = batch
-                    if self._ender_stop and failures >= 3:
-                        # Still theirs in the database: the rescue runs them again.
-                        log.error(
-                            "jobs_admin gave up writing the ends of jobs %s",
-                            [e.job_id for e in self._ending],
-                        )
-                        self._ending.clear()
-                        self._ending_ids.clear()
-                        self._end_cv.notify_all()
-                        return
-                time.sleep(min(0.1 * 2**failures, 5.0))
-                continue
-            failures = 0
-            with self._end_cv:
-                self._ending_ids.difference_update(e.job_id for e in batch)
-                self._end_cv.notify_all()
-            if not self._stopping:
-                self.wake()
-
-    def _write_ends(self, batch: list[Finish]) -> None:
-        jobs = self.jobs
-        with self.app.app_context():
-            with jobs.connections(self.app).write() as conn:
-                done = jobs.store.finish_many(conn, self.name, batch)
-            if len(done) < len(batch):
-                lost = sorted({e.job_id for e in batch} - set(done))
-                log.warning(
-                    "jobs %s were taken from worker %s before they ended; results dropped",
-                    lost,
-                    self.name,
-                )
-            if done and signals.job_finished.receivers:
-                try:
-                    for job in jobs._snapshots(done):
-                        send_signal(signals.job_finished, self.app, job)
-                finally:
-                    jobs.db.session.remove()
-
-    def _stop_ender(self) -> None:
-        """Write the ends still queued, then stop the thread that writes them."""
-        with self._end_cv:
-            self._ender_stop = True
-            self._end_cv.notify_all()
-        if self._ender is not None and self._ender is not threading.current_thread():
-            self._ender.join(max(self.settings.shutdown_grace, 10.0))
+    def _written(self) -> None:
+        if not self._stopping:
+            self.wake()
 
     def _register(self, job_id: int, ctx: JobContext | None) -> None:
         with self._lock:
@@ -490,8 +356,8 @@ class Worker:
         ids = self.owned_ids()
         if not ids:
             return
-        with self.app.app_context(), self.jobs.connections(self.app).write() as conn:
-            cancel = self.jobs.store.heartbeat(conn, self.name, ids)
+        with self.app.app_context(), self.rt.connections.write() as conn:
+            cancel = self.rt.store.heartbeat(conn, self.name, ids)
         for job_id in cancel:
             ctx = self._running.get(job_id)
             if ctx is not None:
@@ -499,13 +365,13 @@ class Worker:
 
     def _rescue(self) -> None:
         with self.app.app_context():
-            self.jobs.rescue()
+            rescue(self.rt)
 
     def _housekeeping(self) -> None:
         # A jobs_admin.prune job (one for all processes), so the list and history show it.
         from .builtins import enqueue_housekeeping
 
         with self.app.app_context():
-            job = enqueue_housekeeping(self.jobs)
+            job = enqueue_housekeeping(self.rt)
             if job is not None:
                 log.info("jobs_admin housekeeping enqueued prune job %s", job.id)

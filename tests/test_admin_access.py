@@ -315,7 +315,7 @@ def test_access_no_checker_means_nothing_is_allowed(
     job_id = jobs.enqueue("test.fail_once", created_by="admin", commit=True).id
     jobs.work_off()
     token = login_with_token(client, auth, "admin")
-    checker, jobs._checker = jobs._checker, None
+    checker, jobs.access.checker = jobs.access.checker, None
     try:
         before = state(probe, probe_results(probe))
         page = client.get("/admin/jobs/")
@@ -325,7 +325,7 @@ def test_access_no_checker_means_nothing_is_allowed(
         assert refused.status_code == 403
         assert state(probe, probe_results(probe)) == before
     finally:
-        jobs._checker = checker
+        jobs.access.checker = checker
 
 
 def test_access_viewer_sees_only_own_jobs_everywhere(

@@ -404,7 +404,7 @@ def test_bulk_skips_jobs_the_user_may_not_act_on(
             return False
         return host_auth.check_permission(user, permission, job)
 
-    monkeypatch.setattr(jobs, "_checker", check)
+    monkeypatch.setattr(jobs.access, "checker", check)
     auth.login("operator")
     client.post(
         "/admin/jobs/action/",

@@ -280,7 +280,7 @@ def test_export_of_a_user_without_view_all_has_only_own_jobs(
             return True
         return host_auth.check_permission(user, permission, job)
 
-    monkeypatch.setattr(jobs, "_checker", check)
+    monkeypatch.setattr(jobs.access, "checker", check)
     own = [add(jobs, by="viewer", name=f"own {i}") for i in range(2)]
     other = add(jobs, by="admin", name="other")
     auth.login("viewer")

@@ -42,17 +42,17 @@ def view_of(app: Any) -> Any:
 def counted_checker(jobs: Any) -> Iterator[list[tuple[str, Any]]]:
     """Wrap the host's permission checker; yields the (permission, job) of every call."""
     calls: list[tuple[str, Any]] = []
-    checker = jobs._checker
+    checker = jobs.access.checker
 
     def counting(user: Any, permission: str, job: Any = None) -> bool:
         calls.append((permission, job))
         return bool(checker(user, permission, job))
 
-    jobs._checker = counting
+    jobs.access.checker = counting
     try:
         yield calls
     finally:
-        jobs._checker = checker
+        jobs.access.checker = checker
 
 
 # -- id patterns -----------------------------------------------------------------------------

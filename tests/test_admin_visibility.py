@@ -41,7 +41,7 @@ def checker(jobs: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[s
             return False
         return host_auth.check_permission(user, permission, job)
 
-    monkeypatch.setattr(jobs, "_checker", check)
+    monkeypatch.setattr(jobs.access, "checker", check)
     yield asked
 
 
@@ -109,7 +109,7 @@ def test_visibility_condition_limits_list_tiles_count_export_details_and_actions
         assert row_ids(html) == {mine, hidden, other}
         assert export_ids(client) == {mine, hidden, other}
     finally:
-        jobs._visibility = None
+        jobs.access.visible = None
 
 
 def test_visibility_details_list_only_related_jobs_the_user_may_see(
@@ -142,7 +142,7 @@ def test_visibility_run_is_asked_with_the_job_type(
                 return bool(job.name == "test.noop")
         return host_auth.check_permission(user, permission, job)
 
-    monkeypatch.setattr(jobs, "_checker", check)
+    monkeypatch.setattr(jobs.access, "checker", check)
     auth.login("operator")
     page = client.get("/admin/jobs/new").get_data(as_text=True)
     options = re.findall(r'<option value="([^"]+)"', page)

@@ -364,7 +364,7 @@ def test_admin_list_and_details_show_a_paused_job(
             if ctx is not None:
                 ctx.request_stop(SHUTDOWN)
 
-        assert run_job(app, jobs, job_id, "ghost:1:test", paused) == "pending"
+        assert run_job(jobs.runtime(app), job_id, "ghost:1:test", paused) == "pending"
         assert probe.job(job_id)["phase"] == "Paused"
     auth.login("admin")
     listing = client.get("/admin/jobs/").get_data(as_text=True)

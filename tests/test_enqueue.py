@@ -231,7 +231,7 @@ def test_enqueue_user_identity_hook_names_the_creator(app: Flask, jobs: Any, pro
     from host_app.models import User
 
     user = jobs.db.session.scalar(sa.select(User).filter_by(username="viewer"))
-    previous = jobs._identity
+    previous = jobs.access.identify
     try:
         jobs.user_identity(lambda u: f"user:{u.id}")
         with app.test_request_context():
@@ -240,7 +240,7 @@ def test_enqueue_user_identity_hook_names_the_creator(app: Flask, jobs: Any, pro
         assert probe.job(job.id)["created_by"] == f"user:{user.id}"
         assert jobs.counts(user)["pending"] == 1
     finally:
-        jobs._identity = previous
+        jobs.access.identify = previous
 
 
 # -- characters the database cannot store ------------------------------------------------------

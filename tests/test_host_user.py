@@ -126,8 +126,10 @@ def test_current_user_hook_reloads_the_live_socket_user(
 ) -> None:
     host = header_host(tmp_path)
     with host.app.app_context():
-        alice = reload_user(host.app, EnvironBuilder(headers={"X-User": "alice"}).get_environ())
-        nobody = reload_user(host.app, EnvironBuilder().get_environ())
+        alice = reload_user(
+            host.jobs.runtime(host.app), EnvironBuilder(headers={"X-User": "alice"}).get_environ()
+        )
+        nobody = reload_user(host.jobs.runtime(host.app), EnvironBuilder().get_environ())
     assert alice == HeaderUser("alice") and nobody is None
 
 

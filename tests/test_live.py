@@ -28,6 +28,7 @@ from flask import Flask
 from host_app.models import User
 from jobs_admin import changes
 from jobs_admin.live import Subscriber, subscriber
+from jobs_admin.live import _reads as live_reads
 from jobs_admin.live import feed as live
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
@@ -280,7 +281,7 @@ def test_an_unusable_cursor_gets_a_resync_and_disturbs_nobody(
 def _costly_cursors_get_a_resync(
     app: Flask, jobs: Any, serve: Any, connect: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(live, "SCAN_LIMIT", 10)
+    monkeypatch.setattr(live_reads, "SCAN_LIMIT", 10)
     for _ in range(15):
         enqueue(app, jobs)
     with app.app_context():

@@ -331,7 +331,7 @@ def test_live_socket_follows_the_hosts_visibility_condition(
         assert hidden not in [j["id"] for j in late.jobs()]
         assert before not in [j["id"] for j in late.jobs()]  # unchanged since the cursor
     finally:
-        jobs._visibility = None
+        jobs.access.visible = None
 
 
 # -- the gunicorn example ----------------------------------------------------------------------

@@ -213,7 +213,7 @@ def test_pg_stress_two_workers_run_every_job_once(
 ) -> None:
     ids = [jobs.enqueue("test.marker", created_by=f"u{i % 2}").id for i in range(STRESS_JOBS)]
     jobs.db.session.commit()
-    workers = [Worker(pg, jobs, 4), Worker(pg, jobs, 4)]
+    workers = [Worker(jobs.runtime(pg), 4), Worker(jobs.runtime(pg), 4)]
     try:
         for w in workers:
             w.start()

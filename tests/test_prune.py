@@ -157,7 +157,8 @@ def test_prune_default_batch_and_sqlite_pause(
     """Without JOBS_ADMIN_PRUNE_BATCH each backend takes its own batch size; on SQLite every
     batch is followed by a WAL checkpoint and a pause, and the connection's automatic
     checkpoints are restored afterwards."""
-    from jobs_admin import config, extension, store
+    from jobs_admin import config, store
+    from jobs_admin.services import _prune as prune_service
 
     sqlite = db.engine.dialect.name == "sqlite"
     monkeypatch.setattr(jobs.store, "prune_batch_size", 2)
@@ -168,7 +169,7 @@ def test_prune_default_batch_and_sqlite_pause(
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    monkeypatch.setattr(extension.time, "sleep", sleeps.append)
+    monkeypatch.setattr(prune_service.time, "sleep", sleeps.append)
     # Prunes write through jobs_admin's own connections.
     own = jobs.connections().engine
     sa.event.listen(own, "before_cursor_execute", record)
@@ -238,7 +239,7 @@ def test_prune_job_counts_batches_as_progress_and_stops_between_them_when_cancel
     monkeypatch.setattr(jobs.store, "prune_batch", one_batch_then_cancel)
     with jobs.db.engine.begin() as conn:
         assert jobs.store.claim(conn, "test:1:x", 1) == [job_id]
-    run_job(app, jobs, job_id, "test:1:x", lambda _id, ctx: ctx and contexts.append(ctx))
+    run_job(jobs.runtime(app), job_id, "test:1:x", lambda _id, ctx: ctx and contexts.append(ctx))
     row = probe.job(job_id)
     assert row["status"] == "cancelled"
     assert (row["progress_done"], row["progress_total"]) == (2, 5)

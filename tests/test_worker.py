@@ -68,7 +68,7 @@ def test_worker_lazy_start_on_first_request_never_twice(
 ) -> None:
     threads_before = scheduler_threads()
     assert jobs.worker() is None
-    assert jobs._state(app).worker is None
+    assert jobs.runtime(app).worker is None
     client.get("/login")
     worker = jobs.worker()
     assert worker is not None and worker.running
@@ -82,7 +82,7 @@ def test_worker_lazy_start_on_first_request_never_twice(
     def hit() -> None:
         with app.test_client() as c:
             c.get("/login")
-        results.append(jobs._state(app).worker)
+        results.append(jobs.runtime(app).worker)
 
     threads = [threading.Thread(target=hit) for _ in range(8)]
     for t in threads:
@@ -247,11 +247,11 @@ def test_worker_job_starting_while_stopping_is_asked_to_hand_back(
     # jobs to hand themselves back when this one registers its context.
     from jobs_admin.runner import SHUTDOWN, run_job
 
-    worker = Worker(app, jobs, 1)
+    worker = Worker(jobs.runtime(app), 1)
     job_id = make_job("running", "test.slow_cancellable")
     probe.update(job_id, worker=worker.name)
     worker._stopping = True  # stop() has begun
-    status = run_job(app, jobs, job_id, worker.name, worker._register)
+    status = run_job(jobs.runtime(app), job_id, worker.name, worker._register)
     assert status == "pending"
     row = probe.job(job_id)
     assert row["status"] == "pending" and row["attempts"] == 0 and row["progress_done"] == 0
@@ -357,7 +357,7 @@ def test_worker_stop_hands_back_jobs_claimed_ahead(
     blocker = jobs.enqueue("test.uncancellable", commit=True).id
     queued = [jobs.enqueue("test.noop").id for _ in range(5)]
     jobs.db.session.commit()
-    worker = Worker(app, jobs, 1)
+    worker = Worker(jobs.runtime(app), 1)
     worker._run_seconds = 0.001  # as if its last jobs had been short: it claims ahead
     worker.start()
     try:
@@ -497,12 +497,12 @@ def test_housekeeping_enqueues_one_prune_per_tick_and_none_while_one_is_active(
     old = make_job("completed")
     probe.update(old, finished_at=datetime.now(UTC) - timedelta(days=40))
     tick = datetime(2030, 1, 6, 3, 0, 0, 120000, tzinfo=UTC)
-    first = enqueue_housekeeping(jobs, tick)
+    first = enqueue_housekeeping(jobs.runtime(), tick)
     assert first is not None
     # The same tick in another process (its clock a little later), and the next tick while
     # the first prune is still pending: no second job.
-    assert enqueue_housekeeping(jobs, tick + timedelta(seconds=20)) is None
-    assert enqueue_housekeeping(jobs, tick + timedelta(days=1)) is None
+    assert enqueue_housekeeping(jobs.runtime(), tick + timedelta(seconds=20)) is None
+    assert enqueue_housekeeping(jobs.runtime(), tick + timedelta(days=1)) is None
     (row,) = probe.jobs(type="jobs_admin.prune")
     assert (row["id"], row["reference"]) == (first.id, "housekeeping 2030-01-06 03:00 UTC")
     assert row["params"] == {"days": None} and row["status"] == "pending"  # the retention
@@ -510,8 +510,8 @@ def test_housekeeping_enqueues_one_prune_per_tick_and_none_while_one_is_active(
     assert probe.job(first.id)["result"] == {"deleted": 1, "days": 30}
     assert probe.job(old) is None
     # Done: the same tick still adds nothing, the next one does.
-    assert enqueue_housekeeping(jobs, tick) is None
-    second = enqueue_housekeeping(jobs, tick + timedelta(days=1))
+    assert enqueue_housekeeping(jobs.runtime(), tick) is None
+    second = enqueue_housekeeping(jobs.runtime(), tick + timedelta(days=1))
     assert second is not None
     assert [j["id"] for j in probe.jobs(type="jobs_admin.prune")] == [first.id, second.id]
     assert jobs.counts() == probe.group_by_status()
@@ -572,7 +572,7 @@ def test_worker_stress_two_workers_and_work_off_run_every_job_once(
 ) -> None:
     ids = [jobs.enqueue("test.marker", created_by=f"u{i % 3}").id for i in range(STRESS_JOBS)]
     jobs.db.session.commit()
-    workers = [Worker(app, jobs, 4), Worker(app, jobs, 4)]
+    workers = [Worker(jobs.runtime(app), 4), Worker(jobs.runtime(app), 4)]
     try:
         for w in workers:
             w.start()

@@ -38,7 +38,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
         from ..live.websocket import register
 
-        register(bp, jobs, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
+        register(bp, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
     app.register_blueprint(bp)
     app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")

@@ -32,28 +32,22 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import Flask
 
 from .. import changes
 from .._sqlite_watch import CommitWatch
+from . import _reads
 from .subscriber import TOO_MANY, Audience, Subscriber, scope_key
 
 if TYPE_CHECKING:
-    from ..extension import JobsAdmin
+    from ..runtime import Runtime
 
 log = logging.getLogger("jobs_admin.live")
 
 #: Most jobs one read of the feed delivers; past it, browsers are told to resynchronise.
 BATCH_LIMIT = 1000
-#: Most jobs a (re)connecting socket's catch-up delivers; past it, the same.
-CATCH_UP_LIMIT = 1000
-#: Most job rows a catch-up may have to look at: a browser's cursor with more changed jobs after
-#: it (crafted, or hours old) gets a resync instead of a read as costly as the table is big.
-SCAN_LIMIT = 5 * CATCH_UP_LIMIT
 #: Seconds between keep-alive messages to a socket that got nothing else (they carry the cursor).
 PING_EVERY = 15.0
 #: Fewest seconds between two reads when commits keep waking the feed.
@@ -73,22 +67,19 @@ def _public(job: dict[str, Any]) -> dict[str, Any]:
 class LiveFeed:
     """This process's change feed for one app.
 
-    :param app: the host app.
-    :param jobs: its extension.
+    :param rt: the app's runtime.
     """
 
-    def __init__(self, app: Flask, jobs: JobsAdmin) -> None:
-        self.app = app
-        self.jobs = jobs
-        settings = jobs.settings(app)
+    def __init__(self, rt: Runtime) -> None:
+        self.Job = rt.Job
+        settings = rt.settings
         self.interval = max(settings.live_interval, MIN_GAP)
         self.max_sockets = settings.live_max_sockets
         self.max_per_user = settings.live_max_sockets_per_user
         self.pid = os.getpid()
-        with app.app_context():
-            self.engine: sa.Engine = jobs.db.engine
         # The feed's thread reads without an app context.
-        self.store = jobs.store_of(app)
+        self.engine: sa.Engine = rt.engine
+        self.store = rt.store
         self._lock = threading.Lock()
         self._subs: set[Subscriber] = set()
         self._pending: list[Subscriber] = []
@@ -271,15 +262,25 @@ class LiveFeed:
             batch = changes.read(conn, store.jobs, self.cursor, limit=BATCH_LIMIT)
             everyone = subs + pending
             scopes = {s.scope_key: s.scope for s in everyone if s.scope_key is not None}
-            counts = self._counts(conn, everyone, scopes, changed=bool(batch.jobs))
+            counts, self._scoped_counts = _reads.counts(
+                conn,
+                self.store,
+                self.Job,
+                {sub.audience for sub in everyone},
+                scopes,
+                self._scoped_counts,
+                changed=bool(batch.jobs),
+            )
             catch_ups: dict[tuple[str, str | None], changes.Batch | None] = {}
             for sub in pending:
                 if sub.since and changes.valid(sub.since, self.store.dialect):
                     who = sub.who
                     key = (sub.since, who)
                     if key not in catch_ups:
-                        catch_ups[key] = self._catch_up(conn, sub.since, who, batch.cursor)
-            allowed = self._allowed(conn, scopes, [batch, *catch_ups.values()])
+                        catch_ups[key] = _reads.catch_up(
+                            conn, self.store, sub.since, who, batch.cursor
+                        )
+            allowed = _reads.allowed(conn, self.Job, scopes, [batch, *catch_ups.values()])
             conn.rollback()
         self.reads += 1
         cursor = batch.cursor
@@ -287,86 +288,8 @@ class LiveFeed:
         self._fan_out(subs, batch, counts, cursor, allowed)
         self.cursor = cursor
 
-    def _allowed(
-        self, conn: Any, scopes: dict[str, Any], batches: list[changes.Batch | None]
-    ) -> dict[str, set[int]]:
-        """For each host condition, which of the jobs read now meet it (one query each)."""
-        if not scopes:
-            return {}
-        ids = sorted({j["id"] for b in batches if b is not None for j in b.jobs})
-        job = self.jobs.Job
-        allowed: dict[str, set[int]] = {}
-        for key, scope in scopes.items():
-            allowed[key] = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                stmt = sa.select(job.id).where(job.id.in_(chunk), scope)
-                allowed[key].update(conn.execute(stmt).scalars())
-        return allowed
-
-    def _catch_up(self, conn: Any, since: str, who: str | None, now: str) -> changes.Batch | None:
-        """What changed since a browser's cursor (``None``: it cannot be read; resync).
-
-        :param now: the cursor of the feed's read of this moment: one ahead of it, or one with
-            more than :data:`SCAN_LIMIT` changed jobs after it, is not read
-            (:func:`changes.servable`).
-        """
-        table = self.store.jobs
-
-        def read() -> changes.Batch | None:
-            if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
-                log.info("jobs_admin live feed: cursor %r not servable; resync", since[:80])
-                return None
-            return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
-
-        try:
-            # A failure must not spoil the transaction of the feed's read.
-            with self.store.guarded(conn):
-                return read()
-        except sa.exc.DBAPIError as exc:
-            log.warning("jobs_admin live feed could not catch up from %r: %s", since[:80], exc)
-            return None
-
     def _count_query(self, *_args: Any) -> None:
         self.queries += 1
-
-    def _counts(
-        self,
-        conn: Any,
-        subs: Iterable[Subscriber],
-        scopes: dict[str, Any],
-        changed: bool,
-    ) -> dict[Audience, dict[str, int]]:
-        """Counts per audience: every job, each own-jobs-only creator (both from the
-        counters), and each host condition (counted over the jobs table, again only when
-        jobs changed or for a new audience).
-
-        :param scopes: scope key -> the host condition it stands for.
-        :param changed: whether this read found changed jobs.
-        """
-        audiences = {s.audience for s in subs}
-        store = self.store
-        result: dict[Audience, dict[str, int]] = {}
-        if (None, None) in audiences:
-            result[(None, None)] = store.counts(conn)
-        users = [user for user, key in audiences if user is not None and key is None]
-        if users:
-            for user, counts in store.counts_of(conn, users).items():
-                result[(user, None)] = counts
-        job = self.jobs.Job
-        kept = self._scoped_counts
-        self._scoped_counts = {}
-        for who, scoped in audiences:
-            if scoped is None:
-                continue
-            audience, key = (who, scoped), scoped
-            if changed or audience not in kept:
-                condition = scopes[key]
-                if who is not None:
-                    condition = sa.and_(job.created_by == who, condition)
-                kept[audience] = store.counts_where(conn, condition)
-            result[audience] = self._scoped_counts[audience] = kept[audience]
-        return result
 
     def _serve_pending(
         self,

@@ -36,15 +36,17 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Request, Response, current_app, g, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from simple_websocket import ConnectionClosed
 
 from .. import permissions
+from ..runtime import runtime_of
+from ..services import live_feed
 from ._socket import CLOSE_WAIT, LiveSocket, _Done
 from .subscriber import TOO_MANY, Subscriber
 
 if TYPE_CHECKING:
-    from ..extension import JobsAdmin
+    from ..runtime import Runtime
 
 #: The endpoint of the websocket on the blueprint (``url_for("jobs_admin.ws")``).
 ENDPOINT = "ws"
@@ -108,14 +110,14 @@ def same_origin(req: Request, allowed: tuple[str, ...] = ()) -> bool:
     return netloc == host
 
 
-def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
+def register(bp: Blueprint, path: str) -> None:
     """Add the websocket at ``path`` to ``bp`` (before the blueprint is registered)."""
 
     @bp.before_request
     def _handshake() -> Any:
         if request.endpoint != f"{bp.name}.{ENDPOINT}":
             return None
-        return refuse(jobs)
+        return refuse(runtime_of())
 
     def _ws() -> Response:
         options = current_app.config.get("SOCK_SERVER_OPTIONS", {})
@@ -127,7 +129,7 @@ def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
         )
         code = None
         with contextlib.suppress(ConnectionClosed):
-            code = serve(jobs, ws)
+            code = serve(runtime_of(), ws)
         with contextlib.suppress(Exception):
             ws.close()
         # Let the client answer our close frame before the server closes the connection (see
@@ -149,25 +151,26 @@ def register(bp: Blueprint, jobs: JobsAdmin, path: str) -> None:
     bp.add_url_rule(path, ENDPOINT, _ws, websocket=True)
 
 
-def refuse(jobs: JobsAdmin) -> Response | None:
+def refuse(rt: Runtime) -> Response | None:
     """The HTTP response that refuses this handshake, or ``None`` to accept it."""
-    if not same_origin(request, jobs.settings().live_origins):
+    if not same_origin(request, rt.settings.live_origins):
         return Response("cross-origin websocket refused\n", 403, mimetype="text/plain")
-    user = jobs.get_current_user()
+    access = rt.access
+    user = access.current_user()
     if user is None:
         return Response("log in to the admin first\n", 401, mimetype="text/plain")
-    if not jobs.can(permissions.VIEW, user=user):
+    if not access.can(permissions.VIEW, user=user):
         return Response("the 'view' permission is needed\n", 403, mimetype="text/plain")
     g.jobs_admin_live = (
-        jobs.can(permissions.VIEW_ALL, user=user),
-        jobs.identity(user),
+        access.can(permissions.VIEW_ALL, user=user),
+        access.identity(user),
         request.args.get("since") or None,
-        jobs.host_visibility(user),
+        access.host_visibility(user),
     )
     return None
 
 
-def reload_user(app: Flask, environ: dict[str, Any]) -> Any:
+def reload_user(rt: Runtime, environ: dict[str, Any]) -> Any:
     """The user that the session of the request ``environ`` has now, as a request would load it.
 
     A request context of its own is pushed for the handshake's request, so the session is
@@ -177,23 +180,22 @@ def reload_user(app: Flask, environ: dict[str, Any]) -> Any:
     user loader, remember cookie, request loader). A host that revokes sessions by changing
     the user's ``get_id()`` token, or whose loader returns ``None``, logs the socket out.
 
-    :param app: the app of the socket.
+    :param rt: the runtime of the socket's app.
     :param environ: the WSGI environ of the socket's handshake.
     :returns: the user, or ``None`` when the session has no logged-in user (or the app has
         neither a ``@jobs.current_user`` hook nor Flask-Login).
     """
-    jobs: JobsAdmin = app.extensions["jobs_admin"]
-    with app.request_context(dict(environ)):
+    with rt.app.request_context(dict(environ)):
         # Flask-Login keeps the user it loaded in ``g``, which this thread's app context may
         # share with an earlier check: forget it before and after, so the user is loaded anew.
         g.pop("_login_user", None)
         try:
-            return jobs.get_current_user()
+            return rt.access.current_user()
         finally:
             g.pop("_login_user", None)
 
 
-def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:
+def recheck(rt: Runtime, sub: Subscriber, environ: dict[str, Any]) -> None:
     """Check again that the socket's user is logged in and has ``view``; drop it if not.
 
     A user who gained or lost ``view_all`` (or got another identity) gets what the new
@@ -201,27 +203,27 @@ def recheck(jobs: JobsAdmin, sub: Subscriber, environ: dict[str, Any]) -> None:
 
     :param environ: the WSGI environ of the socket's handshake.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    access = rt.access
     try:
-        user = reload_user(app, environ)
+        user = reload_user(rt, environ)
         if user is None:
             sub.drop("signed out", SIGNED_OUT)
             return
-        if not jobs.can(permissions.VIEW, user=user):
+        if not access.can(permissions.VIEW, user=user):
             sub.drop("the 'view' permission was withdrawn", FORBIDDEN)
             return
-        jobs.live_feed().review(
+        live_feed(rt).review(
             sub,
-            jobs.can(permissions.VIEW_ALL, user=user),
-            jobs.identity(user),
-            jobs.host_visibility(user),
+            access.can(permissions.VIEW_ALL, user=user),
+            access.identity(user),
+            access.host_visibility(user),
         )
     finally:
         # The user loader may have used the session: the socket must not hold a connection.
-        jobs.db.session.remove()
+        rt.db.session.remove()
 
 
-def serve(jobs: JobsAdmin, ws: Any) -> int | None:
+def serve(rt: Runtime, ws: Any) -> int | None:
     """Pass the feed's messages for this socket to it until either side closes.
 
     Every ``JOBS_ADMIN_LIVE_RECHECK`` seconds, before it sends anything more, the socket's user
@@ -230,9 +232,9 @@ def serve(jobs: JobsAdmin, ws: Any) -> int | None:
     sees_all, own, since, scope = g.jobs_admin_live
     environ = request.environ
     # The user is loaded; give the database connection back: the socket may stay for hours.
-    jobs.db.session.remove()
-    every = jobs.settings().live_recheck
-    feed = jobs.live_feed()
+    rt.db.session.remove()
+    every = rt.settings.live_recheck
+    feed = live_feed(rt)
     sub = Subscriber(sees_all, own, since, scope)
     feed.subscribe(sub)
 
@@ -258,7 +260,7 @@ def serve(jobs: JobsAdmin, ws: Any) -> int | None:
                 break
             if time.monotonic() >= due:
                 try:
-                    recheck(jobs, sub, environ)
+                    recheck(rt, sub, environ)
                     failures = 0
                 except Exception:
                     # The database is away, say: the feed cannot read either; try again later.

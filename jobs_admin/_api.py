@@ -1,0 +1,271 @@
+"""The public API of :class:`~jobs_admin.JobsAdmin` over the runtimes of its apps: thin
+methods that find the current app's :class:`~jobs_admin.runtime.Runtime` and call
+:mod:`jobs_admin.services` with it."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from . import permissions, services
+from .config import Settings
+from .connections import OwnConnections
+from .runtime import Runtime
+from .store import CHANGED_KEY, JobStore
+
+
+class JobsAPI:
+    """What a host calls on its ``jobs`` object besides registering (see ``JobsAdmin``)."""
+
+    db: Any
+    access: permissions.Access
+    _runtimes: weakref.WeakKeyDictionary[Flask, Runtime]
+
+    # -- runtimes --------------------------------------------------------------------------
+
+    def runtime(self, app: Flask | None = None) -> Runtime:
+        """The :class:`~jobs_admin.runtime.Runtime` of ``app`` (default: the current app): its
+        settings, store, connections, worker and live feed.
+
+        :raises RuntimeError: no app context, or ``init_app`` did not run on this app.
+        """
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        try:
+            return self._runtimes[app]
+        except KeyError:
+            raise RuntimeError(
+                "jobs_admin is not initialised on this app; call jobs.init_app(app)"
+            ) from None
+
+    def connections(self, app: Flask | None = None) -> OwnConnections:
+        """The connections jobs_admin's own writes go through for ``app`` (default: current).
+
+        On a SQLite file, a pool of jobs_admin's own next to the host's (see
+        :mod:`jobs_admin.connections`); elsewhere the host's engine.
+        """
+        return self.runtime(app).connections
+
+    @property
+    def store(self) -> JobStore:
+        """The store of the current app's database: :meth:`store_of` the current app.
+
+        :raises RuntimeError: no app context, or ``init_app`` did not run on this app.
+        """
+        return self.runtime().store
+
+    def store_of(self, app: Flask | None = None) -> JobStore:
+        """The store of ``app``'s database (all job SQL; see :mod:`jobs_admin.store`), chosen
+        once by :meth:`init_app` from its engine's dialect; for threads without an app context.
+
+        :param app: the app (default: the current app).
+        :raises RuntimeError: ``init_app`` did not run on this app.
+        """
+        return self.runtime(app).store
+
+    def settings(self, app: Flask | None = None) -> Settings:
+        """The ``JOBS_ADMIN_*`` settings of ``app`` (default: the current app)."""
+        return self.runtime(app).settings
+
+    def export_slot(self, app: Flask | None = None) -> Callable[[], None] | None:
+        """Take a place for one streamed CSV export of ``app`` in this process.
+
+        :returns: the function that gives the place back (call it once, when the body is
+            closed), or ``None`` when ``JOBS_ADMIN_MAX_EXPORTS`` exports stream already.
+        """
+        slots = self.runtime(app).exports
+        return slots.release if slots.acquire(blocking=False) else None
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        type: str,
+        *,
+        name: str | None = None,
+        reference: str | None = None,
+        priority: int = 0,
+        run_at: datetime | None = None,
+        params: Mapping[str, Any] | None = None,
+        created_by: str | None = None,
+        commit: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Add a job of the registered ``type`` to the caller's transaction; return the ``Job``.
+
+        The job is flushed (it has an id) and becomes visible to workers when the caller commits.
+
+        :param type: a registered job type name.
+        :param name: what the admin list shows (defaults to the type's title).
+        :param reference: a free reference (an order number) to search by.
+        :param priority: higher runs first.
+        :param run_at: a timezone-aware time before which it does not run.
+        :param params: the params as a mapping (use it when a param is called like an option).
+        :param created_by: who to record as its creator (defaults to the logged-in user).
+        :param commit: commit the session at once.
+        :param kwargs: the params, by keyword.
+        :raises UnknownJobType: no such type.
+        :raises InvalidParams: params that do not validate, are not JSON, or are too large.
+        """
+        return services.enqueue(
+            self.runtime(),
+            type,
+            name=name,
+            reference=reference,
+            priority=priority,
+            run_at=run_at,
+            params=params,
+            created_by=created_by,
+            commit=commit,
+            kwargs=kwargs,
+        )
+
+    def get(self, job: Any) -> Any:
+        """Return the ``Job`` with this id (or reload this ``Job``), or ``None``."""
+        return services.get(self.runtime(), job)
+
+    def retry(self, job: Any, *, user: Any = None) -> Any:
+        """Put a failed, partial or cancelled job back in the queue; commit; return it.
+
+        :param job: a ``Job`` or its id.
+        :param user: who retries it (default: the logged-in user), for the audit trail.
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is pending, running or completed.
+        :raises UnknownJobType: its type is no longer registered.
+        """
+        return services.retry(self.runtime(), job, self.access.who(user))
+
+    def retry_failed_items(self, job: Any, *, user: Any = None) -> Any:
+        """Start a new job over only the failed items of a partial job; commit; return it.
+
+        :raises InvalidTransition: the job is not partial.
+        :raises InvalidArgument: its type declares no ``retry_items`` hook.
+        """
+        return services.retry_failed_items(self.runtime(), job, self.access.who(user))
+
+    def cancel(self, job: Any, *, user: Any = None) -> Any:
+        """Cancel a pending job, or ask a running one to stop; commit; return it.
+
+        A running job stops at its next ``ctx.check_cancelled()``; items done stay done.
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is finished, or running and of a non-cancellable type.
+        """
+        return services.cancel(self.runtime(), job, self.access.who(user))
+
+    def delete(self, job: Any, *, user: Any = None) -> None:
+        """Delete a finished job, its events and its result file; commit.
+
+        :param user: accepted for symmetry with the other actions (a deleted job keeps no
+            audit trail).
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is still pending or running.
+        """
+        services.delete(self.runtime(), job)
+
+    def prune(self, days: int | None = None, *, wait: bool = True) -> int:
+        """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
+
+        Synchronous: it returns when the last batch is deleted. The admin's "Clear old jobs" and
+        the daily housekeeping run the same batches as a ``jobs_admin.prune`` job instead.
+
+        One process prunes at a time (a PostgreSQL advisory lock); each batch of
+        ``JOBS_ADMIN_PRUNE_BATCH`` jobs is one statement in its own short transaction, so workers
+        and the admin never wait long on it. On SQLite, where a batch holds the single write
+        lock, the lock then stays free for ``JOBS_ADMIN_PRUNE_PAUSE`` seconds.
+
+        :param days: the cut-off in days (default ``JOBS_ADMIN_RETENTION_DAYS``).
+        :param wait: if another process is pruning, wait for it (else return 0 at once).
+        :raises InvalidArgument: ``days`` is negative.
+        """
+        return services.prune(self.runtime(), days, wait=wait)
+
+    def count_prunable(self, days: int | None = None) -> int:
+        """How many jobs :meth:`prune` with these ``days`` would delete now."""
+        return services.count_prunable(self.runtime(), days)
+
+    def counts(self, user: Any = None) -> dict[str, int]:
+        """Jobs per status and ``total``: of everyone, or created by ``user`` when given."""
+        created_by = None if user is None else (self.access.identity(user) or "")
+        return self.store.counts(self.db.session, created_by)
+
+    def recount(self) -> dict[str, int]:
+        """Rebuild the per-status counters from the jobs table; commit; return the counts."""
+        return services.recount(self.runtime())
+
+    def rescue(self) -> tuple[list[int], list[int]]:
+        """Settle running jobs whose worker stopped heartbeating; return (requeued, failed)."""
+        return services.rescue(self.runtime())
+
+    # -- running ---------------------------------------------------------------------------
+
+    def work_off(self, limit: int | None = None) -> int:
+        """Run due pending jobs one by one in this thread until none is left; return how many.
+
+        For tests and scripts: no scheduler, no threads. Jobs retried with a backoff are not due
+        yet and stay pending.
+
+        :param limit: stop after this many jobs.
+        """
+        return services.work_off(self.runtime(), limit)
+
+    def start_worker(self, concurrency: int | None = None) -> Any:
+        """Start this process's worker for the current app if it is not running; return it.
+
+        :param concurrency: job threads (default ``JOBS_ADMIN_CONCURRENCY``).
+        """
+        return services.start_worker(self.runtime(), concurrency)
+
+    def stop_worker(self, wait: bool = True) -> list[int]:
+        """Stop this process's worker; return the ids of jobs still running when it stopped.
+
+        :param wait: wait up to ``JOBS_ADMIN_SHUTDOWN_GRACE`` for running jobs.
+        """
+        return services.stop_worker(self.runtime(), wait)
+
+    def worker(self) -> Any:
+        """This process's running worker for the current app, or ``None``."""
+        worker = self.runtime().worker
+        return worker if worker is not None and worker.running else None
+
+    def _lazy_start(self) -> None:
+        services.ensure_worker(self.runtime())
+
+    def _after_commit(self, session: Session) -> None:
+        wake = session.info.pop(services.WAKE_KEY, False)
+        changed = session.info.pop(CHANGED_KEY, False)
+        if (wake or changed) and has_app_context():
+            rt = self._runtimes.get(current_app._get_current_object())  # type: ignore[attr-defined]
+            if rt is not None:
+                if wake:
+                    rt.wake_worker()
+                if changed:
+                    rt.wake_live()
+
+    # -- live updates ----------------------------------------------------------------------
+
+    def live_feed(self, app: Flask | None = None) -> Any:
+        """This process's live change feed for ``app`` (default: the current app); made lazily.
+
+        The feed reads only while websockets are connected (see :mod:`jobs_admin.live`).
+        """
+        return services.live_feed(self.runtime(app))
+
+    def live_cursor(self) -> str:
+        """The live feed's cursor of "now", for a page about to be rendered.
+
+        Read it before the page's own queries: the page's websocket then gets every change
+        from this moment on, none lost between rendering and connecting.
+        """
+        return self.store.change_cursor(self.db.session)
+
+    def stop_live(self, app: Flask | None = None, timeout: float = 5.0) -> None:
+        """Close this process's live websockets of ``app`` (default: the current app) and stop
+        its feed; later sockets are refused. For a server that shuts down: an open socket
+        otherwise holds a graceful stop for its whole timeout (see ``docs/deploy``).
+        """
+        services.stop_live(self.runtime(app), timeout)
