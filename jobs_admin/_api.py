@@ -1,6 +1,6 @@
 """The public API of :class:`~jobs_admin.JobsAdmin` over the runtimes of its apps: thin
 methods that find the current app's :class:`~jobs_admin.runtime.Runtime` and call
-:mod:`jobs_admin.services` with it."""
+:mod:`jobs_admin.service` with it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
-from . import permissions, services
+from . import permissions, service
 from .config import Settings
 from .connections import OwnConnections
 from .runtime import Runtime
@@ -111,7 +111,7 @@ class JobsAPI:
         :raises UnknownJobType: no such type.
         :raises InvalidParams: params that do not validate, are not JSON, or are too large.
         """
-        return services.enqueue(
+        return service.enqueue(
             self.runtime(),
             type,
             name=name,
@@ -126,7 +126,7 @@ class JobsAPI:
 
     def get(self, job: Any) -> Any:
         """Return the ``Job`` with this id (or reload this ``Job``), or ``None``."""
-        return services.get(self.runtime(), job)
+        return service.get(self.runtime(), job)
 
     def retry(self, job: Any, *, user: Any = None) -> Any:
         """Put a failed, partial or cancelled job back in the queue; commit; return it.
@@ -137,7 +137,7 @@ class JobsAPI:
         :raises InvalidTransition: the job is pending, running or completed.
         :raises UnknownJobType: its type is no longer registered.
         """
-        return services.retry(self.runtime(), job, self.access.who(user))
+        return service.retry(self.runtime(), job, self.access.who(user))
 
     def retry_failed_items(self, job: Any, *, user: Any = None) -> Any:
         """Start a new job over only the failed items of a partial job; commit; return it.
@@ -145,7 +145,7 @@ class JobsAPI:
         :raises InvalidTransition: the job is not partial.
         :raises InvalidArgument: its type declares no ``retry_items`` hook.
         """
-        return services.retry_failed_items(self.runtime(), job, self.access.who(user))
+        return service.retry_failed_items(self.runtime(), job, self.access.who(user))
 
     def cancel(self, job: Any, *, user: Any = None) -> Any:
         """Cancel a pending job, or ask a running one to stop; commit; return it.
@@ -155,7 +155,7 @@ class JobsAPI:
         :raises JobNotFound: no such job.
         :raises InvalidTransition: the job is finished, or running and of a non-cancellable type.
         """
-        return services.cancel(self.runtime(), job, self.access.who(user))
+        return service.cancel(self.runtime(), job, self.access.who(user))
 
     def delete(self, job: Any, *, user: Any = None) -> None:
         """Delete a finished job, its events and its result file; commit.
@@ -165,7 +165,7 @@ class JobsAPI:
         :raises JobNotFound: no such job.
         :raises InvalidTransition: the job is still pending or running.
         """
-        services.delete(self.runtime(), job)
+        service.delete(self.runtime(), job)
 
     def prune(self, days: int | None = None, *, wait: bool = True) -> int:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
@@ -182,11 +182,11 @@ class JobsAPI:
         :param wait: if another process is pruning, wait for it (else return 0 at once).
         :raises InvalidArgument: ``days`` is negative.
         """
-        return services.prune(self.runtime(), days, wait=wait)
+        return service.prune(self.runtime(), days, wait=wait)
 
     def count_prunable(self, days: int | None = None) -> int:
         """How many jobs :meth:`prune` with these ``days`` would delete now."""
-        return services.count_prunable(self.runtime(), days)
+        return service.count_prunable(self.runtime(), days)
 
     def counts(self, user: Any = None) -> dict[str, int]:
         """Jobs per status and ``total``: of everyone, or created by ``user`` when given."""
@@ -195,11 +195,11 @@ class JobsAPI:
 
     def recount(self) -> dict[str, int]:
         """Rebuild the per-status counters from the jobs table; commit; return the counts."""
-        return services.recount(self.runtime())
+        return service.recount(self.runtime())
 
     def rescue(self) -> tuple[list[int], list[int]]:
         """Settle running jobs whose worker stopped heartbeating; return (requeued, failed)."""
-        return services.rescue(self.runtime())
+        return service.rescue(self.runtime())
 
     # -- running ---------------------------------------------------------------------------
 
@@ -211,21 +211,21 @@ class JobsAPI:
 
         :param limit: stop after this many jobs.
         """
-        return services.work_off(self.runtime(), limit)
+        return service.work_off(self.runtime(), limit)
 
     def start_worker(self, concurrency: int | None = None) -> Any:
         """Start this process's worker for the current app if it is not running; return it.
 
         :param concurrency: job threads (default ``JOBS_ADMIN_CONCURRENCY``).
         """
-        return services.start_worker(self.runtime(), concurrency)
+        return service.start_worker(self.runtime(), concurrency)
 
     def stop_worker(self, wait: bool = True) -> list[int]:
         """Stop this process's worker; return the ids of jobs still running when it stopped.
 
         :param wait: wait up to ``JOBS_ADMIN_SHUTDOWN_GRACE`` for running jobs.
         """
-        return services.stop_worker(self.runtime(), wait)
+        return service.stop_worker(self.runtime(), wait)
 
     def worker(self) -> Any:
         """This process's running worker for the current app, or ``None``."""
@@ -233,10 +233,10 @@ class JobsAPI:
         return worker if worker is not None and worker.running else None
 
     def _lazy_start(self) -> None:
-        services.ensure_worker(self.runtime())
+        service.ensure_worker(self.runtime())
 
     def _after_commit(self, session: Session) -> None:
-        wake = session.info.pop(services.WAKE_KEY, False)
+        wake = session.info.pop(service.WAKE_KEY, False)
         changed = session.info.pop(CHANGED_KEY, False)
         if (wake or changed) and has_app_context():
             rt = self._runtimes.get(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -253,7 +253,7 @@ class JobsAPI:
 
         The feed reads only while websockets are connected (see :mod:`jobs_admin.live`).
         """
-        return services.live_feed(self.runtime(app))
+        return service.live_feed(self.runtime(app))
 
     def live_cursor(self) -> str:
         """The live feed's cursor of "now", for a page about to be rendered.
@@ -268,4 +268,4 @@ class JobsAPI:
         its feed; later sockets are refused. For a server that shuts down: an open socket
         otherwise holds a graceful stop for its whole timeout (see ``docs/deploy``).
         """
-        services.stop_live(self.runtime(app), timeout)
+        service.stop_live(self.runtime(app), timeout)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from wtforms import Form, IntegerField
 from wtforms.validators import NumberRange, Optional
 
-from . import services
+from . import service
 from .context import JobContext
 from .models import JobStatus
 from .registry import BUILTIN_PREFIX, make_job_type
@@ -67,7 +67,7 @@ def register_builtins(registry: Registry) -> None:
 def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
     """The body of a ``jobs_admin.prune`` job: prune in batches, reporting each as progress.
 
-    The total is an estimate taken before the first batch (what :func:`services.count_prunable`
+    The total is an estimate taken before the first batch (what :func:`service.count_prunable`
     finds, plus what an earlier run of the same job did); it grows if more jobs age past the
     cut-off meanwhile, so the progress never passes it. The job stops between two batches when
     cancelled; the batches already committed stay deleted.
@@ -79,7 +79,7 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
     """
     days = rt.settings.retention_days if days is None else days
     ctx.step(f"Deleting finished jobs older than {days} day(s)")
-    ctx.set_total(ctx.done + services.count_prunable(rt, days))
+    ctx.set_total(ctx.done + service.count_prunable(rt, days))
 
     def on_batch(deleted: int) -> None:
         total = ctx.total or 0
@@ -92,7 +92,7 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
         ctx.message("Waiting for another process's prune to finish")
         ctx.check_cancelled()
 
-    deleted = services.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
+    deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}
 
@@ -126,7 +126,7 @@ def enqueue_housekeeping(rt: Runtime, when: datetime | None = None) -> Any:
         if not rt.store.try_xact_lock(session, "housekeeping"):
             session.rollback()  # another process is enqueuing it right now
             return None
-        job = services.enqueue(
+        job = service.enqueue(
             rt,
             PRUNE_TYPE,
             name="Clear old jobs (housekeeping)",

@@ -13,7 +13,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from . import services
+from . import service
 from .errors import JobsAdminError
 from .models import JobStatus
 from .runtime import Runtime, runtime_of
@@ -56,11 +56,11 @@ def worker_command(concurrency: int | None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    worker = services.start_worker(rt, concurrency)
+    worker = service.start_worker(rt, concurrency)
     click.echo(f"jobs worker {worker.name}: {worker.concurrency} threads; Ctrl-C to stop", err=True)
     while not stop.wait(0.5):
         pass
-    left = services.stop_worker(rt, wait=True)
+    left = service.stop_worker(rt, wait=True)
     if left:
         click.echo(
             f"jobs worker: jobs {left} still running after the grace period; exiting anyway"
@@ -105,7 +105,7 @@ def enqueue_command(
     # A repeated key makes a list of its values (a JSON list value stays one item of it).
     data = {key: vs[0] if len(vs) == 1 else vs for key, vs in values.items()}
     try:
-        job = services.enqueue(
+        job = service.enqueue(
             _rt(),
             job_type,
             name=name,
@@ -154,7 +154,7 @@ def list_command(status: str | None, job_type: str | None, limit: int) -> None:
 def show_command(job_id: int) -> None:
     """Show one job with its log."""
     rt = _rt()
-    job = services.get(rt, job_id)
+    job = service.get(rt, job_id)
     if job is None:
         raise click.ClickException(f"job {job_id} does not exist")
     for field in (
@@ -196,8 +196,8 @@ def _act(action: str, job_id: int) -> Any:
     rt = _rt()
     try:
         if action == "delete":
-            return services.delete(rt, job_id)
-        return getattr(services, action)(rt, job_id, None)
+            return service.delete(rt, job_id)
+        return getattr(service, action)(rt, job_id, None)
     except JobsAdminError as exc:
         _fail(exc)
 
@@ -246,10 +246,10 @@ def prune_command(days: int | None, dry_run: bool) -> None:
     rt = _rt()
     shown = rt.settings.retention_days if days is None else days
     if dry_run:
-        n = services.count_prunable(rt, days)
+        n = service.count_prunable(rt, days)
         click.echo(f"would delete {n} finished job(s) older than {shown} day(s)")
         return
-    n = services.prune(rt, days)
+    n = service.prune(rt, days)
     click.echo(f"deleted {n} finished job(s) older than {shown} day(s)")
 
 
@@ -257,7 +257,7 @@ def prune_command(days: int | None, dry_run: bool) -> None:
 @with_appcontext
 def recount_command() -> None:
     """Rebuild the per-status counters from the jobs table."""
-    counts = services.recount(_rt())
+    counts = service.recount(_rt())
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 

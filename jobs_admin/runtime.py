@@ -1,4 +1,4 @@
-"""One app's jobs_admin: what the services, the runner, the worker, the live feed and the CLI
+"""One app's jobs_admin: what the service layer, the runner, the worker, the live feed and the CLI
 work with (never the :class:`~jobs_admin.JobsAdmin` facade itself)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Runtime:
     """Everything jobs_admin set up for one app, made once by ``JobsAdmin.init_app``.
 
     Lower modules get it explicitly (``run_job(rt, ...)``, ``Worker(rt)``, ``LiveFeed(rt)``)
-    and the functions of :mod:`jobs_admin.services` take it first, so none of them needs the
+    and the functions of :mod:`jobs_admin.service` take it first, so none of them needs the
     extension object or an app context to find its database, settings or hooks.
 
     :param app: the app (held weakly: the extension keeps runtimes keyed by their app).
@@ -69,9 +69,9 @@ class Runtime:
         self.engine = engine
         self.store = store
         self.connections = connections
-        #: This process's worker for the app (``services.start_worker``), or ``None``.
+        #: This process's worker for the app (``service.start_worker``), or ``None``.
         self.worker: Worker | None = None
-        #: This process's live change feed for the app (``services.live_feed``), or ``None``.
+        #: This process's live change feed for the app (``service.live_feed``), or ``None``.
         self.live: LiveFeed | None = None
         #: Guards :attr:`worker` and :attr:`live`.
         self.lock = threading.Lock()

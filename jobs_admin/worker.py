@@ -26,7 +26,7 @@ from .config import crontab_trigger
 from .context import JobContext
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
-from .services import rescue
+from .service import rescue
 from .store import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:

@@ -158,7 +158,7 @@ def test_prune_default_batch_and_sqlite_pause(
     batch is followed by a WAL checkpoint and a pause, and the connection's automatic
     checkpoints are restored afterwards."""
     from jobs_admin import config, store
-    from jobs_admin.services import _prune as prune_service
+    from jobs_admin.service import _prune as prune_service
 
     sqlite = db.engine.dialect.name == "sqlite"
     monkeypatch.setattr(jobs.store, "prune_batch_size", 2)

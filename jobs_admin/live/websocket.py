@@ -41,7 +41,7 @@ from simple_websocket import ConnectionClosed
 
 from .. import permissions
 from ..runtime import runtime_of
-from ..services import live_feed
+from ..service import live_feed
 from ._socket import CLOSE_WAIT, LiveSocket, _Done
 from .subscriber import TOO_MANY, Subscriber
 
