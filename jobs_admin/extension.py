@@ -23,7 +23,7 @@ from .config import Settings, read_settings
 from .connections import OwnConnections, enable_wal, own_connections
 from .errors import InvalidArgument, InvalidParams, JobNotFound
 from .models import Models, define_models, utcnow
-from .registry import Registry, RetryItems, describe_char, make_job_type, unstorable_char
+from .registry import Links, Registry, RetryItems, describe_char, make_job_type, unstorable_char
 from .store import CHANGED_KEY, JobStore, make_store, remove_files
 
 log = logging.getLogger("jobs_admin")
@@ -201,6 +201,9 @@ class JobsAdmin:
         cancellable: bool = True,
         retry_items: RetryItems | None = None,
         description: str | None = None,
+        record_items: bool = False,
+        preview: str | None = None,
+        links: Links | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -218,6 +221,10 @@ class JobsAdmin:
         :param retry_items: ``retry_items(params, failed_keys) -> params``: how to rerun only the
             failed items of a partial job.
         :param description: a longer text for the run form (defaults to the docstring).
+        :param record_items: list every item ``ctx.item_done``/``ctx.item_failed`` report in
+            the job's Items table.
+        :param preview: the page of a ZIP result the HTML preview opens (``"index.html"``).
+        :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
         """
 
         def decorator(func: F) -> F:
@@ -233,6 +240,9 @@ class JobsAdmin:
                     cancellable=cancellable,
                     retry_items=retry_items,
                     description=description,
+                    record_items=record_items,
+                    preview=preview,
+                    links=links,
                 )
             )
             return func

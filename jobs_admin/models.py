@@ -1,4 +1,4 @@
-"""The ``Job`` and ``JobEvent`` models, the per-status counters, and :class:`JobStatus`.
+"""The models (``Job``, ``JobEvent``, ``JobItem``), the per-status counters, :class:`JobStatus`.
 
 The models are declared as mixins and made concrete on the host's own ``SQLAlchemy`` instance by
 :func:`define_models`, so that they live in the host's metadata (Alembic and ``create_all`` see
@@ -279,6 +279,49 @@ class JobEventMixin:
         return f"<JobEvent {self.id} job={self.job_id} {self.kind}>"
 
 
+class ItemOutcome(enum.StrEnum):
+    """How one recorded item of a job ended (``JobItem.outcome``)."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+#: The event kind a job's context buffers a recorded item as; the store writes such events to
+#: ``jobs_admin_job_item``, never to the events table.
+ITEM_EVENT = "item"
+
+
+class JobItemMixin:
+    """Columns of ``jobs_admin_job_item``: one row per item a ``record_items`` job handled.
+
+    ``seq`` numbers a run's items in the order the job reported them; the one index,
+    ``(job_id, attempt, outcome, seq)``, serves a page of either outcome by keyset, and a page
+    of both as two such reads merged (see :mod:`jobs_admin.store.items`), so that a million
+    items per job cost one index to write.
+    """
+
+    __tablename__ = "jobs_admin_job_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    key: Mapped[str] = mapped_column(sa.String(500))
+    outcome: Mapped[str] = mapped_column(sa.String(8))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    step: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.Index("ix_jobs_admin_job_item_job", "job_id", "attempt", "outcome", "seq"),)
+
+    def __repr__(self) -> str:
+        return f"<JobItem {self.job_id}#{self.seq} {self.outcome}>"
+
+
 class JobCountMixin:
     """Exact job counts per (status, created_by), kept by the status machine.
 
@@ -318,6 +361,7 @@ class Models:
     JobEvent: Any
     JobCount: Any
     ChangeFloor: Any
+    JobItem: Any
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -345,6 +389,9 @@ def define_models(db: Any) -> Models:
     class JobChangeFloor(ChangeFloorMixin, db.Model):
         pass
 
+    class JobItem(JobItemMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -362,6 +409,12 @@ def define_models(db: Any) -> Models:
         "before_drop",
         sa.DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
     )
-    models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount, ChangeFloor=JobChangeFloor)
+    models = Models(
+        Job=Job,
+        JobEvent=JobEvent,
+        JobCount=JobCount,
+        ChangeFloor=JobChangeFloor,
+        JobItem=JobItem,
+    )
     _defined[db] = models
     return models
