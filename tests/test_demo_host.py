@@ -9,7 +9,7 @@ import re
 import stat
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -611,3 +611,24 @@ def test_demo_seeded_pending_jobs_run_for_real(app: Flask) -> None:
     rows = db.session.execute(sa.select(j.status, sa.func.count()).group_by(j.status)).all()
     expected = dict.fromkeys(ALL_STATUSES, 0) | {status: n for status, n in rows}
     assert jobs.counts() == {**expected, "total": 80}
+
+
+def test_demo_seeded_running_jobs_are_requeued_by_the_rescue_and_run(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed", "--count", "80", "--random-seed", "5"])
+    j = jobs.Job
+    running = list(db.session.scalars(sa.select(j.id).where(j.status == "running")))
+    assert running
+    # As the rescue finds them a minute later: their gone worker's heartbeat is stale.
+    db.session.execute(
+        sa.update(j)
+        .where(j.id.in_(running))
+        .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=5))
+    )
+    db.session.commit()
+    with db.engine.begin() as conn:
+        requeued, failed = jobs.store.rescue(conn, 60)
+    assert sorted(requeued) == sorted(running) and failed == []
+    jobs.work_off()
+    db.session.expire_all()
+    statuses = set(db.session.scalars(sa.select(j.status).where(j.id.in_(running))))
+    assert statuses <= {"completed", "partial"}
