@@ -632,3 +632,35 @@ def test_demo_seeded_running_jobs_are_requeued_by_the_rescue_and_run(app: Flask)
     db.session.expire_all()
     statuses = set(db.session.scalars(sa.select(j.status).where(j.id.in_(running))))
     assert statuses <= {"completed", "partial"}
+
+
+def test_catalog_export_previews_its_catalog_and_links_its_requester(app: Flask) -> None:
+    job = run("catalog.export", definition="spring", skus=["TS-001", "X-404"])
+    client = app.test_client()
+    login(client, "admin")
+    with client.get(f"/admin/jobs/{job.id}/preview", follow_redirects=True) as page:
+        html = page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"] == "sandbox"
+    assert "<h1>Spring catalog</h1>" in html and "TS-001" in html
+    detail = client.get(f"/admin/jobs/details/?id={job.id}").get_data(as_text=True)
+    assert "View HTML" in detail
+    assert 'href="/admin/user/?search=operator"' in detail and "Profile of operator" in detail
+    items = jobs.store.item_page(db.session.connection(), job.id, job.attempts)
+    assert [(r.key, r.outcome) for r in items.rows] == [("TS-001", "ok"), ("X-404", "failed")]
+
+
+def test_products_import_records_every_row_and_links_its_products(app: Flask) -> None:
+    job = jobs.enqueue(
+        "products.import", rows=12, invalid_every=5, supplier="Acme", created_by="admin"
+    )
+    jobs.db.session.commit()
+    jobs.work_off()
+    job = jobs.get(job.id)
+    items = jobs.store.item_page(db.session.connection(), job.id, job.attempts).rows
+    assert len(items) == 12
+    assert {r.key for r in items if r.outcome == "failed"} == {"line 5", "line 10"}
+    assert all(r.message.startswith("created ACME-") for r in items if r.outcome == "ok")
+    client = app.test_client()
+    login(client, "admin")
+    detail = client.get(f"/admin/jobs/details/?id={job.id}").get_data(as_text=True)
+    assert 'href="/admin/product/?search=ACME"' in detail and "Products ACME-*" in detail
