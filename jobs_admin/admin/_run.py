@@ -12,6 +12,7 @@ from .. import permissions as perms
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
 from ._base import ViewBase, clip
+from ._notify import started_flash
 from .forms import prune_form, run_form
 
 
@@ -78,13 +79,7 @@ class RunMixin(ViewBase):
                                 form[field].errors = [*form[field].errors, *messages]
                     flash(str(exc), "error")
                 else:
-                    url = self.get_url(".details_view", id=job.id)
-                    flash(
-                        Markup('Started job <a href="{}">#{} {}</a>.').format(
-                            url, job.id, job.name
-                        ),
-                        "success",
-                    )
+                    flash(started_flash(self, job, "Started job {job}."), "success")
                     return redirect(self.get_url(".index_view"))
             elif "csrf_token" in form.errors:
                 flash("The form expired or lacks its CSRF token; nothing was started.", "error")

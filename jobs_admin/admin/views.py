@@ -21,6 +21,7 @@ from ._actions import ActionsMixin
 from ._export import ExportMixin
 from ._items import ItemsMixin
 from ._list import ListMixin
+from ._notify import NotifyMixin
 from ._preview import PreviewMixin
 from ._run import RunMixin
 from .filters import (
@@ -35,7 +36,16 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-class JobView(ListMixin, ActionsMixin, ExportMixin, ItemsMixin, PreviewMixin, RunMixin, ModelView):
+class JobView(
+    ListMixin,
+    ActionsMixin,
+    ExportMixin,
+    ItemsMixin,
+    PreviewMixin,
+    NotifyMixin,
+    RunMixin,
+    ModelView,
+):
     """Jobs in the host's admin: KPI tiles, filters, search, details and gated actions.
 
     :param jobs: the extension whose jobs this view shows.
