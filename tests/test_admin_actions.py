@@ -876,7 +876,8 @@ def test_run_form_lists_types_and_starts_a_job_from_its_params(
     fields = set(
         re.findall(r'<input[^>]*name="([^"]+)"', html.split('id="jobs-admin-run-form"')[1])
     )
-    assert fields == {"csrf_token", "count", "fail_every", "label"}
+    options = {"job-name", "job-reference", "job-priority", "job-run_at", "job-timezone"}
+    assert fields == {"csrf_token", "count", "fail_every", "label"} | options
     form = forms(html)["/admin/jobs/new?type=test.items"]
     response = client.post(
         "/admin/jobs/new?type=test.items",
