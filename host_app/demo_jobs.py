@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import smtplib
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -35,6 +36,7 @@ from jobs_admin import JobContext
 from jobs_admin.signals import job_finished
 
 from .extensions import db, jobs
+from .mail import send_job_mail
 from .models import Product, User
 
 #: Seconds each job sleeps per item when the app sets no ``DEMO_JOB_DELAY``.
@@ -529,7 +531,8 @@ def broken_report(ctx: JobContext) -> dict[str, str]:
 
 
 def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
-    """Tell the job's creator that it ended (the demo logs the mail instead of sending it).
+    """Tell the job's creator that it ended: an e-mail when the app sets ``DEMO_MAIL_SERVER``
+    (see :mod:`host_app.mail`), else a log line saying what would be sent.
 
     Connected to :data:`jobs_admin.signals.job_finished` for every end state. It runs in the
     process that ran the job, whether or not anybody has the admin open; a creator who has it
@@ -549,6 +552,10 @@ def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
         return
     subject = f"Job #{job.id} {job.name or job.type}: {job.status}"
     app.logger.info("mail to %s <%s>: %s", user.username, user.email, subject)
+    try:
+        send_job_mail(app, job, user.email)
+    except (OSError, smtplib.SMTPException):  # a mail server down must not fail the worker
+        app.logger.exception("could not mail the creator of job %s", job.id)
 
 
 job_finished.connect(_mail_creator)

@@ -23,7 +23,7 @@ from host_app import ROOT, InsecureSecretKey, create_app
 from host_app.auth import DEMO_USERS, ensure_demo_users, load_user
 from host_app.extensions import db, jobs
 from host_app.models import Product, User
-from tests.live_client import WS, LiveServer, login_cookie
+from tests.live_client import WS, LiveServer, free_port, login_cookie
 from tests.support import csrf_token, login, logout
 
 ALL_STATUSES = {"pending", "running", "completed", "partial", "failed", "cancelled"}
@@ -664,3 +664,58 @@ def test_products_import_records_every_row_and_links_its_products(app: Flask) ->
     login(client, "admin")
     detail = client.get(f"/admin/jobs/details/?id={job.id}").get_data(as_text=True)
     assert 'href="/admin/product/?search=ACME"' in detail and "Products ACME-*" in detail
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on a free local port; yields (port, received messages)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Keep(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    port = free_port()
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_job_finished_mail_goes_through_a_real_smtp_server(
+    make_app: Any, smtp_server: tuple[int, list[Any]]
+) -> None:
+    port, received = smtp_server
+    app = make_app(
+        DEMO_MAIL_SERVER="127.0.0.1",
+        DEMO_MAIL_PORT=port,
+        DEMO_BASE_URL="https://shop.example/",
+    )
+    with app.app_context():
+        ok = run("search.reindex", items=1)
+        ok_id, ok_name = ok.id, ok.name
+        error = run("reports.broken").error
+    assert len(received) == 2
+    first, second = received
+    assert first["To"] == "operator@shop.example" and first["From"] == "jobs@shop.example"
+    assert first["Subject"] == f"Job #{ok_id} {ok_name}: completed"
+    body = first.get_payload()
+    assert f"https://shop.example/admin/jobs/details/?id={ok_id}" in body
+    assert "Duration: " in body and "Error" not in body
+    assert second["Subject"].endswith(": failed")
+    assert "Error:" in second.get_payload() and error.splitlines()[0] in second.get_payload()
+
+
+def test_job_finished_mail_to_a_server_that_is_down_leaves_the_job_alone(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(DEMO_MAIL_SERVER="127.0.0.1", DEMO_MAIL_PORT=free_port())  # nobody listens
+    with app.app_context():
+        job = run("search.reindex", items=1)
+    assert job.status == "completed"
+    assert f"could not mail the creator of job {job.id}" in caplog.text
