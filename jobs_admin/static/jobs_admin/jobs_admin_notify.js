@@ -9,30 +9,22 @@
   var WATCH_MS = 15000;
   var EVERY_MS = 1000;
 
+  // The live page's toast box (jobs_admin_live.js puts "job finished" toasts there too).
   function container() {
-    var box = document.getElementById("jobs-admin-toasts");
+    var box = document.querySelector(".jobs-admin-toasts");
     if (!box) {
       box = document.createElement("div");
-      box.id = "jobs-admin-toasts";
       box.className = "jobs-admin-toasts";
       box.setAttribute("aria-live", "polite");
-      box.setAttribute("aria-atomic", "false");
       document.body.appendChild(box);
     }
     return box;
   }
 
   function toast(state) {
-    var started = state.status !== "pending";
-    var words = {
-      running: "started",
-      completed: "started and has already completed",
-      partial: "started and has already finished (partly)",
-      failed: "started and has already failed",
-      cancelled: "was cancelled"
-    };
+    var cancelled = state.status === "cancelled";
     var node = document.createElement("div");
-    node.className = "toast show jobs-admin-toast";
+    node.className = "toast show jobs-admin-toast jobs-admin-start-toast";
     node.setAttribute("role", "status");
     node.setAttribute("data-job", String(state.id));
     node.setAttribute("data-status", state.status);
@@ -40,7 +32,7 @@
     head.className = "toast-header";
     var title = document.createElement("strong");
     title.className = "mr-auto";
-    title.textContent = started ? "Job started" : "Job queued";
+    title.textContent = cancelled ? "Job cancelled" : "Job started";
     var close = document.createElement("button");
     close.type = "button";
     close.className = "ml-2 mb-1 close";
@@ -58,7 +50,7 @@
     link.textContent = "#" + state.id + " " + state.name;
     body.appendChild(document.createTextNode("Job "));
     body.appendChild(link);
-    body.appendChild(document.createTextNode(" " + (words[state.status] || state.status) + "."));
+    body.appendChild(document.createTextNode(cancelled ? " was cancelled before it started." : " started."));
     if (state.phase && state.status === "running") {
       body.appendChild(document.createTextNode(" " + state.phase + "\u2026"));
     }
