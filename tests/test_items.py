@@ -176,12 +176,12 @@ def test_detail_page_shows_a_filtered_page_of_items(backend: str, request: Any, 
     html = client.get(f"/admin/jobs/details/?id={job_id}").get_data(as_text=True)
     assert 'id="jobs-admin-items"' in html
     assert "jobs-admin-failed-items" not in html  # the Items table replaces it
-    assert html.count("data-seq=") == 50
+    assert html.count("data-seq=") == 25
     assert "&lt;b&gt;x-1" in html and "<b>x" not in html
     nxt = re.search(r'class="page-link jobs-admin-items-next" href="([^"]+)"', html)
     assert nxt is not None
     second = client.get(nxt.group(1).replace("&amp;", "&")).get_data(as_text=True)
-    assert 'data-seq="50"' in second and 'data-seq="0"' not in second
+    assert 'data-seq="25"' in second and 'data-seq="0"' not in second
     failed = client.get(f"/admin/jobs/details/?id={job_id}&items=failed").get_data(as_text=True)
     assert failed.count("data-seq=") == 12
     assert failed.count('<span class="badge badge-danger">failed</span>') >= 12

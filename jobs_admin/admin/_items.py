@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 #: Items per page of the detail page's Items table.
-ITEMS_PER_PAGE = 50
+ITEMS_PER_PAGE = 25
 
 #: The outcome filter's values (query argument ``items``) and their labels.
 OUTCOME_FILTERS = {"all": "All", ItemOutcome.OK.value: "OK", ItemOutcome.FAILED.value: "Failed"}
