@@ -14,8 +14,9 @@ from werkzeug.utils import secure_filename
 
 from .config import MAX_LOG_LINES
 from .errors import InvalidArgument, JobCancelled
-from .models import ITEM_EVENT, EventKind, ItemOutcome, utcnow
+from .models import ITEM_EVENT, EventKind, ItemOutcome
 from .registry import storable
+from .store.items import item_event
 
 #: Writes buffered progress: True when written, False when this worker no longer owns the
 #: job, None when the database is busy (the values stay buffered for the next flush).
@@ -197,18 +198,8 @@ class JobContext:
 
     def _record(self, key: Any, outcome: ItemOutcome, message: str | None) -> None:
         # Called with the lock held; written by the next flush with the progress.
-        self._events.append(
-            {
-                "kind": ITEM_EVENT,
-                "attempt": self.attempt,
-                "seq": self._seq,
-                "key": storable(str(key)[:500]),
-                "outcome": outcome.value,
-                "message": None if message is None else storable(str(message)[:2000]),
-                "step": storable(self._steps[-1][:200]) if self._steps else None,
-                "at": utcnow(),
-            }
-        )
+        step = self._steps[-1] if self._steps else None
+        self._events.append(item_event(self.attempt, self._seq, key, outcome, message, step))
         self._seq += 1
         self._pending_items += 1
 
@@ -227,13 +218,11 @@ class JobContext:
                 self._replay[name] -= 1
             else:
                 self._steps.append(name)
+                data: dict[str, Any] = {"attempt": self.attempt}
+                if self.record_items:  # its first item: the step's items are a range of them
+                    data["item"] = self._seq
                 self._events.append(
-                    {
-                        "kind": EventKind.STEP.value,
-                        "message": storable(name[:2000]),
-                        # Its first item's number: the step's items are a range of them.
-                        "data": {"attempt": self.attempt, "item": self._seq},
-                    }
+                    {"kind": EventKind.STEP.value, "message": storable(name[:2000]), "data": data}
                 )
         self._maybe_flush(force=True)
 

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..models import ITEM_EVENT, ItemOutcome, utcnow
+from ..registry import storable
 from .base import Conn, StoreBase
 
 #: Every outcome, in the order a page of all outcomes reads them.
@@ -52,7 +53,31 @@ class ItemPage:
         return self.rows[-1].seq if self.rows else None
 
 
-__all__ = ["ITEM_EVENT", "OUTCOMES", "ItemPage", "ItemStore"]
+__all__ = ["ITEM_EVENT", "OUTCOMES", "ItemPage", "ItemStore", "item_event"]
+
+
+def item_event(
+    attempt: int, seq: int, key: Any, outcome: ItemOutcome, message: str | None, step: str | None
+) -> dict[str, Any]:
+    """The buffered event of one recorded item, as :meth:`ItemStore.add_events` writes it.
+
+    :param attempt: the run it belongs to.
+    :param seq: its number in the run.
+    :param key: what identifies it (cut to 500 characters).
+    :param outcome: ok or failed.
+    :param message: a note or the error (cut to 2,000 characters).
+    :param step: the step it was handled in.
+    """
+    return {
+        "kind": ITEM_EVENT,
+        "attempt": attempt,
+        "seq": seq,
+        "key": storable(str(key)[:500]),
+        "outcome": outcome.value,
+        "message": None if message is None else storable(str(message)[:2000]),
+        "step": None if step is None else storable(step[:200]),
+        "at": utcnow(),
+    }
 
 
 class ItemStore(StoreBase):
