@@ -30,6 +30,9 @@
     node.setAttribute("data-status", state.status);
     var head = document.createElement("div");
     head.className = "toast-header";
+    var icon = document.createElement("span");
+    icon.className = "fa mr-2 " + (cancelled ? "fa-ban text-secondary" : "fa-play-circle text-primary");
+    head.appendChild(icon);
     var title = document.createElement("strong");
     title.className = "mr-auto";
     title.textContent = cancelled ? "Job cancelled" : "Job started";
@@ -56,7 +59,9 @@
     }
     node.appendChild(head);
     node.appendChild(body);
-    container().appendChild(node);
+    // Above the live feed's "finished" toast of the same job, if that came first.
+    var box = container();
+    box.insertBefore(node, box.querySelector('[data-job-id="' + state.id + '"]'));
     setTimeout(function () {
       node.remove();
     }, 10000);
