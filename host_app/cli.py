@@ -67,7 +67,8 @@ _STEPS = {
     "reports.flaky": ("Querying warehouse", "Writing report"),
     "reports.broken": ("Aggregating amounts",),
 }
-#: The worker name of seeded running jobs: a web process that is gone (they get rescued).
+#: The worker name of seeded running jobs: a web process that is gone. Each keeps an attempt,
+#: so the rescue requeues them (not "worker lost") and the demo's own worker runs them.
 _GONE_WORKER = "shop-web-1:4242:seed01"
 
 
@@ -293,6 +294,9 @@ class _History:
             if handled >= 50:
                 seed.event(start + span * 1.5, "log", f"handled {handled} of {total} items")
         if status is JobStatus.RUNNING:
+            # An attempt left: a minute into the demo the rescue requeues the job ("worker
+            # lost; requeued") and the demo's worker runs it, rather than failing it.
+            v["max_attempts"] = max(v["max_attempts"], attempts + 1)
             v.update(
                 worker=_GONE_WORKER,
                 heartbeat_at=self.now,
@@ -416,8 +420,9 @@ def seed_command(count: int, days: int, if_empty: bool, random_seed: int | None)
 
     Rows are written directly (with their steps, logs, failed items and errors) and the
     per-status counters are then rebuilt with ``jobs.recount()``. Seeded running jobs belong to
-    a worker that is gone: after JOBS_ADMIN_STALE_AFTER a running worker rescues them. About half
-    of the pending jobs are due now and run as soon as a worker starts.
+    a worker that is gone, with an attempt left: after JOBS_ADMIN_STALE_AFTER a running worker's
+    rescue requeues them and they run for real. About half of the pending jobs are due now and
+    run as soon as a worker starts.
     """
     job_model, event_model = jobs.Job, jobs.JobEvent
     existing = db.session.scalar(sa.select(sa.func.count()).select_from(job_model)) or 0

@@ -1,9 +1,11 @@
 """The demo shop's job types: one for every feature of jobs_admin.
 
-* ``catalog.export``: steps, progress per SKU, failed items, a ZIP result file, retry of the
-  failed items only.
+* ``catalog.export``: steps, progress per SKU, recorded items, a ZIP result file whose HTML
+  catalog opens in the admin's preview, retry of the failed items only, a link to the profile
+  of who asked for it.
 * ``products.import``: writes the shop's own ``Product`` table with ``db.session`` inside the job;
-  invalid rows fail one by one and the job ends ``partial``.
+  every row is recorded (created, updated or rejected), the job ends ``partial`` when rows were
+  rejected, and links to the products it wrote.
 * ``search.reindex``: a long cancellable loop with a timeout.
 * ``reports.flaky``: fails on its first attempt and succeeds on the automatic retry.
 * ``reports.broken``: always fails deep inside a helper (a traceback with several frames).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import smtplib
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -24,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from markupsafe import escape
 from wtforms import Field, Form, IntegerField, StringField, validators
 from wtforms.widgets import TextArea
@@ -33,6 +36,7 @@ from jobs_admin import JobContext
 from jobs_admin.signals import job_finished
 
 from .extensions import db, jobs
+from .mail import send_job_mail
 from .models import Product, User
 
 #: Seconds each job sleeps per item when the app sets no ``DEMO_JOB_DELAY``.
@@ -185,18 +189,49 @@ def _product_names(skus: Iterable[str]) -> dict[str, str]:
     return {sku: name for sku, name in rows}
 
 
+#: The catalog page's look (in the page: the admin's preview allows no requests for scripts,
+#: and a page that needs none looks the same opened from the ZIP).
+_CATALOG_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+h1 { font-weight: 600; margin: 0 0 .25rem; }
+p.lead { color: #666; margin: 0 0 1.5rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 1rem; }
+figure { margin: 0; border: 1px solid #ddd; border-radius: 6px; overflow: hidden; }
+figure img { display: block; width: 100%; height: 120px; object-fit: cover; background: #eef1f4;
+  color: #888; font-size: .8rem; }
+figcaption { padding: .5rem .75rem; font-size: .9rem; }
+figcaption b { display: block; font-family: monospace; color: #555; }
+"""
+
+
 def _catalog_page(definition: str, entries: Sequence[tuple[str, str, str]]) -> str:
     """Render the catalog's HTML page: one card per (sku, name, image url)."""
     cards = "\n".join(
         f'  <figure><img src="{escape(url)}" alt="{escape(name)}">'
-        f"<figcaption>{escape(sku)}: {escape(name)}</figcaption></figure>"
+        f"<figcaption><b>{escape(sku)}</b>{escape(name)}</figcaption></figure>"
         for sku, name, url in entries
     )
+    title = escape(definition.title())
     return (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{escape(definition.title())} catalog</title></head>\n"
-        f"<body>\n<h1>{escape(definition.title())} catalog</h1>\n{cards}\n</body></html>\n"
+        f"<title>{title} catalog</title><style>{_CATALOG_CSS}</style></head>\n"
+        f"<body>\n<h1>{title} catalog</h1>\n"
+        f'<p class="lead">{len(entries)} products</p>\n'
+        f'<div class="grid">\n{cards}\n</div>\n</body></html>\n'
     )
+
+
+def _export_links(job: Any) -> list[tuple[str, str]]:
+    """The catalog export's reference: the profile of the user who asked for it."""
+    if not job.created_by:
+        return []
+    return [(f"Profile of {job.created_by}", url_for("user.index_view", search=job.created_by))]
+
+
+def _import_links(job: Any) -> list[tuple[str, str]]:
+    """The products an import wrote: the shop's product list, searched by the SKU prefix."""
+    prefix = _sku_prefix(str((job.params or {}).get("supplier") or "ACME"))
+    return [(f"Products {prefix}-*", url_for("product.index_view", search=prefix))]
 
 
 @jobs.job_type(
@@ -204,6 +239,9 @@ def _catalog_page(definition: str, entries: Sequence[tuple[str, str, str]]) -> s
     title="Export catalog",
     params=ExportForm,
     retry_items=lambda params, failed: {**params, "skus": failed},
+    preview="index.html",
+    record_items=True,
+    links=_export_links,
     description=(
         "Build an HTML catalog of the given SKUs and zip it for download. SKUs starting with X"
         ' are discontinued: they fail as items, the job ends partial, and "Retry failed items"'
@@ -238,7 +276,7 @@ def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[st
                 ctx.item_failed(sku, exc)
         else:
             if new:
-                ctx.advance()
+                ctx.item_done(sku, "image found")
         if new:
             _pause()
 
@@ -266,9 +304,14 @@ def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[st
 # -- products.import -----------------------------------------------------------------------
 
 
+def _sku_prefix(supplier: str) -> str:
+    """The prefix of a supplier's SKUs: its name's first six letters and digits."""
+    return "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
+
+
 def _feed_rows(supplier: str, rows: int, invalid_every: int) -> list[dict[str, Any]]:
     """The rows of a (generated) supplier feed; every ``invalid_every``-th one is invalid."""
-    prefix = "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
+    prefix = _sku_prefix(supplier)
     feed = []
     for n in range(1, rows + 1):
         price = Decimal(5 + (n * 37) % 95) + Decimal("0.99")
@@ -298,8 +341,9 @@ def _check_row(row: dict[str, Any]) -> None:
 IMPORT_BATCH = 10
 
 
-def _save_products(rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
-    """Create or update the products of ``rows`` by SKU and commit; return (created, updated).
+def _save_products(rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Create or update the products of ``rows`` by SKU and commit; return the SKUs that
+    existed (were updated).
 
     Writing a batch at once keeps the transaction short: on SQLite a writing session holds the
     database's only write lock, which the worker's progress writes and heartbeats wait for.
@@ -317,13 +361,15 @@ def _save_products(rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
         product.price = row["price"]
         product.stock = row["stock"]
     db.session.commit()
-    return len(rows) - len(existing), len(existing)
+    return set(existing)
 
 
 @jobs.job_type(
     "products.import",
     title="Import products",
     params=ImportForm,
+    record_items=True,
+    links=_import_links,
     description=(
         "Import a supplier's feed into the shop's products (created or updated by SKU)."
         " Every Nth row has a negative price and is rejected; the job then ends partial."
@@ -362,9 +408,11 @@ def import_products(
         else:
             batch.append(row)
         if len(batch) == IMPORT_BATCH or (n == len(feed) and batch):
-            new, changed = _save_products(batch)
-            created, updated = created + new, updated + changed
-            ctx.advance(len(batch))
+            existed = _save_products(batch)
+            created, updated = created + len(batch) - len(existed), updated + len(existed)
+            for saved in batch:  # committed: each row is listed in the job's Items table
+                what = "updated" if saved["sku"] in existed else "created"
+                ctx.item_done(f"line {saved['line']}", f"{what} {saved['sku']}")
             batch.clear()
         _pause(0.3)
     ctx.message(f"{created} created, {updated} updated, {ctx.failed} rejected")
@@ -483,7 +531,8 @@ def broken_report(ctx: JobContext) -> dict[str, str]:
 
 
 def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
-    """Tell the job's creator that it ended (the demo logs the mail instead of sending it).
+    """Tell the job's creator that it ended: an e-mail when the app sets ``DEMO_MAIL_SERVER``
+    (see :mod:`host_app.mail`), else a log line saying what would be sent.
 
     Connected to :data:`jobs_admin.signals.job_finished` for every end state. It runs in the
     process that ran the job, whether or not anybody has the admin open; a creator who has it
@@ -503,6 +552,10 @@ def _mail_creator(sender: Any, job: Any = None, **_extra: Any) -> None:
         return
     subject = f"Job #{job.id} {job.name or job.type}: {job.status}"
     app.logger.info("mail to %s <%s>: %s", user.username, user.email, subject)
+    try:
+        send_job_mail(app, job, user.email)
+    except (OSError, smtplib.SMTPException):  # a mail server down must not fail the worker
+        app.logger.exception("could not mail the creator of job %s", job.id)
 
 
 job_finished.connect(_mail_creator)

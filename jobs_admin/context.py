@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from werkzeug.utils import secure_filename
-
+from ._filenames import result_name
 from .config import MAX_LOG_LINES
-from .errors import InvalidArgument, JobCancelled
-from .models import EventKind
+from .errors import JobCancelled
+from .models import ITEM_EVENT, EventKind, ItemOutcome
 from .registry import storable
+from .store.items import item_event
 
 #: Writes buffered progress: True when written, False when this worker no longer owns the
 #: job, None when the database is busy (the values stay buffered for the next flush).
@@ -30,6 +29,10 @@ _LEVELS = frozenset({"debug", "info", "warning", "error"})
 #: lines wait in memory for the next flush; beyond this many, further lines are dropped and
 #: counted, so that a job logging in a tight loop cannot grow its process without bound.
 PENDING_LOG_LINES = 1000
+
+#: Recorded items buffered before a flush is due whatever the progress interval: a job
+#: reporting items in a tight loop writes them in batches of about this many.
+ITEM_BATCH = 5000
 
 
 class JobContext:
@@ -60,6 +63,7 @@ class JobContext:
         logged_before: int = 0,
         resumed: bool = False,
         steps: Sequence[str] = (),
+        record_items: bool = False,
     ) -> None:
         #: The id of the running job.
         self.job_id = job_id
@@ -97,6 +101,13 @@ class JobContext:
         self._stop_reason: str | None = None
         self._stop_raised = False
         self._result_file: str | None = None
+        #: Whether :meth:`item_done` and :meth:`item_failed` record each item (the job type's
+        #: ``record_items``).
+        self.record_items = record_items
+        # The next item's number in this run; a resumed run goes on after what was handled.
+        self._seq = progress_done + progress_failed
+        self._pending_items = 0
+        self._item_mark = ITEM_BATCH  # pending items that make a flush due at once
 
     # -- progress --------------------------------------------------------------------------
 
@@ -166,7 +177,29 @@ class JobContext:
                     "data": {"key": storable(str(key)), "attempt": self.attempt},
                 }
             )
+            if self.record_items:
+                self._record(key, ItemOutcome.FAILED, message)
         self._maybe_flush()
+
+    def item_done(self, key: Any, message: str | None = None) -> None:
+        """Count one item done, like ``advance(1)``; with the type's ``record_items`` it is also
+        listed in the job's Items table.
+
+        :param key: what identifies the item (a SKU, a row number).
+        :param message: a note shown beside it ("created", "price changed").
+        """
+        self.advance(1)
+        if self.record_items:
+            with self._lock:
+                self._record(key, ItemOutcome.OK, message)
+            self._maybe_flush()
+
+    def _record(self, key: Any, outcome: ItemOutcome, message: str | None) -> None:
+        # Called with the lock held; written by the next flush with the progress.
+        step = self._steps[-1] if self._steps else None
+        self._events.append(item_event(self.attempt, self._seq, key, outcome, message, step))
+        self._seq += 1
+        self._pending_items += 1
 
     def step(self, name: str) -> None:
         """Start a named step: sets the job's phase and records a timed step in its timeline.
@@ -183,12 +216,11 @@ class JobContext:
                 self._replay[name] -= 1
             else:
                 self._steps.append(name)
+                data: dict[str, Any] = {"attempt": self.attempt}
+                if self.record_items:  # its first item: the step's items are a range of them
+                    data["item"] = self._seq
                 self._events.append(
-                    {
-                        "kind": EventKind.STEP.value,
-                        "message": storable(name[:2000]),
-                        "data": {"attempt": self.attempt},
-                    }
+                    {"kind": EventKind.STEP.value, "message": storable(name[:2000]), "data": data}
                 )
         self._maybe_flush(force=True)
 
@@ -304,13 +336,7 @@ class JobContext:
         :raises InvalidArgument: the name holds a control character (a line break, NUL), which
             no download name may carry.
         """
-        bad = next((c for c in filename if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
-        if bad is not None:
-            raise InvalidArgument(
-                f"the result file name contains the control character U+{ord(bad):04X};"
-                " choose a name without line breaks or other control characters"
-            )
-        safe = secure_filename(filename) or "result"
+        safe = result_name(filename)
         folder = self._results_dir / str(self.job_id)
         folder.mkdir(parents=True, exist_ok=True)
         self._result_file = f"{self.job_id}/{safe}"
@@ -322,7 +348,8 @@ class JobContext:
 
     def _maybe_flush(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last_flush < self._interval:
+        due = force or self._pending_items >= self._item_mark
+        if not due and now - self._last_flush < self._interval:
             return
         self.flush()
 
@@ -348,6 +375,10 @@ class JobContext:
             self._dirty = {**values, **self._dirty}
             self._events = events + self._events
             self._pending_logs += sum(1 for e in events if e["kind"] == EventKind.LOG.value)
+            back = sum(1 for e in events if e["kind"] == ITEM_EVENT)
+            self._pending_items += back
+            # Not again at the very next item while the database is busy: a batch later.
+            self._item_mark = self._pending_items + ITEM_BATCH
 
     def drain(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Take the buffered progress values and events (the runner writes the last ones)."""
@@ -355,6 +386,8 @@ class JobContext:
             values, events = self._dirty, self._events
             self._dirty, self._events = {}, []
             self._pending_logs = 0
+            self._pending_items = 0
+            self._item_mark = ITEM_BATCH
             self._last_flush = time.monotonic()
         return values, events
 

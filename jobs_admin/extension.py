@@ -17,7 +17,7 @@ from .builtins import register_builtins
 from .config import read_settings
 from .connections import enable_wal, own_connections
 from .models import Models, define_models
-from .registry import Registry, RetryItems, make_job_type
+from .registry import Links, Registry, RetryItems, make_job_type
 from .runtime import EXTENSION_KEY, Runtime
 from .store import CHANGED_KEY, make_store
 
@@ -154,6 +154,9 @@ class JobsAdmin(JobsAPI):
         cancellable: bool = True,
         retry_items: RetryItems | None = None,
         description: str | None = None,
+        record_items: bool = False,
+        preview: str | None = None,
+        links: Links | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -171,6 +174,10 @@ class JobsAdmin(JobsAPI):
         :param retry_items: ``retry_items(params, failed_keys) -> params``: how to rerun only the
             failed items of a partial job.
         :param description: a longer text for the run form (defaults to the docstring).
+        :param record_items: list every item ``ctx.item_done``/``ctx.item_failed`` report in
+            the job's Items table.
+        :param preview: the page of a ZIP result the HTML preview opens (``"index.html"``).
+        :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
         """
 
         def decorator(func: F) -> F:
@@ -186,6 +193,9 @@ class JobsAdmin(JobsAPI):
                     cancellable=cancellable,
                     retry_items=retry_items,
                     description=description,
+                    record_items=record_items,
+                    preview=preview,
+                    links=links,
                 )
             )
             return func

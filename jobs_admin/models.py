@@ -1,4 +1,4 @@
-"""The ``Job`` and ``JobEvent`` models, the per-status counters, and :class:`JobStatus`.
+"""The models (``Job``, ``JobEvent``, ``JobItem``), the per-status counters, :class:`JobStatus`.
 
 The models are declared as mixins and made concrete on the host's own ``SQLAlchemy`` instance by
 :func:`define_models`, so that they live in the host's metadata (Alembic and ``create_all`` see
@@ -7,7 +7,6 @@ them) whatever ``db.Model`` the host uses.
 
 from __future__ import annotations
 
-import enum
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,75 +17,33 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-
-class JobStatus(enum.StrEnum):
-    """The status of a job; the database holds the lowercase value."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def is_active(self) -> bool:
-        """Whether the job is pending or running."""
-        return self in ACTIVE
-
-    @property
-    def is_finished(self) -> bool:
-        """Whether the job reached an end state (and so may be deleted or pruned)."""
-        return self in FINISHED
-
-    @property
-    def badge(self) -> str:
-        """The Bootstrap 4 badge class of this status."""
-        return BADGES[self]
-
-
-ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
-FINISHED = frozenset(
-    {JobStatus.COMPLETED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED}
+from .statuses import (
+    ACTIVE,
+    BADGES,
+    FINISHED,
+    ITEM_EVENT,
+    RETRYABLE,
+    TRANSITIONS,
+    EventKind,
+    ItemOutcome,
+    JobStatus,
 )
-RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.PARTIAL, JobStatus.CANCELLED})
 
-BADGES = {
-    JobStatus.PENDING: "badge-warning",
-    JobStatus.RUNNING: "badge-primary",
-    JobStatus.COMPLETED: "badge-success",
-    JobStatus.PARTIAL: "badge-outline-warning",
-    JobStatus.FAILED: "badge-danger",
-    JobStatus.CANCELLED: "badge-secondary",
-}
-
-#: Every status change the status machine allows; the store (:mod:`jobs_admin.store`) enforces it.
-TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
-    JobStatus.RUNNING: frozenset(
-        {
-            JobStatus.COMPLETED,
-            JobStatus.PARTIAL,
-            JobStatus.FAILED,
-            JobStatus.CANCELLED,
-            JobStatus.PENDING,
-        }
-    ),
-    JobStatus.COMPLETED: frozenset(),
-    JobStatus.PARTIAL: frozenset({JobStatus.PENDING}),
-    JobStatus.FAILED: frozenset({JobStatus.PENDING}),
-    JobStatus.CANCELLED: frozenset({JobStatus.PENDING}),
-}
-
-
-class EventKind(enum.StrEnum):
-    """What a :class:`JobEvent` records."""
-
-    STATUS = "status"
-    STEP = "step"
-    LOG = "log"
-    ITEM_FAILED = "item_failed"
-    ACTION = "action"
+__all__ = [
+    "ACTIVE",
+    "BADGES",
+    "FINISHED",
+    "ITEM_EVENT",
+    "RETRYABLE",
+    "TRANSITIONS",
+    "EventKind",
+    "ItemOutcome",
+    "JobStatus",
+    "Models",
+    "UTCDateTime",
+    "define_models",
+    "utcnow",
+]
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -279,6 +236,37 @@ class JobEventMixin:
         return f"<JobEvent {self.id} job={self.job_id} {self.kind}>"
 
 
+class JobItemMixin:
+    """Columns of ``jobs_admin_job_item``: one row per item a ``record_items`` job handled.
+
+    ``seq`` numbers a run's items in the order the job reported them; the one index,
+    ``(job_id, attempt, outcome, seq)``, serves a page of either outcome by keyset, and a page
+    of both as two such reads merged (see :mod:`jobs_admin.store.items`), so that a million
+    items per job cost one index to write.
+    """
+
+    __tablename__ = "jobs_admin_job_item"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="CASCADE")
+    )
+    attempt: Mapped[int] = mapped_column(sa.Integer)
+    seq: Mapped[int] = mapped_column(sa.BigInteger)
+    key: Mapped[str] = mapped_column(sa.String(500))
+    outcome: Mapped[str] = mapped_column(sa.String(8))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    step: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.Index("ix_jobs_admin_job_item_job", "job_id", "attempt", "outcome", "seq"),)
+
+    def __repr__(self) -> str:
+        return f"<JobItem {self.job_id}#{self.seq} {self.outcome}>"
+
+
 class JobCountMixin:
     """Exact job counts per (status, created_by), kept by the status machine.
 
@@ -318,6 +306,7 @@ class Models:
     JobEvent: Any
     JobCount: Any
     ChangeFloor: Any
+    JobItem: Any
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -345,6 +334,9 @@ def define_models(db: Any) -> Models:
     class JobChangeFloor(ChangeFloorMixin, db.Model):
         pass
 
+    class JobItem(JobItemMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -362,6 +354,12 @@ def define_models(db: Any) -> Models:
         "before_drop",
         sa.DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}").execute_if(dialect="sqlite"),
     )
-    models = Models(Job=Job, JobEvent=JobEvent, JobCount=JobCount, ChangeFloor=JobChangeFloor)
+    models = Models(
+        Job=Job,
+        JobEvent=JobEvent,
+        JobCount=JobCount,
+        ChangeFloor=JobChangeFloor,
+        JobItem=JobItem,
+    )
     _defined[db] = models
     return models

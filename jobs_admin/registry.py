@@ -18,6 +18,8 @@ from .errors import InvalidParams, UnknownJobType
 
 JobFunc = Callable[..., Any]
 RetryItems = Callable[[dict[str, Any], list[str]], dict[str, Any]]
+#: ``links(job) -> [(label, url), ...]``: reference links a job's detail page shows.
+Links = Callable[[Any], "list[tuple[str, str]]"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-:")
 
@@ -39,6 +41,13 @@ class JobType:
     cancellable: bool = True
     retry_items: RetryItems | None = None
     description: str | None = None
+    #: Whether ``ctx.item_done`` and ``ctx.item_failed`` record every item in the Items table.
+    record_items: bool = False
+    #: The file inside a ZIP result the preview opens (``"index.html"``); an HTML result
+    #: file is previewed without it.
+    preview: str | None = None
+    #: ``links(job) -> [(label, url)]``: reference links shown in the detail overview.
+    links: Links | None = None
     signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -156,6 +156,7 @@ def _run(
         logged_before=logged,
         resumed=resumed,
         steps=_earlier_steps(db, store, job_id, row["attempts"]) if resumed else (),
+        record_items=job_type.record_items,
     )
     if resumed:
         _resume(ctx, write, worker)

@@ -215,6 +215,49 @@ def session_job(ctx: JobContext, username: str, email: str) -> None:
     user.email = email
 
 
+def _record_links(job: Any) -> list[tuple[str, str]]:
+    return [
+        ("Report", "https://example.com/report?id=1&x=<b>"),
+        ("Local", "/admin/"),
+        ("Bad", "javascript:alert(1)"),
+    ]
+
+
+@_register(
+    "test.record",
+    title="Test: recorded items",
+    params=ItemsForm,
+    record_items=True,
+    links=_record_links,
+)
+def record(ctx: JobContext, count: int, fail_every: int | None = None, label: str = "item") -> Any:
+    """Two steps over ``count`` items each half, every item recorded; every ``fail_every``-th
+    one fails."""
+    half = count // 2
+    for name, numbers in (("First half", range(half)), ("Second half", range(half, count))):
+        ctx.step(name)
+        ctx.log(f"starting {name}")
+        for i in numbers:
+            if fail_every and i % fail_every == 0:
+                ctx.item_failed(f"{label}-{i}", "bad item")
+            else:
+                ctx.item_done(f"{label}-{i}", "fine" if i % 2 else None)
+    return {"count": count}
+
+
+@_register("test.html_result", title="Test: HTML result", preview="site/index.html")
+def html_result(ctx: JobContext, html: str = "<p>hi</p>", zipped: bool = False) -> None:
+    """Writes ``html`` as its result: a page, or ``site/index.html`` in a ZIP with a CSS file."""
+    import zipfile
+
+    if zipped:
+        with zipfile.ZipFile(ctx.result_file("site.zip"), "w") as archive:
+            archive.writestr("site/index.html", html)
+            archive.writestr("site/style.css", "p { color: red }")
+    else:
+        ctx.result_file("page.html").write_text(html, encoding="utf-8")
+
+
 # -- helpers ---------------------------------------------------------------------------------
 
 

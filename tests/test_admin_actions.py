@@ -97,7 +97,13 @@ def test_row_retry_requeues_a_failed_job_and_records_who(
     auth.login("operator")
     response = client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": token(client)})
     assert response.status_code == 302
-    assert flashes(client) == [("success", f"Job {job_id} is queued again.")]
+    ((category, message),) = flashes(client)
+    link = f'<a href="/admin/jobs/details/?id={job_id}">#{job_id} Test: fail once</a>'
+    assert category == "success" and message == (
+        f"Job {link} is queued again."
+        f'<span class="jobs-admin-watch" data-state="/admin/jobs/{job_id}/state.json" hidden>'
+        "</span>"
+    )
     row = probe.job(job_id)
     assert row["status"] == "pending"
     assert row["error"] is None and row["traceback"] is None
@@ -473,10 +479,10 @@ def test_retry_failed_items_creates_a_linked_job_over_the_failed_items(
     new_job = new[0]
     ((category, message),) = flashes(client)
     assert category == "success"
-    assert message == (
-        f'Started job <a href="/admin/jobs/details/?id={new_job["id"]}">#{new_job["id"]}</a> '
-        f"over the failed items of job #{partial}."
+    assert message.startswith(
+        f'Started job <a href="/admin/jobs/details/?id={new_job["id"]}">#{new_job["id"]} '
     )
+    assert f"</a> over the failed items of job #{partial}.<span" in message
     assert new_job["retry_of"] == partial
     assert new_job["status"] == "pending"
     assert new_job["type"] == "test.items"
@@ -561,7 +567,9 @@ def test_details_of_a_partial_job_show_every_section(
     assert pairs["Progress"] == "100.0 %"
     # steps timeline
     assert re.search(
-        r'jobs-admin-steps">.*?<span class="fa fa-check text-success"></span> Counting', html, re.S
+        r'jobs-admin-steps">.*?<span class="fa fa-check text-success" title="done".*?>Counting</a>',
+        html,
+        re.S,
     )
     # log (two lines, one a warning)
     log = re.search(
@@ -868,7 +876,8 @@ def test_run_form_lists_types_and_starts_a_job_from_its_params(
     fields = set(
         re.findall(r'<input[^>]*name="([^"]+)"', html.split('id="jobs-admin-run-form"')[1])
     )
-    assert fields == {"csrf_token", "count", "fail_every", "label"}
+    options = {"job-name", "job-reference", "job-priority", "job-run_at", "job-timezone"}
+    assert fields == {"csrf_token", "count", "fail_every", "label"} | options
     form = forms(html)["/admin/jobs/new?type=test.items"]
     response = client.post(
         "/admin/jobs/new?type=test.items",
@@ -881,9 +890,10 @@ def test_run_form_lists_types_and_starts_a_job_from_its_params(
     assert job["created_by"] == "operator" and job["name"] == "Test: items"
     ((category, message),) = flashes(client)
     assert category == "success"
-    assert message == (
+    assert message.startswith(
         f'Started job <a href="/admin/jobs/details/?id={job["id"]}">#{job["id"]} Test: items</a>.'
     )
+    assert f'data-state="/admin/jobs/{job["id"]}/state.json"' in message
     jobs.work_off()
     assert probe.status(job["id"]) == "completed"
 

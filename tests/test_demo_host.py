@@ -9,7 +9,7 @@ import re
 import stat
 import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from host_app import ROOT, InsecureSecretKey, create_app
 from host_app.auth import DEMO_USERS, ensure_demo_users, load_user
 from host_app.extensions import db, jobs
 from host_app.models import Product, User
-from tests.live_client import WS, LiveServer, login_cookie
+from tests.live_client import WS, LiveServer, free_port, login_cookie
 from tests.support import csrf_token, login, logout
 
 ALL_STATUSES = {"pending", "running", "completed", "partial", "failed", "cancelled"}
@@ -611,3 +611,111 @@ def test_demo_seeded_pending_jobs_run_for_real(app: Flask) -> None:
     rows = db.session.execute(sa.select(j.status, sa.func.count()).group_by(j.status)).all()
     expected = dict.fromkeys(ALL_STATUSES, 0) | {status: n for status, n in rows}
     assert jobs.counts() == {**expected, "total": 80}
+
+
+def test_demo_seeded_running_jobs_are_requeued_by_the_rescue_and_run(app: Flask) -> None:
+    app.test_cli_runner().invoke(args=["demo", "seed", "--count", "80", "--random-seed", "5"])
+    j = jobs.Job
+    running = list(db.session.scalars(sa.select(j.id).where(j.status == "running")))
+    assert running
+    # As the rescue finds them a minute later: their gone worker's heartbeat is stale.
+    db.session.execute(
+        sa.update(j)
+        .where(j.id.in_(running))
+        .values(heartbeat_at=datetime.now(UTC) - timedelta(minutes=5))
+    )
+    db.session.commit()
+    with db.engine.begin() as conn:
+        requeued, failed = jobs.store.rescue(conn, 60)
+    assert sorted(requeued) == sorted(running) and failed == []
+    jobs.work_off()
+    db.session.expire_all()
+    statuses = set(db.session.scalars(sa.select(j.status).where(j.id.in_(running))))
+    assert statuses <= {"completed", "partial"}
+
+
+def test_catalog_export_previews_its_catalog_and_links_its_requester(app: Flask) -> None:
+    job = run("catalog.export", definition="spring", skus=["TS-001", "X-404"])
+    client = app.test_client()
+    login(client, "admin")
+    with client.get(f"/admin/jobs/{job.id}/preview", follow_redirects=True) as page:
+        html = page.get_data(as_text=True)
+    assert page.headers["Content-Security-Policy"] == "sandbox"
+    assert "<h1>Spring catalog</h1>" in html and "TS-001" in html
+    detail = client.get(f"/admin/jobs/details/?id={job.id}").get_data(as_text=True)
+    assert "View HTML" in detail
+    assert 'href="/admin/user/?search=operator"' in detail and "Profile of operator" in detail
+    items = jobs.store.item_page(db.session.connection(), job.id, job.attempts)
+    assert [(r.key, r.outcome) for r in items.rows] == [("TS-001", "ok"), ("X-404", "failed")]
+
+
+def test_products_import_records_every_row_and_links_its_products(app: Flask) -> None:
+    job = jobs.enqueue(
+        "products.import", rows=12, invalid_every=5, supplier="Acme", created_by="admin"
+    )
+    jobs.db.session.commit()
+    jobs.work_off()
+    job = jobs.get(job.id)
+    items = jobs.store.item_page(db.session.connection(), job.id, job.attempts).rows
+    assert len(items) == 12
+    assert {r.key for r in items if r.outcome == "failed"} == {"line 5", "line 10"}
+    assert all(r.message.startswith("created ACME-") for r in items if r.outcome == "ok")
+    client = app.test_client()
+    login(client, "admin")
+    detail = client.get(f"/admin/jobs/details/?id={job.id}").get_data(as_text=True)
+    assert 'href="/admin/product/?search=ACME"' in detail and "Products ACME-*" in detail
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on a free local port; yields (port, received messages)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Keep(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    port = free_port()
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_job_finished_mail_goes_through_a_real_smtp_server(
+    make_app: Any, smtp_server: tuple[int, list[Any]]
+) -> None:
+    port, received = smtp_server
+    app = make_app(
+        DEMO_MAIL_SERVER="127.0.0.1",
+        DEMO_MAIL_PORT=port,
+        DEMO_BASE_URL="https://shop.example/",
+    )
+    with app.app_context():
+        ok = run("search.reindex", items=1)
+        ok_id, ok_name = ok.id, ok.name
+        error = run("reports.broken").error
+    assert len(received) == 2
+    first, second = received
+    assert first["To"] == "operator@shop.example" and first["From"] == "jobs@shop.example"
+    assert first["Subject"] == f"Job #{ok_id} {ok_name}: completed"
+    body = first.get_payload()
+    assert f"https://shop.example/admin/jobs/details/?id={ok_id}" in body
+    assert "Duration: " in body and "Error" not in body
+    assert second["Subject"].endswith(": failed")
+    assert "Error:" in second.get_payload() and error.splitlines()[0] in second.get_payload()
+
+
+def test_job_finished_mail_to_a_server_that_is_down_leaves_the_job_alone(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(DEMO_MAIL_SERVER="127.0.0.1", DEMO_MAIL_PORT=free_port())  # nobody listens
+    with app.app_context():
+        job = run("search.reindex", items=1)
+    assert job.status == "completed"
+    assert f"could not mail the creator of job {job.id}" in caplog.text

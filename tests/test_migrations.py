@@ -30,7 +30,12 @@ from host_app.extensions import db, jobs, migrate
 from jobs_admin import _migrations
 
 PG_DEFAULT_URL = "postgresql+psycopg://root@127.0.0.1:5432/postgres"
-JOBS_TABLES = {"jobs_admin_job", "jobs_admin_job_event", "jobs_admin_job_count"}
+JOBS_TABLES = {
+    "jobs_admin_job",
+    "jobs_admin_job_event",
+    "jobs_admin_job_count",
+    "jobs_admin_job_item",
+}
 SHOP_TABLES = {"shop_user", "shop_product"}
 HOST_MIGRATIONS = ROOT / "migrations"
 

@@ -9,12 +9,12 @@ from typing import Any
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
-from markupsafe import Markup
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
 from ..models import JobStatus
 from ._base import ViewBase
+from ._notify import started_flash
 from .forms import token_form
 
 #: The permission each bulk action needs.
@@ -73,10 +73,9 @@ class ActionsMixin(ViewBase):
     def retry_items_job(self, job_id: int) -> Any:
         def run(job: Any) -> str:
             new = self.jobs.retry_failed_items(job)
-            url = self.get_url(".details_view", id=new.id)
-            return Markup(
-                'Started job <a href="{}">#{}</a> over the failed items of job #{}.'
-            ).format(url, new.id, job_id)
+            return started_flash(
+                self, new, f"Started job {{job}} over the failed items of job #{job_id}."
+            )
 
         return self._row_action(job_id, perms.RETRY, run)
 
@@ -90,7 +89,7 @@ class ActionsMixin(ViewBase):
 
     def _retry_one(self, job: Any) -> str:
         self.jobs.retry(job.id)
-        return f"Job {job.id} is queued again."
+        return started_flash(self, job, "Job {job} is queued again.")
 
     def _cancel_one(self, job: Any) -> str:
         job = self.jobs.cancel(job.id)

@@ -9,6 +9,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..models import EventKind, JobStatus, utcnow
+from . import _steps
+from ._items import ItemsTable, read_items
+from ._links import job_links
+from ._preview import previewable
 
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
@@ -53,6 +57,16 @@ class Details:
     params_json: str = "{}"
     result_json: str | None = None
     job_type: Any = None
+    #: The steps panel: the job's steps with their states, estimates, logs and items.
+    step_lines: list[_steps.StepView] = field(default_factory=list)
+    #: (the step the job is at, how many in all), or ``None``.
+    step_position: tuple[int, int] | None = None
+    #: The Items table of a ``record_items`` type (``None``: the failed-items table instead).
+    items: ItemsTable | None = None
+    #: The type's reference links, checked: (label, url).
+    links: list[tuple[str, str]] = field(default_factory=list)
+    #: Whether the result file opens in the HTML preview.
+    previewable: bool = False
 
 
 def is_stale(job: Any, stale_after: float) -> bool:
@@ -130,4 +144,10 @@ def collect(
     if job.result is not None:
         info.result_json = json.dumps(job.result, indent=2, sort_keys=True, ensure_ascii=False)
     info.job_type = jobs.registry.get(job.type) if job.type in jobs.registry else None
+    info.step_lines = _steps.build(jobs, job, info.steps, steps, info.logs)
+    info.step_position = _steps.position(info.step_lines)
+    if info.job_type is not None and info.job_type.record_items:
+        info.items = read_items(jobs, job)
+    info.links = job_links(info.job_type, job)
+    info.previewable = previewable(job, info.job_type)
     return info

@@ -11,7 +11,10 @@ from markupsafe import Markup
 from .. import permissions as perms
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
+from . import format as fmt
 from ._base import ViewBase, clip
+from ._notify import started_flash
+from ._run_options import job_options_form
 from .forms import prune_form, run_form
 
 
@@ -64,11 +67,17 @@ class RunMixin(ViewBase):
             job_type.params if job_type else None,
             request.form if request.method == "POST" else None,
         )
+        options = job_options_form(request.form if request.method == "POST" else None)
         if request.method == "POST" and job_type is not None:
-            if form.validate():
+            # Both validated, so every field's error shows at once.
+            valid = form.validate()
+            valid = options.validate() and valid
+            if valid:
                 params = {k: v for k, v in form.data.items() if k != "csrf_token"}
                 try:
-                    job = self.jobs.enqueue(job_type.name, params=params, commit=True)
+                    job = self.jobs.enqueue(
+                        job_type.name, params=params, commit=True, **options.enqueue_options()
+                    )
                 except JobsAdminError as exc:
                     self.jobs.db.session.rollback()
                     if isinstance(exc, InvalidParams):
@@ -78,13 +87,13 @@ class RunMixin(ViewBase):
                                 form[field].errors = [*form[field].errors, *messages]
                     flash(str(exc), "error")
                 else:
-                    url = self.get_url(".details_view", id=job.id)
-                    flash(
-                        Markup('Started job <a href="{}">#{} {}</a>.').format(
-                            url, job.id, job.name
-                        ),
-                        "success",
+                    when = options.run_at_utc()
+                    text = (
+                        "Started job {job}."
+                        if when is None
+                        else f"Scheduled job {{job}} to run at {fmt.utc(when)}."
                     )
+                    flash(started_flash(self, job, text), "success")
                     return redirect(self.get_url(".index_view"))
             elif "csrf_token" in form.errors:
                 flash("The form expired or lacks its CSRF token; nothing was started.", "error")
@@ -93,4 +102,5 @@ class RunMixin(ViewBase):
             job_types=runnable,
             job_type=job_type,
             form=form,
+            options=options,
         )

@@ -42,6 +42,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     app.register_blueprint(bp)
     app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
+    app.add_template_filter(fmt.about, "jobs_admin_about")
     app.add_template_filter(fmt.utc, "jobs_admin_utc")
     app.jinja_env.globals["jobs_admin_badges"] = {s.value: BADGES[s] for s in JobStatus}
     # The pieces the macros of jobs_admin/_macros.html print (built in Python for speed).

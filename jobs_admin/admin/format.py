@@ -1,4 +1,4 @@
-"""Template filters: relative times, durations, UTC timestamps."""
+"""Template filters: relative times, durations, rough estimates, UTC timestamps."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def seconds(value: float | None) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def about(value: float | None) -> str:
+    """Render an expected duration roughly: "under 1 s", "5 s", "2 min", "1 h 10 min"."""
+    if value is None:
+        return "—"
+    if value < 1:
+        return "under 1 s"
+    if value < 60:
+        return f"{round(value)} s"
+    if value < 3600:
+        return f"{round(value / 60)} min"
+    hours, minutes = divmod(round(value / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def utc(value: datetime | None) -> str:

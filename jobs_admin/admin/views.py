@@ -3,8 +3,9 @@
 :class:`JobView` is declared here (its columns, filters and templates); what it does lives in
 the mixins it is assembled from, one module each: :mod:`._base` (access, the jobs the user may
 see, redirects), :mod:`._list` (the list and detail pages), :mod:`._actions` (retry, cancel,
-delete), :mod:`._export` (CSV export, result files) and :mod:`._run` (the run form, "Clear old
-jobs"). Flask-Admin finds their ``@expose`` routes and ``@action`` actions on the final class.
+delete), :mod:`._export` (CSV export, result files), :mod:`._items` (a job's recorded items),
+:mod:`._preview` (HTML results) and :mod:`._run` (the run form, "Clear old jobs"). Flask-Admin
+finds their ``@expose`` routes and ``@action`` actions on the final class.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from .._sql import duration_seconds
 from . import _html
 from ._actions import ActionsMixin
 from ._export import ExportMixin
+from ._items import ItemsMixin
 from ._list import ListMixin
+from ._notify import NotifyMixin
+from ._preview import PreviewMixin
 from ._run import RunMixin
 from .filters import (
     CreatedBetweenFilter,
@@ -32,7 +36,16 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-class JobView(ListMixin, ActionsMixin, ExportMixin, RunMixin, ModelView):
+class JobView(
+    ListMixin,
+    ActionsMixin,
+    ExportMixin,
+    ItemsMixin,
+    PreviewMixin,
+    NotifyMixin,
+    RunMixin,
+    ModelView,
+):
     """Jobs in the host's admin: KPI tiles, filters, search, details and gated actions.
 
     :param jobs: the extension whose jobs this view shows.

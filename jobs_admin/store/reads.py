@@ -9,7 +9,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from ..models import EventKind
-from .base import Conn, StoreBase
+from .base import Conn
+from .items import ItemStore
 
 #: The kinds of event whose rows count for the job's last attempt only (its steps and failed
 #: items); its logs, history and audit span every attempt.
@@ -31,7 +32,7 @@ class JobEvents:
     totals: dict[str, int]
 
 
-class ReadStore(StoreBase):
+class ReadStore(ItemStore):
     """What the runner, the extension and the detail page read (portable: written once)."""
 
     def job_row(self, conn: Conn, job_id: int) -> Mapping[str, Any] | None:
@@ -112,3 +113,38 @@ class ReadStore(StoreBase):
         if visible is not None:
             related = sa.and_(related, visible)
         return list(session.scalars(sa.select(j).where(related).order_by(j.id)))
+
+    def recent_steps(
+        self, session: Any, job_type: str, limit: int
+    ) -> list[tuple[list[tuple[str, Any]], Any]]:
+        """The steps of the type's last ``limit`` completed jobs: per job, its last attempt's
+        (name, start) pairs in order and when it finished (the end of its last step).
+
+        Two statements: the jobs by the type's ``(type, created_at, id)`` index, their step
+        events by the events' job index.
+
+        :param session: the session to read with.
+        :param job_type: the type's name.
+        :param limit: how many of its newest completed jobs to read.
+        """
+        j, e = self.models.Job, self.models.JobEvent
+        jobs = session.execute(
+            sa.select(j.id, j.attempts, j.finished_at)
+            .where(j.type == job_type, j.status == "completed")
+            .order_by(j.created_at.desc(), j.id.desc())
+            .limit(limit)
+        ).all()
+        if not jobs:
+            return []
+        rows = session.execute(
+            sa.select(e.job_id, e.message, e.at, e.data)
+            .where(e.job_id.in_([r.id for r in jobs]), e.kind == EventKind.STEP.value)
+            .order_by(e.job_id, e.id)
+        ).all()
+        steps: dict[int, list[tuple[str, Any]]] = {r.id: [] for r in jobs}
+        attempts = {r.id: r.attempts for r in jobs}
+        for row in rows:
+            attempt = row.data.get("attempt") if isinstance(row.data, dict) else None
+            if attempt is None or attempt == attempts[row.job_id]:
+                steps[row.job_id].append((row.message or "", row.at))
+        return [(steps[r.id], r.finished_at) for r in jobs if r.finished_at is not None]

@@ -97,6 +97,7 @@ class SQLiteStore(JobStore):
         # planner, which sees retry_of NULL almost everywhere, scans).
         j, e = self.jobs, self.events
         conn.execute(sa.delete(e).where(e.c.job_id.in_(list(ids))))
+        conn.execute(sa.delete(self.items).where(self.items.c.job_id.in_(list(ids))))
         conn.execute(
             sa.update(j)
             .where(j.c.retry_of.is_not(None), j.c.retry_of.in_(list(ids)))
