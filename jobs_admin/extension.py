@@ -49,6 +49,7 @@ class JobsAdmin:
     ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
     ``JOBS_ADMIN_SQLITE_WRITE_QUEUE``, ``JOBS_ADMIN_MAX_PARAMS_BYTES``,
     ``JOBS_ADMIN_MAX_EXPORTS``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
+    ``JOBS_ADMIN_DEFAULT_RANGE``,
     ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``, ``JOBS_ADMIN_LIVE_ORIGINS``,
     ``JOBS_ADMIN_MAX_LOG_LINES``, ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER``,
     ``JOBS_ADMIN_LIVE_MAX_SOCKETS``, ``JOBS_ADMIN_LIVE_RECHECK``.
@@ -57,6 +58,9 @@ class JobsAdmin:
     :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.
     :param admin: the host's ``flask_admin.Admin``; its panel gets the Jobs views.
     :param category: the admin menu category of the Jobs views (``None``: top level).
+    :param view_class: the Jobs view's class: a subclass of
+        :class:`jobs_admin.admin.views.JobView` with the host's declarations
+        (``column_optional_default``, ...); ``None``: ``JobView`` itself.
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class JobsAdmin:
         db: Any,
         admin: Any = None,
         category: str | None = None,
+        view_class: type | None = None,
     ) -> None:
         self.db = db
         self.models: Models = define_models(db)
@@ -76,6 +81,7 @@ class JobsAdmin:
         self.registry = Registry()
         register_builtins(self)
         self.category = category
+        self.view_class = view_class
         self._admin = admin
         self._checker: permissions.Checker | None = None
         self._identity: permissions.Identity = permissions.default_identity

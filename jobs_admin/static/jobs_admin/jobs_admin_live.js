@@ -231,8 +231,9 @@
       frag.appendChild(el("div", "small text-muted jobs-admin-phase", job.phase));
     }
     if (job.status === "pending" && job.phase === "Paused") {
-      // Mirrors PAUSED_BADGE of admin/_html.py: handed back at its worker's shutdown.
-      var paused = el("span", "badge badge-info jobs-admin-paused", "Paused");
+      // Mirrors paused_badge of admin/_html.py: handed back at its worker's shutdown (the
+      // row refresh that follows a change of status brings the reason from its events).
+      var paused = el("span", "badge badge-secondary jobs-admin-paused", "Paused");
       paused.title = "Its worker shut down while it ran; the next worker resumes it where it stopped.";
       frag.appendChild(document.createTextNode(" "));
       frag.appendChild(paused);
@@ -364,6 +365,14 @@
     if (span) {
       showDuration(span, job);
     }
+    fillOptional(row, job);
+    var before = row.getAttribute("data-jobs-admin-result");
+    var result = job.has_result ? "1" : "0";
+    row.setAttribute("data-jobs-admin-result", result);
+    if (changed || (before !== null && before !== result)) {
+      // The buttons the new status allows, as the server renders them for this user.
+      askRow(job.id);
+    }
     // Buttons for actions the new status no longer allows are hidden (a retry of a running
     // job would be refused anyway); a reload shows the ones it newly allows.
     var forms = row.querySelectorAll("form.jobs-admin-action");
@@ -384,6 +393,168 @@
     }
     if (changed) {
       flash(row); // a new status catches the eye; progress alone does not
+    }
+  }
+
+  // -- optional columns (mirror jobs_admin/admin/_columns.py) -------------------------------
+
+  function dash() {
+    return el("span", "text-muted", "\u2014");
+  }
+
+  function timeNode(iso) {
+    if (!iso) {
+      return document.createTextNode("\u2014");
+    }
+    var node = el("time", "jobs-admin-time", ago(Date.parse(iso)));
+    node.setAttribute("datetime", iso);
+    node.title = iso.replace("T", " ").slice(0, 19) + " UTC";
+    return node;
+  }
+
+  // The Python formatter jobs_admin.admin.format.relative_time, roughly: "5 min ago".
+  function ago(when) {
+    var s = Math.max(0, (serverNow() - when) / 1000);
+    if (s < 45) {
+      return "just now";
+    }
+    if (s < 3600) {
+      return Math.max(1, Math.round(s / 60)) + " min ago";
+    }
+    if (s < 86400) {
+      return Math.round(s / 3600) + " h ago";
+    }
+    return Math.round(s / 86400) + " d ago";
+  }
+
+  function count(n) {
+    return Number(n || 0).toLocaleString("en-US");
+  }
+
+  var OPTIONAL = {
+    message: function (job) {
+      if (!job.message) {
+        return dash();
+      }
+      var text = job.message.length > 80 ? job.message.slice(0, 77) + "..." : job.message;
+      var node = el("span", "jobs-admin-message", text);
+      node.title = job.message;
+      return node;
+    },
+    started_at: function (job) {
+      return timeNode(job.started_at);
+    },
+    updated_at: function (job) {
+      return timeNode(job.updated_at);
+    },
+    updated_by: function (job) {
+      return job.updated_by ? document.createTextNode(job.updated_by) : dash();
+    },
+    percent: function (job) {
+      if (!job.progress_total) {
+        return dash();
+      }
+      var handled = (job.progress_done || 0) + (job.progress_failed || 0);
+      return document.createTextNode(Math.round(Math.min(100, 100 * handled / job.progress_total)) + "%");
+    },
+    items: function (job) {
+      if (job.progress_total) {
+        return document.createTextNode(count(job.progress_done) + " of " + count(job.progress_total));
+      }
+      return job.progress_done ? document.createTextNode(count(job.progress_done)) : dash();
+    },
+    attempts: function (job) {
+      return document.createTextNode((job.attempts || 0) + " of " + (job.max_attempts || 0));
+    },
+    priority: function (job) {
+      return document.createTextNode(String(job.priority || 0));
+    },
+    worker: function (job) {
+      return job.worker ? el("span", "text-monospace small", job.worker) : dash();
+    }
+  };
+
+  function fillOptional(row, job) {
+    Object.keys(OPTIONAL).forEach(function (name) {
+      var cell = row.querySelector("td.col-" + name);
+      if (cell && Object.prototype.hasOwnProperty.call(job, name === "percent" || name === "items" ? "progress_done" : name)) {
+        cell.textContent = "";
+        cell.appendChild(OPTIONAL[name](job));
+      }
+    });
+  }
+
+  // -- rows rendered anew by the server (<view>/rows) -------------------------------------
+
+  var listBox = document.getElementById("jobs-admin-list");
+  var asking = {};
+  var askTimer = null;
+
+  function askRow(id) {
+    if (!listBox || !listBox.getAttribute("data-rows-url")) {
+      return;
+    }
+    asking[id] = true;
+    if (!askTimer) {
+      askTimer = setTimeout(fetchRows, 200);
+    }
+  }
+
+  function fetchRows() {
+    askTimer = null;
+    var ids = Object.keys(asking);
+    asking = {};
+    if (!ids.length) {
+      return;
+    }
+    var query = ids.map(function (id) {
+      return "id=" + encodeURIComponent(id);
+    });
+    query.push("url=" + encodeURIComponent(listBox.getAttribute("data-return-url") || location.pathname + location.search));
+    fetch(listBox.getAttribute("data-rows-url") + "?" + query.join("&"), { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (body) {
+        Object.keys(body.jobs || {}).forEach(function (id) {
+          var row = rows[id];
+          if (row) {
+            showServerRow(row, body.jobs[id]);
+          }
+        });
+      })
+      .catch(function () {});
+  }
+
+  // The server's HTML for a row's buttons and cells: rendered and escaped by the server for
+  // this user, like the page itself (never anything that came over the socket).
+  function fromServer(html) {
+    var doc = new DOMParser().parseFromString("<table><tr><td>" + html + "</td></tr></table>", "text/html");
+    var cell = doc.querySelector("td");
+    var frag = document.createDocumentFragment();
+    while (cell && cell.firstChild) {
+      frag.appendChild(document.importNode(cell.firstChild, true));
+      cell.removeChild(cell.firstChild);
+    }
+    return frag;
+  }
+
+  function showServerRow(row, data) {
+    var buttons = row.querySelector("td.list-buttons-column");
+    if (buttons && typeof data.actions === "string") {
+      buttons.textContent = "";
+      buttons.appendChild(fromServer(data.actions));
+    }
+    var cell = row.querySelector("td.col-status");
+    if (cell && data.cells && typeof data.cells.status === "string") {
+      cell.textContent = "";
+      cell.appendChild(fromServer(data.cells.status));
+    }
+    if (window.jobsAdmin && window.jobsAdmin.localTimes) {
+      window.jobsAdmin.localTimes(row);
     }
   }
 
@@ -412,6 +583,12 @@
       }
     });
     terms = (params.get("search") || "").split(/\s+/).filter(Boolean).slice(0, 8);
+    // The default created-at range (JOBS_ADMIN_DEFAULT_RANGE), in force when the URL picks none.
+    var box = document.getElementById("jobs-admin-list");
+    var within = box && box.getAttribute("data-default-range");
+    if (within && !filters.within.length && !filters.between.length) {
+      filters.within.push(within);
+    }
   }
 
   function matchesTerm(job, term) {
@@ -459,7 +636,11 @@
       return true;
     }
     return (
-      all(filters.status, function (v) { return job.status === v; }) &&
+      all(filters.status, function (v) {
+        // "running:Building pages": the running jobs in that phase.
+        var at = v.indexOf(":");
+        return at === -1 ? job.status === v : job.status === v.slice(0, at) && job.phase === v.slice(at + 1);
+      }) &&
       all(filters.type, function (v) { return job.type === v; }) &&
       all(filters.created_by, function (v) { return job.created_by === v; }) &&
       all(filters.within, function (v) { return createdWithin(job, v); }) &&
@@ -501,6 +682,15 @@
     node.setAttribute("role", "status");
     var link = el("a", "alert-link");
     link.href = location.href;
+    link.addEventListener("click", function (event) {
+      // Reload the table in place (jobs_admin_list.js) rather than the whole page.
+      if (window.jobsAdmin && window.jobsAdmin.refresh) {
+        event.preventDefault();
+        newJobs = {};
+        outdated = false;
+        window.jobsAdmin.refresh();
+      }
+    });
     node.appendChild(link);
     var table = document.querySelector("table.model-list");
     var anchor = table ? table.closest(".table-responsive") || table : null;
@@ -672,7 +862,8 @@
 
   // -- start --------------------------------------------------------------------------------
 
-  if (cfg.page === "list") {
+  function scanRows() {
+    rows = {};
     var links = document.querySelectorAll("[data-jobs-admin-job]");
     for (var i = 0; i < links.length; i++) {
       var id = Number(links[i].getAttribute("data-jobs-admin-job"));
@@ -683,6 +874,12 @@
         known[id] = status ? status.getAttribute("data-status") : undefined;
       }
     }
+  }
+
+  if (cfg.page === "list") {
+    scanRows();
+    // The Refresh button swapped the table in: its rows are new nodes.
+    document.addEventListener("jobs-admin:refreshed", scanRows);
   } else {
     var badge = document.querySelector(".jobs-admin-detail h2 .jobs-admin-status");
     if (badge && cfg.job) {

@@ -1,0 +1,326 @@
+/* jobs_admin: the job list's tools. No framework, no CDN.
+ *
+ * - Refresh: re-reads this very URL (same filters, search, sort and page) and swaps in the KPI
+ *   tiles, the chips, the table and its pager; it works whether or not the live socket is up.
+ * - Filters: hides or shows the filter and search controls (remembered per browser); hidden,
+ *   the active filters stay as removable chips.
+ * - Columns: shows or hides the optional columns (remembered per browser); a column that leaves
+ *   no room at this width is dropped first, optional columns only.
+ * - Rows: a click anywhere on a row (not on its buttons, links or checkbox) opens the job; so
+ *   does Enter on a focused row.
+ * - "Clear old jobs": says how many jobs it would delete before you confirm.
+ *
+ * HTML is only taken from this page's own URL (a same-origin page the server rendered and
+ * escaped, parsed with DOMParser, which runs no script) and from <view>/rows (likewise).
+ */
+(function () {
+  "use strict";
+  var list = document.getElementById("jobs-admin-list");
+  if (!list) {
+    return;
+  }
+  var COLUMNS_KEY = "jobs_admin.columns";
+  var FILTERS_KEY = "jobs_admin.filters";
+  var optional = JSON.parse(list.getAttribute("data-optional") || "[]");
+  var defaults = JSON.parse(list.getAttribute("data-default-columns") || "[]");
+  var toolbar = document.querySelector(".jobs-admin-toolbar");
+  if (toolbar) {
+    toolbar.classList.remove("d-none");
+  }
+
+  function store(key, value) {
+    try {
+      if (value === null) {
+        localStorage.removeItem(key);
+      } else {
+        localStorage.setItem(key, value);
+      }
+    } catch (e) {}
+  }
+
+  // -- the filter bar -----------------------------------------------------------------------
+
+  var toggle = document.getElementById("jobs-admin-filters-toggle");
+
+  function showFilterState() {
+    var collapsed = list.classList.contains("jobs-admin-filters-collapsed");
+    if (toggle) {
+      toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
+      toggle.classList.toggle("active", collapsed);
+      toggle.title = collapsed ? "Show the filter and search controls" : "Hide the filter and search controls";
+      toggle.querySelector(".jobs-admin-filters-label").textContent = collapsed ? "Show filters" : "Hide filters";
+    }
+  }
+
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var collapsed = list.classList.toggle("jobs-admin-filters-collapsed");
+      store(FILTERS_KEY, collapsed ? "collapsed" : "expanded");
+      showFilterState();
+      fit();
+    });
+  }
+  showFilterState();
+
+  // -- optional columns ---------------------------------------------------------------------
+
+  var choices = document.querySelectorAll(".jobs-admin-columns-menu input[data-column]");
+
+  function shown(column) {
+    return list.classList.contains("jobs-admin-show-" + column);
+  }
+
+  function showColumns(columns) {
+    optional.forEach(function (c) {
+      list.classList.toggle("jobs-admin-show-" + c, columns.indexOf(c) !== -1);
+    });
+    for (var i = 0; i < choices.length; i++) {
+      choices[i].checked = shown(choices[i].getAttribute("data-column"));
+    }
+    fit();
+  }
+
+  for (var i = 0; i < choices.length; i++) {
+    choices[i].checked = shown(choices[i].getAttribute("data-column"));
+    choices[i].addEventListener("change", function () {
+      var columns = optional.filter(function (c) {
+        var box = document.querySelector('.jobs-admin-columns-menu input[data-column="' + c + '"]');
+        return box && box.checked;
+      });
+      store(COLUMNS_KEY, JSON.stringify(columns));
+      showColumns(columns);
+    });
+  }
+  var reset = document.getElementById("jobs-admin-columns-reset");
+  if (reset) {
+    reset.addEventListener("click", function () {
+      store(COLUMNS_KEY, null);
+      showColumns(defaults);
+    });
+  }
+  // The menu stays open while boxes are ticked.
+  var menu = document.querySelector(".jobs-admin-columns-menu");
+  if (menu) {
+    menu.addEventListener("click", function (event) {
+      event.stopPropagation();
+    });
+  }
+
+  // Drop chosen optional columns, the last first, while the table is wider than its box: the
+  // default columns never scroll sideways because of an optional one.
+  function fit() {
+    var box = list.querySelector(".table-responsive");
+    optional.forEach(function (c) {
+      list.classList.remove("jobs-admin-noroom-" + c);
+    });
+    if (box) {
+      var visible = optional.filter(shown);
+      while (visible.length && box.scrollWidth > box.clientWidth + 1) {
+        list.classList.add("jobs-admin-noroom-" + visible.pop());
+      }
+    }
+    for (var i = 0; i < choices.length; i++) {
+      var c = choices[i].getAttribute("data-column");
+      var note = choices[i].parentNode.querySelector(".jobs-admin-no-room");
+      if (note) {
+        note.classList.toggle("d-none", !list.classList.contains("jobs-admin-noroom-" + c));
+      }
+    }
+  }
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(fit, 150);
+  });
+
+  // -- rows open their job ------------------------------------------------------------------
+
+  var SKIP = "a, button, input, select, textarea, label, form, .dropdown-menu";
+
+  function jobLink(row) {
+    return row.querySelector("a[data-jobs-admin-job]");
+  }
+
+  function prepareRows(root) {
+    var rows = root.querySelectorAll("table.model-list tbody tr");
+    for (var i = 0; i < rows.length; i++) {
+      var link = jobLink(rows[i]);
+      if (link && !rows[i].hasAttribute("tabindex")) {
+        rows[i].tabIndex = 0;
+        rows[i].classList.add("jobs-admin-row-link");
+        rows[i].setAttribute("aria-label", "Job " + link.textContent + ": press Enter to open");
+      }
+    }
+  }
+
+  function open(row, event) {
+    var link = jobLink(row);
+    if (!link) {
+      return;
+    }
+    if (event && (event.ctrlKey || event.metaKey || event.shiftKey || event.button === 1)) {
+      window.open(link.href, "_blank");
+    } else {
+      window.location.href = link.href;
+    }
+  }
+
+  list.addEventListener("click", function (event) {
+    var row = event.target.closest("tr.jobs-admin-row-link");
+    if (!row || event.target.closest(SKIP)) {
+      return;
+    }
+    var selection = window.getSelection && window.getSelection();
+    if (selection && String(selection).length) {
+      return; // the user was selecting text
+    }
+    open(row, event);
+  });
+  list.addEventListener("keydown", function (event) {
+    var row = event.target;
+    if (event.key === "Enter" && row.matches && row.matches("tr.jobs-admin-row-link")) {
+      event.preventDefault();
+      open(row, event);
+    }
+  });
+  prepareRows(list);
+
+  // -- refresh ------------------------------------------------------------------------------
+
+  var refreshButton = document.getElementById("jobs-admin-refresh");
+  var refreshing = false;
+  var PARTS = [".jobs-admin-kpis", ".jobs-admin-chips", ".jobs-admin-presets", ".table-responsive", ".pagination"];
+
+  function swap(doc, selector) {
+    var old = list.querySelector(selector);
+    var fresh = doc.querySelector("#jobs-admin-list " + selector);
+    if (old && fresh) {
+      old.replaceWith(document.importNode(fresh, true));
+    } else if (old && !fresh && selector === ".pagination") {
+      old.parentNode.removeChild(old);
+    }
+  }
+
+  function refresh() {
+    if (refreshing) {
+      return;
+    }
+    refreshing = true;
+    if (refreshButton) {
+      refreshButton.disabled = true;
+      refreshButton.classList.add("jobs-admin-busy");
+    }
+    fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok || response.redirected) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        if (!doc.getElementById("jobs-admin-list")) {
+          throw new Error("not the list");
+        }
+        PARTS.forEach(function (selector) {
+          swap(doc, selector);
+        });
+        // The tab's count: "List (42)".
+        var tab = document.querySelector(".nav-tabs .nav-link.active");
+        var freshTab = doc.querySelector(".nav-tabs .nav-link.active");
+        if (tab && freshTab) {
+          tab.textContent = freshTab.textContent;
+        }
+        var bar = document.getElementById("jobs-admin-new-jobs");
+        if (bar) {
+          bar.parentNode.removeChild(bar);
+        }
+        prepareRows(list);
+        if (window.jobsAdmin && window.jobsAdmin.localTimes) {
+          window.jobsAdmin.localTimes(list);
+        }
+        fit();
+        if (refreshButton) {
+          refreshButton.title = "Reload the tiles and the table (keeps the filters)";
+          refreshButton.classList.remove("btn-outline-danger");
+        }
+        document.dispatchEvent(new CustomEvent("jobs-admin:refreshed"));
+      })
+      .catch(function () {
+        if (refreshButton) {
+          refreshButton.title = "The list could not be reloaded; try again";
+          refreshButton.classList.add("btn-outline-danger");
+        }
+      })
+      .then(function () {
+        refreshing = false;
+        if (refreshButton) {
+          refreshButton.disabled = false;
+          refreshButton.classList.remove("jobs-admin-busy");
+        }
+      });
+  }
+
+  if (refreshButton) {
+    refreshButton.addEventListener("click", refresh);
+  }
+  window.jobsAdmin = window.jobsAdmin || {};
+  window.jobsAdmin.refresh = refresh;
+
+  // -- "Clear old jobs": how many it would delete -------------------------------------------
+
+  var pruneCount = document.getElementById("jobs-admin-prune-count");
+  var pruneDays = document.getElementById("jobs-admin-prune-days");
+  var pruneSubmit = document.getElementById("jobs-admin-prune-submit");
+  var counting = null;
+  var asked = 0;
+
+  function countPrunable() {
+    var days = pruneDays.value;
+    var ask = ++asked;
+    if (!/^\d{1,5}$/.test(days)) {
+      pruneCount.textContent = "Enter a number of days.";
+      pruneSubmit.disabled = true;
+      return;
+    }
+    pruneCount.textContent = "Counting the jobs it would delete\u2026";
+    fetch(pruneCount.getAttribute("data-url") + "?days=" + encodeURIComponent(days), { credentials: "same-origin" })
+      .then(function (response) {
+        return response.json().then(function (body) {
+          return { ok: response.ok, body: body };
+        });
+      })
+      .then(function (answer) {
+        if (ask !== asked) {
+          return; // a later count is on its way
+        }
+        if (!answer.ok) {
+          pruneCount.textContent = answer.body.error || "Could not count the jobs.";
+          pruneSubmit.disabled = true;
+          return;
+        }
+        var n = answer.body.count;
+        pruneCount.textContent = n
+          ? n.toLocaleString("en-US") + (n === 1 ? " finished job" : " finished jobs") + " finished more than " + answer.body.days + (answer.body.days === 1 ? " day" : " days") + " ago will be deleted."
+          : "No finished job is that old: nothing would be deleted.";
+        pruneCount.setAttribute("data-count", String(n));
+        pruneSubmit.disabled = !n;
+      })
+      .catch(function () {
+        if (ask === asked) {
+          pruneCount.textContent = "Could not count the jobs; you can still clear them.";
+          pruneSubmit.disabled = false;
+        }
+      });
+  }
+
+  if (pruneCount && pruneDays && pruneSubmit && window.jQuery) {
+    window.jQuery("#jobs-admin-prune").on("show.bs.modal", countPrunable);
+    pruneDays.addEventListener("input", function () {
+      clearTimeout(counting);
+      counting = setTimeout(countPrunable, 250);
+    });
+  }
+
+  fit();
+})();
