@@ -124,6 +124,14 @@ def test_browser_columns_menu_shows_hides_and_remembers_optional_columns(
     expect(message).to_have_text("Row 45")
     expect(items).to_have_text("45 of 100")
     expect(page.locator("table.model-list th.col-items")).to_be_visible()
+    # The live updates fill them as the job moves on.
+    expect(page.locator("#jobs-admin-live")).to_have_attribute("data-state", "live")
+    with db.engine.begin() as conn:
+        jobs.store.progress(
+            conn, job_id, GHOST, {"progress_done": 60, "message": "Row 60 <of> 100"}
+        )
+    expect(items).to_have_text("60 of 100")
+    expect(message).to_have_text("Row 60 <of> 100")
     # Remembered per browser: another page load shows them, and the boxes are ticked.
     ui.go("/admin/jobs/?sort=1")
     expect(message).to_be_visible()
