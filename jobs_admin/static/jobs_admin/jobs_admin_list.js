@@ -8,6 +8,9 @@
  *   no room at this width is dropped first, optional columns only.
  * - Rows: a click anywhere on a row (not on its buttons, links or checkbox) opens the job; so
  *   does Enter on a focused row.
+ * - Live changes (from jobs_admin_live.js): fills the optional columns of a changed row, and
+ *   after a change of status asks <view>/rows for its buttons as the server renders them for
+ *   this user (the page never decides which actions are allowed).
  * - "Clear old jobs": says how many jobs it would delete before you confirm.
  *
  * HTML is only taken from this page's own URL (a same-origin page the server rendered and
@@ -26,6 +29,17 @@
   var toolbar = document.querySelector(".jobs-admin-toolbar");
   if (toolbar) {
     toolbar.classList.remove("d-none");
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
   }
 
   function store(key, value) {
@@ -266,6 +280,184 @@
   }
   window.jobsAdmin = window.jobsAdmin || {};
   window.jobsAdmin.refresh = refresh;
+
+  // -- live changes of a row: optional columns (mirror admin/_columns.py), server buttons ----
+
+  function dash() {
+    return el("span", "text-muted", "\u2014");
+  }
+
+  function timeNode(iso) {
+    if (!iso) {
+      return document.createTextNode("\u2014");
+    }
+    var node = el("time", "jobs-admin-time", ago(Date.parse(iso)));
+    node.setAttribute("datetime", iso);
+    node.title = iso.replace("T", " ").slice(0, 19) + " UTC";
+    return node;
+  }
+
+  // The Python formatter jobs_admin.admin.format.relative_time, roughly: "5 min ago".
+  function ago(when) {
+    var s = Math.max(0, (clock() - when) / 1000);
+    if (s < 45) {
+      return "just now";
+    }
+    if (s < 3600) {
+      return Math.max(1, Math.round(s / 60)) + " min ago";
+    }
+    if (s < 86400) {
+      return Math.round(s / 3600) + " h ago";
+    }
+    return Math.round(s / 86400) + " d ago";
+  }
+
+  function count(n) {
+    return Number(n || 0).toLocaleString("en-US");
+  }
+
+  var OPTIONAL = {
+    message: function (job) {
+      if (!job.message) {
+        return dash();
+      }
+      var text = job.message.length > 80 ? job.message.slice(0, 77) + "..." : job.message;
+      var node = el("span", "jobs-admin-message", text);
+      node.title = job.message;
+      return node;
+    },
+    started_at: function (job) {
+      return timeNode(job.started_at);
+    },
+    updated_at: function (job) {
+      return timeNode(job.updated_at);
+    },
+    updated_by: function (job) {
+      return job.updated_by ? document.createTextNode(job.updated_by) : dash();
+    },
+    percent: function (job) {
+      if (!job.progress_total) {
+        return dash();
+      }
+      var handled = (job.progress_done || 0) + (job.progress_failed || 0);
+      return document.createTextNode(Math.round(Math.min(100, 100 * handled / job.progress_total)) + "%");
+    },
+    items: function (job) {
+      if (job.progress_total) {
+        return document.createTextNode(count(job.progress_done) + " of " + count(job.progress_total));
+      }
+      return job.progress_done ? document.createTextNode(count(job.progress_done)) : dash();
+    },
+    attempts: function (job) {
+      return document.createTextNode((job.attempts || 0) + " of " + (job.max_attempts || 0));
+    },
+    priority: function (job) {
+      return document.createTextNode(String(job.priority || 0));
+    },
+    worker: function (job) {
+      return job.worker ? el("span", "text-monospace small", job.worker) : dash();
+    }
+  };
+
+  function fillOptional(row, job) {
+    // Mirrors the cells of the optional columns that the server renders.
+    Object.keys(OPTIONAL).forEach(function (name) {
+      var cell = row.querySelector("td.col-" + name);
+      if (cell && Object.prototype.hasOwnProperty.call(job, name === "percent" || name === "items" ? "progress_done" : name)) {
+        cell.textContent = "";
+        cell.appendChild(OPTIONAL[name](job));
+      }
+    });
+  }
+
+  // -- rows rendered anew by the server (<view>/rows) -------------------------------------
+
+  var listBox = list;
+  var asking = {};
+  var askTimer = null;
+
+  function askRow(id) {
+    if (!listBox || !listBox.getAttribute("data-rows-url")) {
+      return;
+    }
+    asking[id] = true;
+    if (!askTimer) {
+      askTimer = setTimeout(fetchRows, 200);
+    }
+  }
+
+  function fetchRows() {
+    askTimer = null;
+    var ids = Object.keys(asking);
+    asking = {};
+    if (!ids.length) {
+      return;
+    }
+    var query = ids.map(function (id) {
+      return "id=" + encodeURIComponent(id);
+    });
+    query.push("url=" + encodeURIComponent(listBox.getAttribute("data-return-url") || location.pathname + location.search));
+    fetch(listBox.getAttribute("data-rows-url") + "?" + query.join("&"), { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (body) {
+        Object.keys(body.jobs || {}).forEach(function (id) {
+          var link = list.querySelector('a[data-jobs-admin-job="' + Number(id) + '"]');
+          var row = link && link.closest("tr");
+          if (row) {
+            showServerRow(row, body.jobs[id]);
+          }
+        });
+      })
+      .catch(function () {});
+  }
+
+  // The server's HTML for a row's buttons and cells: rendered and escaped by the server for
+  // this user, like the page itself (never anything that came over the socket).
+  function fromServer(html) {
+    var doc = new DOMParser().parseFromString("<table><tr><td>" + html + "</td></tr></table>", "text/html");
+    var cell = doc.querySelector("td");
+    var frag = document.createDocumentFragment();
+    while (cell && cell.firstChild) {
+      frag.appendChild(document.importNode(cell.firstChild, true));
+      cell.removeChild(cell.firstChild);
+    }
+    return frag;
+  }
+
+  function showServerRow(row, data) {
+    var buttons = row.querySelector("td.list-buttons-column");
+    if (buttons && typeof data.actions === "string") {
+      buttons.textContent = "";
+      buttons.appendChild(fromServer(data.actions));
+    }
+    var cell = row.querySelector("td.col-status");
+    if (cell && data.cells && typeof data.cells.status === "string") {
+      cell.textContent = "";
+      cell.appendChild(fromServer(data.cells.status));
+    }
+    if (window.jobsAdmin && window.jobsAdmin.localTimes) {
+      window.jobsAdmin.localTimes(row);
+    }
+  }
+
+  // Called by jobs_admin_live.js for each changed job that has a row on this page.
+  var clock = Date.now;
+  window.jobsAdmin = window.jobsAdmin || {};
+  window.jobsAdmin.updateRow = function (row, job, changed, serverNow) {
+    clock = serverNow || Date.now;
+    fillOptional(row, job);
+    var before = row.getAttribute("data-jobs-admin-result");
+    var result = job.has_result ? "1" : "0";
+    row.setAttribute("data-jobs-admin-result", result);
+    if (changed || (before !== null && before !== result)) {
+      askRow(job.id);
+    }
+  };
 
   // -- "Clear old jobs": how many it would delete -------------------------------------------
 
