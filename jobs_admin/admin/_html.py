@@ -12,10 +12,12 @@ Every value from a job goes through :func:`markupsafe.escape`, as ``{{ }}`` did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_admin.babel import gettext
+from flask_admin.model import BaseModelView
 from jinja2 import pass_context
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
@@ -165,6 +167,7 @@ class ListRows:
         self.select_title = str(escape(gettext("Select record")))
         # Flask-Admin's cell: ``<td class="col-{{ c }}">{{ get_value(row, c) }}</td>``.
         self.columns = [(c, f'<td class="col-{escape(c)}">') for c, _name in view._list_columns]
+        self.values = {c: self._value_of(c) for c, _td in self.columns}
 
         def details(n: str) -> str:
             return str(escape(view.get_url(".details_view", id=int(n), url=return_url)))
@@ -195,8 +198,24 @@ class ListRows:
 
     def cells(self, job: Any) -> dict[str, str]:
         """Each column's cell content of ``job``, outside a template (the row refresh)."""
-        value = self.view.get_list_value
-        return {c: str(escape(value(self, job, c))) for c, _td in self.columns}
+        return {c: str(escape(self.values[c](self, job, c))) for c, _td in self.columns}
+
+    def _value_of(self, column: str) -> Callable[[Any, Any, str], Any]:
+        """How a cell's value is got: ``get_list_value`` (what Flask-Admin's template calls),
+        or, when that would only call the column's formatter, the formatter itself (a page of
+        250 rows of 17 columns makes 4,250 such calls)."""
+        view = self.view
+        formatter = view.column_formatters.get(column)
+        plain = (
+            formatter is not None
+            and type(view).get_list_value is BaseModelView.get_list_value
+            and not view._column_choices_map.get(column)
+            # A Markup value (what the formatters return) is a str: only a str formatter applies.
+            and not any(issubclass(Markup, t) for t in view.column_type_formatters)
+        )
+        if plain:
+            return lambda context, job, name: formatter(view, context, job, name)
+        return view.get_list_value
 
     @pass_context
     def row(self, context: Any, job: Any, bulk: Any) -> Markup:
@@ -212,8 +231,8 @@ class ListRows:
         if self.view.column_display_actions:
             html.append(f'<td class="list-buttons-column">\n  {self.actions(job)}\n  </td>')
         # The cells: ``get_list_value``, so the view's ``column_formatters``, of each column.
-        value = self.view.get_list_value
-        html.extend(f"{td}{escape(value(context, job, c))}</td>" for c, td in self.columns)
+        values = self.values
+        html.extend(f"{td}{escape(values[c](context, job, c))}</td>" for c, td in self.columns)
         return Markup("\n  ".join(html))
 
     def actions(self, job: Any) -> str:
