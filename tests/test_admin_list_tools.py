@@ -537,3 +537,19 @@ def test_running_phases_look_at_a_bounded_number_of_jobs(
         sa.event.remove(db.engine, "before_cursor_execute", record)
     (sql,) = statements
     assert "LIMIT" in sql.upper() and "DISTINCT" in sql.upper()
+
+
+def test_range_buttons_replace_a_custom_range_and_keep_the_other_filters(
+    app: Any, client: Any, auth: Any, jobs: Any
+) -> None:
+    add(jobs)
+    auth.login("admin")
+    html = page(client, "flt0_created_between=2026-01-01+to+2026-01-31&flt1_type_equals=test.noop")
+    buttons = {
+        label: query_of(html_lib.unescape(href))
+        for href, label in re.findall(r'data-range="\w+"\s*href="([^"]*)"[^>]*>([^<]+)<', html)
+    }
+    assert buttons["Last 7 days"] == {"flt1_type_equals": "test.noop"}
+    assert buttons["All"] == {"flt1_type_equals": "test.noop", "flt2_created_within": "all"}
+    # No preset is highlighted while a custom range is in force.
+    assert not re.search(r'active" data-range=', html)

@@ -85,13 +85,10 @@ class FilterBarMixin(ViewBase):
         return self.default_range()
 
     def range_url(self, value: str) -> str:
-        """The list with the preset ``value`` (the default preset: no range in the URL)."""
-        url: str = self.filter_url(
-            "created_within", None if value == self.default_range() else value
-        )
-        if value != self.default_range():
-            return url
-        # Picking a preset drops a custom range too.
+        """The list with the preset ``value`` (the default preset: no range in the URL); a
+        custom from/to range gives way to it."""
+        default = value == self.default_range()
+        url: str = self.filter_url("created_within", None if default else value)
         return self._without(url, "created_between")
 
     # -- the status filter's phases ----------------------------------------------------------
