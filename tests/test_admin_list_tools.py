@@ -553,3 +553,8 @@ def test_range_buttons_replace_a_custom_range_and_keep_the_other_filters(
     assert buttons["All"] == {"flt1_type_equals": "test.noop", "flt2_created_within": "all"}
     # No preset is highlighted while a custom range is in force.
     assert not re.search(r'active" data-range=', html)
+
+
+def test_init_app_refuses_an_unknown_default_range(make_app: Any) -> None:
+    with pytest.raises(ValueError, match=r"JOBS_ADMIN_DEFAULT_RANGE must be one of .*'weekly'"):
+        make_app(JOBS_ADMIN_DEFAULT_RANGE="weekly")
