@@ -99,8 +99,10 @@ class FilterBarMixin(ViewBase):
         phases = self.jobs.store.running_phases(self.jobs.db.session, condition)
         return [(phase_value(p), phase_label(p)) for p in phases]
 
-    # Overrides a Flask-Admin method, as read in Flask-Admin 2.2.1: its groups are made once,
-    # at start; the status group gains this request's running phases.
+    # Overrides a private Flask-Admin method, as read in Flask-Admin 2.2.1
+    # (tests/test_flask_admin_private.py fails when its signature or source changes): its
+    # groups are made once, at start (each item a dict with "arg" and "options"); the status
+    # group gains this request's running phases.
     def _get_filter_groups(self) -> Any:
         groups = super()._get_filter_groups()
         if not groups:

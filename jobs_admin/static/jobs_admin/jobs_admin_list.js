@@ -161,8 +161,8 @@
       var link = jobLink(rows[i]);
       if (link && !rows[i].hasAttribute("tabindex")) {
         rows[i].tabIndex = 0;
+        // Focusable so that Enter opens it; its cells stay what a screen reader reads.
         rows[i].classList.add("jobs-admin-row-link");
-        rows[i].setAttribute("aria-label", "Job " + link.textContent + ": press Enter to open");
       }
     }
   }
