@@ -57,6 +57,15 @@ def test_browser_refresh_reloads_tiles_and_table_in_place_with_the_socket_down(
     expect(page.locator('[data-count="total"]')).to_have_text("3")
     expect(page.locator(".nav-tabs .nav-link.active")).to_have_text("List (2)")
     assert page.url == url and same_page(page)
+    # Ticks survive on the rows still listed, and "select all" reaches the new rows.
+    page.check(f'input.action-checkbox[value="{old}"]')
+    page.evaluate("document.querySelector('table.model-list tbody').dataset.before = '1'")
+    page.click("#jobs-admin-refresh")
+    expect(page.locator("table.model-list tbody[data-before]")).to_have_count(0)
+    expect(page.locator(f'input.action-checkbox[value="{old}"]')).to_be_checked()
+    expect(page.locator(f'input.action-checkbox[value="{new}"]')).not_to_be_checked()
+    page.check("input.action-rowtoggle")
+    expect(page.locator("input.action-checkbox:checked")).to_have_count(2)
     # The new rows open their job like the old ones.
     page.locator(f'tr:has(a[data-jobs-admin-job="{new}"]) td.col-status').click()
     page.wait_for_url(re.compile(rf"/details/\?id={new}&"))

@@ -203,7 +203,8 @@
 
   var refreshButton = document.getElementById("jobs-admin-refresh");
   var refreshing = false;
-  var PARTS = [".jobs-admin-kpis", ".jobs-admin-chips", ".jobs-admin-presets", ".table-responsive", ".pagination"];
+  // The table's body only: its header keeps the handlers Flask-Admin bound to it (select all).
+  var PARTS = [".jobs-admin-kpis", ".jobs-admin-chips", ".jobs-admin-presets", "table.model-list > tbody", ".pagination"];
 
   function swap(doc, selector) {
     var old = list.querySelector(selector);
@@ -212,8 +213,34 @@
       old.replaceWith(document.importNode(fresh, true));
     } else if (old && !fresh && selector === ".pagination") {
       old.parentNode.removeChild(old);
+    } else if (!old && fresh && selector === ".pagination") {
+      var table = list.querySelector(".table-responsive");
+      if (table) {
+        table.parentNode.insertBefore(document.importNode(fresh, true), table.nextSibling);
+      }
     }
   }
+
+  function ticked() {
+    var boxes = list.querySelectorAll("input.action-checkbox:checked");
+    var ids = {};
+    for (var i = 0; i < boxes.length; i++) {
+      ids[boxes[i].value] = true;
+    }
+    return ids;
+  }
+
+  // Flask-Admin binds "select all"'s state to the rows present at load: follow new rows too.
+  list.addEventListener("change", function (event) {
+    if (!event.target.matches || !event.target.matches("input.action-checkbox")) {
+      return;
+    }
+    var all = list.querySelectorAll("input.action-checkbox");
+    var toggle = list.querySelector("input.action-rowtoggle");
+    if (toggle) {
+      toggle.checked = all.length > 0 && list.querySelectorAll("input.action-checkbox:checked").length === all.length;
+    }
+  });
 
   function refresh() {
     if (refreshing) {
@@ -236,9 +263,15 @@
         if (!doc.getElementById("jobs-admin-list")) {
           throw new Error("not the list");
         }
+        var keep = ticked();
         PARTS.forEach(function (selector) {
           swap(doc, selector);
         });
+        // The rows still listed keep their tick.
+        var boxes = list.querySelectorAll("input.action-checkbox");
+        for (var i = 0; i < boxes.length; i++) {
+          boxes[i].checked = !!keep[boxes[i].value];
+        }
         // The tab's count: "List (42)".
         var tab = document.querySelector(".nav-tabs .nav-link.active");
         var freshTab = doc.querySelector(".nav-tabs .nav-link.active");
