@@ -219,7 +219,7 @@ def test_browser_row_buttons_follow_the_jobs_live_changes(
     assert same_page(page)
 
 
-def test_browser_the_stop_dialog_says_what_happens_to_a_running_job(
+def test_browser_the_stop_dialog_says_what_happens_to_a_running_job_on_list_and_detail(
     ui: Any, make_job: Any, probe: Any
 ) -> None:
     running = make_job("running")
@@ -234,7 +234,10 @@ def test_browser_the_stop_dialog_says_what_happens_to_a_running_job(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert probe.job(running)["cancel_requested"] in (False, 0)
-    page.click(f'button[aria-label="Cancel job {running}"]')
+    # The detail page asks the same way.
+    ui.go(f"/admin/jobs/details/?id={running}")
+    page.click(".jobs-admin-detail-actions button:has-text('Cancel')")
+    expect(dialog.locator(".modal-title")).to_have_text(f"Stop job #{running}?")
     with page.expect_navigation():
         dialog.locator("button:has-text('Stop job')").click()
     assert probe.job(running)["cancel_requested"] in (True, 1)
