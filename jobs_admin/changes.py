@@ -66,6 +66,10 @@ COLUMNS = (
     "started_at",
     "finished_at",
     "updated_at",
+    # The list's optional columns.
+    "updated_by",
+    "priority",
+    "worker",
 )
 
 #: Characters of a job's error a change carries (the list shows it as a tooltip).
@@ -197,6 +201,8 @@ def read(
     """
     columns: list[Any] = [jobs.c[name] for name in COLUMNS]
     columns.append(sa.func.substr(jobs.c.error, 1, ERROR_CHARS).label("error"))
+    # Whether the job has a result file (its row offers a download), not the file's path.
+    columns.append(jobs.c.result_file.is_not(None).label("has_result"))
     kind, _, value = since.partition(":")
     if kind == "p":
         xmin = int(value.split(":", 1)[0])
@@ -248,6 +254,7 @@ def read(
 
 def _job(row: Any) -> dict[str, Any]:
     job = {name: row[name] for name in (*COLUMNS, "error")}
+    job["has_result"] = bool(row["has_result"])
     job["change_seq"] = row["change_seq"]
     for name in ("created_at", "started_at", "finished_at", "updated_at"):
         if job[name] is not None:

@@ -79,6 +79,11 @@ RESULTS_DIR = "jobs_results"
 #: Rows per page of the admin's job list.
 PAGE_SIZE = 25
 
+#: The job list's created-at range when the URL picks none: ``"today"`` (since midnight UTC),
+#: ``"7d"``, ``"30d"`` or ``"all"``. A range the user picks (``"All"`` too) overrides it; the
+#: KPI tiles count every job whatever the range.
+DEFAULT_RANGE = "7d"
+
 #: Seconds between reads of the live change feed (one feed per process, whatever the number of
 #: browsers; it reads only while websockets are open, and at once on a commit: this process's,
 #: PostgreSQL NOTIFY, or a change of SQLite's PRAGMA data_version).
@@ -111,6 +116,10 @@ PROGRESS_INTERVAL = 0.5
 MAX_LOG_LINES = 10000
 
 
+#: The values :data:`DEFAULT_RANGE` may take (the list's date-range presets).
+RANGES = ("today", "7d", "30d", "all")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The ``JOBS_ADMIN_*`` settings of one app, read once by ``init_app``."""
@@ -131,6 +140,7 @@ class Settings:
     max_exports: int
     results_dir: Path
     page_size: int
+    default_range: str
     live_interval: float
     progress_interval: float
     live_origins: tuple[str, ...]
@@ -153,6 +163,11 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         values[field.name] = config.get(f"JOBS_ADMIN_{key}", globals()[key])
     if values["worker"] not in ("embedded", "off"):
         raise ValueError(f"JOBS_ADMIN_WORKER must be 'embedded' or 'off', not {values['worker']!r}")
+    if values["default_range"] not in RANGES:
+        raise ValueError(
+            f"JOBS_ADMIN_DEFAULT_RANGE must be one of {', '.join(map(repr, RANGES))},"
+            f" not {values['default_range']!r}"
+        )
     if values["prune_batch"] is not None:
         values["prune_batch"] = int(values["prune_batch"])
         if values["prune_batch"] < 1:

@@ -42,6 +42,7 @@ class JobsAdmin(JobsAPI):
     ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
     ``JOBS_ADMIN_SQLITE_WRITE_QUEUE``, ``JOBS_ADMIN_MAX_PARAMS_BYTES``,
     ``JOBS_ADMIN_MAX_EXPORTS``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
+    ``JOBS_ADMIN_DEFAULT_RANGE``,
     ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``, ``JOBS_ADMIN_LIVE_ORIGINS``,
     ``JOBS_ADMIN_MAX_LOG_LINES``, ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER``,
     ``JOBS_ADMIN_LIVE_MAX_SOCKETS``, ``JOBS_ADMIN_LIVE_RECHECK``.
@@ -50,6 +51,9 @@ class JobsAdmin(JobsAPI):
     :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.
     :param admin: the host's ``flask_admin.Admin``; its panel gets the Jobs views.
     :param category: the admin menu category of the Jobs views (``None``: top level).
+    :param view_class: the Jobs view's class: a subclass of
+        :class:`jobs_admin.admin.views.JobView` with the host's declarations
+        (``column_optional_default``, ...); ``None``: ``JobView`` itself.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class JobsAdmin(JobsAPI):
         db: Any,
         admin: Any = None,
         category: str | None = None,
+        view_class: type | None = None,
     ) -> None:
         self.db = db
         self.models: Models = define_models(db)
@@ -69,6 +74,7 @@ class JobsAdmin(JobsAPI):
         self.registry = Registry()
         register_builtins(self.registry)
         self.category = category
+        self.view_class = view_class
         self._admin = admin
         #: The host's permission, identity, current-user and visibility hooks.
         self.access = permissions.Access(self.Job)

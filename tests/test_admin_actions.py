@@ -472,7 +472,8 @@ def test_retry_failed_items_creates_a_linked_job_over_the_failed_items(
     auth.login("operator")
     detail = client.get(f"/admin/jobs/details/?id={partial}").get_data(as_text=True)
     form = forms(detail)[f"/admin/jobs/{partial}/retry-items"]
-    assert "Retry failed items" in detail
+    # Each retry says what it reruns (6 items, 3 of them failed).
+    assert "Retry all 6 items" in detail and "Retry the 3 failed items" in detail
     client.post(f"/admin/jobs/{partial}/retry-items", data=form)
     new = [j for j in probe.jobs() if j["id"] != partial]
     assert len(new) == 1

@@ -61,6 +61,7 @@ def ids(rows: list[dict[str, str]]) -> list[int]:
 # -- tests -----------------------------------------------------------------------------------
 
 
+@pytest.mark.app_config(JOBS_ADMIN_DEFAULT_RANGE="all")  # jobs of every age
 def test_export_columns_values_and_headers(
     app: Any, client: Any, auth: Any, jobs: Any, probe: Any
 ) -> None:
@@ -190,6 +191,7 @@ def test_export_clamps_a_negative_duration_to_zero(
     assert row["Started"] == "2026-03-04T05:06:07+00:00"
 
 
+@pytest.mark.app_config(JOBS_ADMIN_DEFAULT_RANGE="all")  # jobs of every age
 def test_export_applies_the_current_filters_search_and_sort(
     app: Any, client: Any, auth: Any, jobs: Any, probe: Any
 ) -> None:

@@ -91,6 +91,17 @@ def tiles(html: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+def range_buttons(html: str) -> list[tuple[str, str, bool]]:
+    """The date-range preset buttons: (label, href, active)."""
+    found = re.findall(
+        r'<a class="btn btn-outline-secondary( active)?" data-range="\w+"([^>]*)>([^<]+)</a>', html
+    )
+    return [
+        (label, html_lib.unescape(re.search(r'href="([^"]*)"', attrs).group(1)), bool(active))  # type: ignore[union-attr]
+        for active, attrs, label in found
+    ]
+
+
 def flashes(client: Any) -> list[tuple[str, str]]:
     """The flashed (category, message) pairs not yet shown, consuming them."""
     with client.session_transaction() as session:
@@ -183,6 +194,7 @@ def test_kpis_tile_links_keep_the_other_filters_and_reset_the_page(
 # -- columns ---------------------------------------------------------------------------------
 
 
+@pytest.mark.app_config(JOBS_ADMIN_DEFAULT_RANGE="all")  # jobs of every age
 def test_columns_show_badges_phase_error_progress_times_and_reference(
     app: Any, client: Any, auth: Any, jobs: Any, db: Any, probe: Any
 ) -> None:
@@ -215,6 +227,16 @@ def test_columns_show_badges_phase_error_progress_times_and_reference(
         "created_at",
         "duration",
         "reference",
+        # The optional columns (hidden until chosen in the "Columns" menu).
+        "message",
+        "started_at",
+        "updated_at",
+        "updated_by",
+        "percent",
+        "items",
+        "attempts",
+        "priority",
+        "worker",
     ]
     cells = dict(
         zip(rows(html), re.split(r'<input type="checkbox" name="rowid"', html)[1:], strict=True)
@@ -403,21 +425,20 @@ def test_filter_created_presets_and_custom_range(
     day = (now - timedelta(days=10)).date().isoformat()
     assert found(f"flt0_created_between={day}+to+{day}") == {"10 days"}
     # The preset buttons link to these URLs and highlight the one in use.
-    html = page(client, "flt0_created_within=7d")
-    buttons = re.findall(
-        r'<a class="btn btn-outline-secondary( active)?"\s+href="([^"]*)">([^<]+)</a>', html
-    )
-    assert [(label, bool(active)) for active, _, label in buttons] == [
+    # The default range (7 days) is the one without an argument; "All" is an explicit choice.
+    html = page(client, "flt0_created_within=30d")
+    buttons = range_buttons(html)
+    assert [(label, active) for label, _, active in buttons] == [
         ("Today", False),
-        ("Last 7 days", True),
-        ("Last 30 days", False),
+        ("Last 7 days", False),
+        ("Last 30 days", True),
         ("All", False),
     ]
-    assert [query_of(html_lib.unescape(h)) for _, h, _ in buttons] == [
+    assert [query_of(h) for _, h, _ in buttons] == [
         {"flt0_created_within": "today"},
-        {"flt0_created_within": "7d"},
-        {"flt0_created_within": "30d"},
         {},
+        {"flt0_created_within": "30d"},
+        {"flt0_created_within": "all"},
     ]
 
 
@@ -457,7 +478,8 @@ def test_filter_invalid_values_are_refused_with_a_flash_and_ignored(
     # Export and the tiles ignore it the same way.
     assert [k for k, t in tiles(html).items() if t["active"]] == ["total"]
     if "created_within" in query:
-        assert re.search(r'<a class="btn btn-outline-secondary active"\s+href="[^"]*">All<', html)
+        # The default range is in force instead.
+        assert [label for label, _, active in range_buttons(html) if active] == ["Last 7 days"]
     export = client.get(f"/admin/jobs/export.csv?{query}")
     assert export.status_code == 200
     assert len(export.get_data(as_text=True).strip().splitlines()) == 7
@@ -689,6 +711,7 @@ def test_pagination_page_size_comes_from_config(
     assert 'href="/admin/jobs/?page_size=10">10 items' in html
 
 
+@pytest.mark.app_config(JOBS_ADMIN_DEFAULT_RANGE="all")  # jobs of every age
 @pytest.mark.app_config(JOBS_ADMIN_PAGE_SIZE=2)
 def test_counts_capped_above_count_cap(
     app: Any, client: Any, auth: Any, jobs: Any, monkeypatch: pytest.MonkeyPatch

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import url_for
 
-from jobs_admin.admin import _details, _html
+from jobs_admin.admin import _buttons, _details, _html
 from jobs_admin.admin import views as admin_views
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -109,11 +109,14 @@ def test_list_rows_compile_their_patterns(app: Any, client: Any, auth: Any, jobs
     add(jobs)
     auth.login("admin")
     _html.id_pattern = spy  # type: ignore[assignment]
+    _buttons.id_pattern = spy  # type: ignore[assignment]
     try:
         page(client)
     finally:
         _html.id_pattern = real  # type: ignore[assignment]
-    assert len(made) == 6  # details link, id link, view button, retry, cancel and delete forms
+        _buttons.id_pattern = real  # type: ignore[assignment]
+    # details link, id link, view button; download, retry, stop, unqueue and delete
+    assert len(made) == 8
     assert all(p.parts is not None for p in made)  # none renders per row
 
 

@@ -33,6 +33,7 @@ RECORDED: dict[tuple[type, str], tuple[tuple[str, ...], str]] = {
     ),
     (BaseModelView, "_get_list_extra_args"): (("self",), "6302de06c10ccc71"),
     (BaseView, "_run_view"): (("self", "fn", "args", "kwargs"), "92e96a47f219c4d6"),
+    (BaseModelView, "_get_filter_groups"): (("self",), "d6c8d411822bb462"),
     (ModelView, "_apply_filters"): (
         ("self", "query", "count_query", "joins", "count_joins", "filters"),
         "24f73b6f86e8ad1c",

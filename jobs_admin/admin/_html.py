@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_admin.babel import gettext
+from flask_admin.model import BaseModelView
 from jinja2 import pass_context
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
@@ -24,67 +25,47 @@ from markupsafe import Markup, escape
 from ..models import BADGES, JobStatus
 from ..store import PAUSED
 from . import format as fmt
+from ._buttons import MARK, Buttons, IdPattern, action_form, id_pattern
+
+__all__ = ["MARK", "IdPattern", "action_form", "id_pattern"]
 
 if TYPE_CHECKING:
     from ..permissions import Answers
     from ._base import ViewBase
 
-#: Stands for the job id while a pattern is rendered: digits, so that it passes through
-#: ``url_for`` (an ``int`` route argument) and escaping unchanged.
-MARK = "900719925474099"
-
 _BADGES = {s.value: BADGES[s] for s in JobStatus}
-_RETRYABLE = ("failed", "partial", "cancelled")
-_CANCELLABLE = ("pending", "running")
-_DELETABLE = ("completed", "partial", "failed", "cancelled")
-
-
-def id_pattern(render: Callable[[str], str], places: int) -> IdPattern:
-    """``render`` for any job id, from one call: render with :data:`MARK` and split there.
-
-    Then a row costs a ``str.join`` instead of an ``url_for`` and the escaping. If the mark turns
-    up other than ``places`` times (a user typed it: it came with the search, say), the split
-    would be wrong, so ``render`` is called for every id instead.
-
-    :param render: builds the string for an id given as text (digits).
-    :param places: how many times the id occurs in what ``render`` returns.
-    """
-    parts = render(MARK).split(MARK)
-    if len(parts) == places + 1:
-        return IdPattern(parts, None)
-    return IdPattern(None, render)
-
-
-class IdPattern:
-    """A string with a job id in it, made by :func:`id_pattern`: ``pattern(job_id)``."""
-
-    __slots__ = ("parts", "render")
-
-    def __init__(self, parts: list[str] | None, render: Callable[[str], str] | None) -> None:
-        #: the text around the id's places, or ``None`` when each id is rendered anew
-        self.parts = parts
-        self.render = render
-
-    def __call__(self, job_id: int) -> str:
-        if self.parts is not None:
-            return str(job_id).join(self.parts)
-        assert self.render is not None
-        # str(): a plain string either way (``str + Markup`` would escape the str).
-        return str(self.render(str(job_id)))
 
 
 # -- pieces shared with the detail page (the macros of _macros.html call these) ---------------
 
 
-#: The label of a job its worker handed back at shutdown (mirrored in jobs_admin_live.js).
-PAUSED_BADGE = (
-    '<span class="badge badge-info jobs-admin-paused" title="Its worker shut down while it ran;'
-    ' the next worker resumes it where it stopped.">Paused</span>'
-)
+#: Why a job is paused, when its "paused: ..." event is not at hand (mirrored in
+#: jobs_admin_live.js).
+PAUSED_WHY = "Its worker shut down while it ran; the next worker resumes it where it stopped."
 
 
-def status_badge(status: Any, phase: Any = None, error: Any = None, stale: bool = False) -> Markup:
-    """A job's status badge, with its error icon, "worker lost?" badge and phase."""
+def paused_badge(reason: str | None = None) -> str:
+    """The grey label of a pending job its worker handed back at shutdown, the reason on hover.
+
+    :param reason: its last "paused: ..." event ("paused: web-1 shut down").
+    """
+    why = f"{reason[:1].upper()}{reason[1:]}. {PAUSED_WHY}" if reason else PAUSED_WHY
+    return (
+        f'<span class="badge badge-secondary jobs-admin-paused" title="{escape(why)}">Paused</span>'
+    )
+
+
+def status_badge(
+    status: Any,
+    phase: Any = None,
+    error: Any = None,
+    stale: bool = False,
+    paused: str | None = None,
+) -> Markup:
+    """A job's status badge, with its error icon, "worker lost?" badge and phase.
+
+    :param paused: a paused job's reason (its last "paused: ..." event), shown on hover.
+    """
     text = escape(status)
     html = (
         f'<span class="badge {escape(_BADGES.get(status, "badge-light"))} jobs-admin-status" '
@@ -104,7 +85,7 @@ def status_badge(status: Any, phase: Any = None, error: Any = None, stale: bool 
     if status == "running" and phase:
         html += f'\n    <div class="small text-muted jobs-admin-phase">{escape(phase)}</div>'
     if status == "pending" and phase == PAUSED:
-        html += f"\n    {PAUSED_BADGE}"
+        html += f"\n    {paused_badge(paused)}"
     return Markup(html)
 
 
@@ -144,95 +125,13 @@ def time(value: Any) -> Markup:
     )
 
 
-def action_form(
-    url: str,
-    label: str,
-    icon: str,
-    btn: str,
-    csrf: str,
-    return_url: str,
-    confirm: str | None = None,
-    title: str | None = None,
-) -> Markup:
-    """A one-button POST form (with its CSRF token and the page to come back to)."""
-    said = escape(title or label)
-    return Markup(
-        f'<form method="POST" action="{escape(url)}" class="d-inline jobs-admin-action"'
-        + (f' data-confirm="{escape(confirm)}"' if confirm else "")
-        + ">\n"
-        f'    <input type="hidden" name="csrf_token" value="{escape(csrf)}">\n'
-        f'    <input type="hidden" name="url" value="{escape(return_url)}">\n'
-        f'    <button type="submit" class="btn btn-sm {escape(btn)}" title="{said}" '
-        f'aria-label="{said}"><span class="fa fa-{escape(icon)}"></span>'
-        + ("" if title else f" {escape(label)}")
-        + "</button>\n  </form>"
-    )
-
-
-def _button_forms(
-    view: ViewBase, csrf: str, return_url: str, compact: bool
-) -> tuple[Callable[[str], str], ...]:
-    """The retry, cancel and delete forms of a job, each as ``render(job_id_text)``."""
-
-    def retry(n: str) -> str:
-        return action_form(
-            view.get_url(".retry_job", job_id=int(n)),
-            "Retry",
-            "repeat",
-            "btn-outline-primary",
-            csrf,
-            return_url,
-            title=f"Retry job {n}" if compact else None,
-        )
-
-    def cancel(n: str) -> str:
-        return action_form(
-            view.get_url(".cancel_job", job_id=int(n)),
-            "Cancel",
-            "stop",
-            "btn-outline-warning",
-            csrf,
-            return_url,
-            confirm=f"Cancel job {n}? Items already done are kept.",
-            title=f"Cancel job {n}" if compact else None,
-        )
-
-    def delete(n: str) -> str:
-        return action_form(
-            view.get_url(".delete_job", job_id=int(n)),
-            "Delete",
-            "trash",
-            "btn-outline-danger",
-            csrf,
-            return_url,
-            confirm=f"Delete job {n} with its log and result file? This cannot be undone.",
-            title=f"Delete job {n}" if compact else None,
-        )
-
-    return retry, cancel, delete
-
-
 def job_buttons(
     view: ViewBase, job: Any, csrf: str, return_url: str, compact: bool = True
 ) -> Markup:
-    """The retry / cancel / delete forms the user may use on ``job`` in its status."""
-    forms = _button_forms(view, csrf, return_url, compact)
-    return Markup(_buttons(view.can, job, lambda f: f(str(job.id)), forms))
-
-
-def _buttons(
-    can: Callable[[str, Any], bool], job: Any, call: Callable[[Any], str], forms: tuple[Any, ...]
-) -> str:
-    # Plain strings throughout: ``str + Markup`` would escape the str.
-    status = job.status
-    html = ""
-    if status in _RETRYABLE and can("retry", job):
-        html += str(call(forms[0]))
-    if status in _CANCELLABLE and can("cancel", job):
-        html += str(call(forms[1]))
-    if status in _DELETABLE and can("delete", job):
-        html += str(call(forms[2]))
-    return html
+    """The buttons the user may use on ``job`` in its status (:class:`._buttons.Buttons`)."""
+    buttons = Buttons(view, csrf, return_url, compact)
+    # The detail page offers its download in its header, with the file's name.
+    return Markup(buttons.html(view.can, job, download=compact))
 
 
 # -- the list's rows ------------------------------------------------------------------------
@@ -249,15 +148,26 @@ class ListRows:
     :param return_url: the page's own URL (links and forms bring the user back to it).
     :param csrf: the page's CSRF token for the row forms.
     :param answers: the request's permission answers (the buttons are gated per job).
+    :param paused: job id -> why it is paused (its last "paused: ..." event), for the paused
+        jobs among the rows.
     """
 
-    def __init__(self, view: ViewBase, return_url: str, csrf: str, answers: Answers) -> None:
+    def __init__(
+        self,
+        view: ViewBase,
+        return_url: str,
+        csrf: str,
+        answers: Answers,
+        paused: dict[int, str] | None = None,
+    ) -> None:
         self.view = view
         self.can = answers.can
+        self.paused = paused or {}
         self.stale_after = view.jobs.settings().stale_after
         self.select_title = str(escape(gettext("Select record")))
         # Flask-Admin's cell: ``<td class="col-{{ c }}">{{ get_value(row, c) }}</td>``.
         self.columns = [(c, f'<td class="col-{escape(c)}">') for c, _name in view._list_columns]
+        self.values = {c: self._value_of(c) for c, _td in self.columns}
 
         def details(n: str) -> str:
             return str(escape(view.get_url(".details_view", id=int(n), url=return_url)))
@@ -277,9 +187,35 @@ class ListRows:
             ),
             3,
         )
-        forms = _button_forms(view, csrf, return_url, True)
-        # The id's places: the URL and the title twice (button title and label); the confirm.
-        self.forms = tuple(id_pattern(f, n) for f, n in zip(forms, (3, 4, 4), strict=True))
+        self.buttons = Buttons(view, csrf, return_url, True)
+
+    def resolve(self, name: str) -> Any:
+        """Stands in for a template context outside a template (the row refresh's cells): the
+        formatters ask it for ``jobs_admin_rows``."""
+        if name != "jobs_admin_rows":
+            raise KeyError(name)
+        return self
+
+    def cells(self, job: Any) -> dict[str, str]:
+        """Each column's cell content of ``job``, outside a template (the row refresh)."""
+        return {c: str(escape(self.values[c](self, job, c))) for c, _td in self.columns}
+
+    def _value_of(self, column: str) -> Callable[[Any, Any, str], Any]:
+        """How a cell's value is got: ``get_list_value`` (what Flask-Admin's template calls),
+        or, when that would only call the column's formatter, the formatter itself (a page of
+        250 rows of 17 columns makes 4,250 such calls)."""
+        view = self.view
+        formatter = view.column_formatters.get(column)
+        plain = (
+            formatter is not None
+            and type(view).get_list_value is BaseModelView.get_list_value
+            and not view._column_choices_map.get(column)
+            # A Markup value (what the formatters return) is a str: only a str formatter applies.
+            and not any(issubclass(Markup, t) for t in view.column_type_formatters)
+        )
+        if plain:
+            return lambda context, job, name: formatter(view, context, job, name)
+        return view.get_list_value
 
     @pass_context
     def row(self, context: Any, job: Any, bulk: Any) -> Markup:
@@ -295,15 +231,13 @@ class ListRows:
         if self.view.column_display_actions:
             html.append(f'<td class="list-buttons-column">\n  {self.actions(job)}\n  </td>')
         # The cells: ``get_list_value``, so the view's ``column_formatters``, of each column.
-        value = self.view.get_list_value
-        html.extend(f"{td}{escape(value(context, job, c))}</td>" for c, td in self.columns)
+        values = self.values
+        html.extend(f"{td}{escape(values[c](context, job, c))}</td>" for c, td in self.columns)
         return Markup("\n  ".join(html))
 
     def actions(self, job: Any) -> str:
-        """The row's buttons: view, then retry / cancel / delete as allowed."""
-        job_id = job.id
-        buttons = _buttons(self.can, job, lambda f: f(job_id), self.forms)
-        return f"{self.view_link(job_id)}\n  {buttons}"
+        """The row's buttons: view, then download / retry / cancel / delete as allowed."""
+        return f"{self.view_link(job.id)}\n  {self.buttons.html(self.can, job)}"
 
 
 # Column formatters of the list (``JobView.column_formatters``): (view, context, job, name).
@@ -329,8 +263,9 @@ def name_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
 
 def status_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The status badge (with the error, a lost worker and the phase)."""
-    stale = job.status == "running" and view.stale(job, _rows(context).stale_after)
-    return status_badge(job.status, job.phase, job.error, stale)
+    rows = _rows(context)
+    stale = job.status == "running" and view.stale(job, rows.stale_after)
+    return status_badge(job.status, job.phase, job.error, stale, rows.paused.get(job.id))
 
 
 def progress_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:

@@ -110,10 +110,12 @@ class ListMixin(ViewBase):
         self._template_args["count_cap"] = COUNT_CAP
         status = created_by = None
         # The counters know nothing of a host's visibility condition.
-        counter_friendly = not search and self._visibility()[1] is None
+        counter_friendly = (
+            not search and self._visibility()[1] is None and not self.default_applies(filters)
+        )
         for idx, _name, value in filters or ():
             flt = self._filters[idx]
-            if flt is self._status_filter and status is None:
+            if flt is self._status_filter and status is None and ":" not in value:
                 status = value
             elif flt is self._user_filter and created_by is None:
                 created_by = value
@@ -134,6 +136,14 @@ class ListMixin(ViewBase):
             self._template_args["count_capped"] = True
             return None
         return count
+
+    def paused_reasons(self, jobs: Any) -> dict[int, str]:
+        """Why each paused job among ``jobs`` is paused (see ``_rows``)."""
+        return {}
+
+    def default_applies(self, filters: Any) -> bool:
+        """Whether a default created-at range narrows the list (see ``_filterbar``)."""
+        return False
 
     def _counts(self, created_by: str | None) -> dict[str, int]:
         """Counts per status (of ``created_by``'s jobs), read once per request: the list's count
@@ -233,7 +243,11 @@ class ListMixin(ViewBase):
             # What the rows share (their links and forms, made once for the page): the page's
             # own URL is known only here, from Flask-Admin's ``index_view``.
             kwargs["jobs_admin_rows"] = _html.ListRows(
-                self, kwargs["return_url"], self._template_args["csrf"], self._state().answers
+                self,
+                kwargs["return_url"],
+                self._template_args["csrf"],
+                self._state().answers,
+                self.paused_reasons(kwargs.get("data") or ()),
             )
         return super().render(template, **kwargs)
 

@@ -34,7 +34,8 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     if admin is not None:
         from .views import JobView
 
-        view = JobView(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
+        view_class = jobs.view_class or JobView
+        view = view_class(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
         from ..live.websocket import register
 

@@ -26,11 +26,51 @@ class ChoiceFilter(sqla_filters.FilterEqual):
         return value in {str(k) for k, _ in (self.get_options(None) or [])}
 
 
-class StatusFilter(ChoiceFilter):
-    """Filter by status (``flt0_status_equals=failed``)."""
+#: Separates a status from a phase in a status filter value (``running:Building pages``).
+PHASE_SEP = ":"
 
-    def __init__(self, column: Any) -> None:
+
+def phase_value(phase: str, status: str = "running") -> str:
+    """The status filter's value for jobs of ``status`` in ``phase``."""
+    return f"{status}{PHASE_SEP}{phase}"
+
+
+def phase_label(phase: str, status: str = "running") -> str:
+    """How the status filter names such a value ("Running: Building pages")."""
+    return f"{status.title()}: {phase}"
+
+
+def split_status(value: str) -> tuple[str, str | None]:
+    """(status, phase or ``None``) of a status filter value."""
+    status, sep, phase = value.partition(PHASE_SEP)
+    return (status, phase) if sep else (value, None)
+
+
+class StatusFilter(ChoiceFilter):
+    """Filter by status (``flt0_status_equals=failed``), or by status and phase
+    (``flt0_status_equals=running:Building pages``: the running jobs in that phase)."""
+
+    def __init__(self, column: Any, phase: Any = None) -> None:
         super().__init__(column, "Status", options=[(s.value, s.value.title()) for s in JobStatus])
+        self.phase = phase
+
+    def validate(self, value: str) -> bool:
+        status, phase = split_status(value)
+        if phase is None:
+            return super().validate(value)
+        # Any phase, not only the ones running now: a link to a phase that has ended lists
+        # no jobs rather than being refused. No NUL: PostgreSQL refuses it in text.
+        return (
+            self.phase is not None
+            and status in {s.value for s in JobStatus}
+            and 0 < len(phase) <= 200
+            and "\x00" not in phase
+        )
+
+    def apply(self, query: Any, value: str, alias: Any = None) -> Any:
+        status, phase = split_status(value)
+        query = query.filter(self.get_column(alias) == status)
+        return query if phase is None else query.filter(self.phase == phase)
 
 
 class TypeFilter(ChoiceFilter):

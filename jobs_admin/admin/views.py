@@ -16,13 +16,16 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 
 from .._sql import duration_seconds
-from . import _html
+from . import _columns, _html
 from ._actions import ActionsMixin
+from ._columns import OptionalColumnsMixin
 from ._export import ExportMixin
+from ._filterbar import FilterBarMixin
 from ._items import ItemsMixin
 from ._list import ListMixin
 from ._notify import NotifyMixin
 from ._preview import PreviewMixin
+from ._rows import RowsMixin
 from ._run import RunMixin
 from .filters import (
     CreatedBetweenFilter,
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 
 
 class JobView(
+    OptionalColumnsMixin,
+    FilterBarMixin,
+    RowsMixin,
     ListMixin,
     ActionsMixin,
     ExportMixin,
@@ -81,7 +87,12 @@ class JobView(
         "progress_done": "Progress",
         "created_by": "Created by",
         "created_at": "Created",
+        **_columns.OPTIONAL,
     }
+    # The optional columns a user adds with the "Columns" menu (after ``column_list``), and
+    # those shown before the user chooses: a host's subclass may set both.
+    column_optional = tuple(_columns.OPTIONAL)
+    column_optional_default: tuple[str, ...] = ()
     column_searchable_list = ("name", "reference", "created_by")
     # Python, not template macros: a macro call per cell was most of a list page's time.
     column_formatters = {
@@ -92,6 +103,7 @@ class JobView(
         "created_at": _html.created_cell,
         "duration": _html.duration_cell,
         "reference": _html.reference_cell,
+        **_columns.FORMATTERS,
     }
 
     def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
@@ -104,7 +116,7 @@ class JobView(
             ("duration", duration_seconds(job.started_at, job.finished_at)),
         )
         self.column_default_sort = [("created_at", True), ("id", True)]
-        self._status_filter = StatusFilter(job.status)
+        self._status_filter = StatusFilter(job.status, job.phase)
         self._user_filter = UserFilter(job.created_by)
         self.column_filters = (
             self._status_filter,

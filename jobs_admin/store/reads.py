@@ -148,3 +148,36 @@ class ReadStore(ItemStore):
             if attempt is None or attempt == attempts[row.job_id]:
                 steps[row.job_id].append((row.message or "", row.at))
         return [(steps[r.id], r.finished_at) for r in jobs if r.finished_at is not None]
+
+    def running_phases(self, conn: Conn, visible: Any = None, *, scan: int = 1000) -> list[str]:
+        """The distinct phases of running jobs (that meet ``visible``), sorted: the list's
+        "Running: <phase>" filter values.
+
+        Bounded: it looks at most at ``scan`` running jobs (the status index finds them), so a
+        history of a million jobs costs no more than a busy moment does.
+        """
+        j = self.jobs
+        where = [j.c.status == "running", j.c.phase.is_not(None)]
+        if visible is not None:
+            where.append(visible)
+        some = sa.select(j.c.phase).where(*where).limit(scan).subquery()
+        stmt = sa.select(some.c.phase).distinct().order_by(some.c.phase).limit(50)
+        return [p for p in conn.scalars(stmt) if p]
+
+    def pause_reasons(self, conn: Conn, ids: Sequence[int]) -> dict[int, str]:
+        """The last "paused: ..." event message of each of ``ids`` (jobs a worker's shutdown
+        handed back); jobs without one are left out."""
+        if not ids:
+            return {}
+        e = self.events
+        last = (
+            sa.select(sa.func.max(e.c.id))
+            .where(
+                e.c.job_id.in_(list(ids)),
+                e.c.kind == EventKind.STATUS.value,
+                e.c.message.like("paused:%"),
+            )
+            .group_by(e.c.job_id)
+        )
+        stmt = sa.select(e.c.job_id, e.c.message).where(e.c.id.in_(last))
+        return {int(job_id): message for job_id, message in conn.execute(stmt)}

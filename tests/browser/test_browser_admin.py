@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from jobs_admin.models import utcnow
 
@@ -127,39 +128,40 @@ def test_browser_retry_and_delete_with_confirmation(
     assert probe.status(ids["failed"]) == "pending"
     assert table_ids(page) == [extra_failed]
 
-    # Delete, dismissed: nothing happens.
+    # Delete asks in an in-page dialog (never the browser's own); "Keep" changes nothing.
     seen: list[str] = []
-
-    def dismiss(dialog: Any) -> None:
-        seen.append(dialog.message)
-        dialog.dismiss()
-
-    page.once("dialog", dismiss)
+    page.on("dialog", lambda dialog: seen.append(dialog.message))
+    dialog = page.locator("#jobs-admin-confirm")
     page.click(f'button[aria-label="Delete job {extra_failed}"]')
-    page.wait_for_timeout(300)
-    assert seen == [
-        f"Delete job {extra_failed} with its log and result file? This cannot be undone."
-    ]
+    expect(dialog).to_be_visible()
+    expect(dialog.locator(".modal-title")).to_have_text(f"Delete job #{extra_failed}?")
+    expect(dialog.locator(".modal-body")).to_have_text(
+        f"Job #{extra_failed} is deleted with its log and result file. This cannot be undone."
+    )
+    dialog.locator("button:has-text('Keep')").click()
+    expect(dialog).to_be_hidden()
     assert page.url == filtered_url
     assert probe.status(extra_failed) == "failed"
 
-    # Delete, accepted: the job is gone, same page.
-    page.once("dialog", lambda dialog: dialog.accept())
+    # "Delete job": the job is gone, same page.
+    page.click(f'button[aria-label="Delete job {extra_failed}"]')
     with page.expect_navigation():
-        page.click(f'button[aria-label="Delete job {extra_failed}"]')
+        dialog.locator("button:has-text('Delete job')").click()
     assert page.url == filtered_url
     assert f"Job {extra_failed} is deleted." in ui.flashes()
     assert probe.job(extra_failed) is None
     assert table_ids(page) == []
 
-    # Cancel asks too; dismissing keeps the job pending.
+    # Cancel asks too, in words that cannot be misread; "Keep it queued" keeps it pending.
     ui.go("/admin/jobs/?flt0_status_equals=pending")
-    seen.clear()
-    page.once("dialog", dismiss)
     page.click(f'button[aria-label="Cancel job {waiting}"]')
-    page.wait_for_timeout(300)
-    assert seen == [f"Cancel job {waiting}? Items already done are kept."]
+    expect(dialog.locator(".modal-title")).to_have_text(f"Cancel job #{waiting}?")
+    buttons = dialog.locator(".modal-footer button")
+    expect(buttons).to_have_text(["Keep it queued", "Cancel job"])
+    dialog.locator("button:has-text('Keep it queued')").click()
+    expect(dialog).to_be_hidden()
     assert probe.status(waiting) == "pending"
+    assert seen == []
 
 
 def test_browser_bulk_delete_with_confirmation(ui: Any, jobs: Any, db: Any, probe: Any) -> None:
@@ -169,15 +171,21 @@ def test_browser_bulk_delete_with_confirmation(ui: Any, jobs: Any, db: Any, prob
     page = ui.page
     for key in ("completed", "pending"):
         page.check(f'input.action-checkbox[value="{ids[key]}"]')
+    seen: list[str] = []
+    page.on("dialog", lambda dialog: seen.append(dialog.message))
+    dialog = page.locator("#jobs-admin-confirm")
     page.click("text=With selected")
-    page.once("dialog", lambda dialog: dialog.dismiss())
     page.click(".dropdown-menu >> text=Delete")
-    page.wait_for_timeout(300)
+    expect(dialog.locator(".modal-title")).to_have_text("Delete 2 jobs?")
+    expect(dialog.locator(".modal-body")).to_contain_text("Pending and running jobs are skipped.")
+    dialog.locator("button:has-text('Keep them')").click()
+    expect(dialog).to_be_hidden()
     assert probe.status(ids["completed"]) == "completed"
     page.click("text=With selected")
-    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(".dropdown-menu >> text=Delete")
     with page.expect_navigation():
-        page.click(".dropdown-menu >> text=Delete")
+        dialog.locator("button:has-text('Delete jobs')").click()
+    assert seen == []
     flashes = " ".join(ui.flashes())
     assert "Deleted 1 job(s)." in flashes
     assert f"Skipped 1: #{ids['pending']} is pending" in flashes
@@ -212,8 +220,14 @@ def test_browser_detail_page_sections_and_stack_trace(
     ui.go(f"/admin/jobs/details/?id={ids['partial']}")
     items = page.locator(".jobs-admin-failed-items td.text-monospace").all_inner_texts()
     assert items == ["items-0", "items-2"]
+    buttons = page.locator(".jobs-admin-detail-actions button").all_inner_texts()
+    assert [b.strip() for b in buttons] == [
+        "Retry all 4 items",
+        "Retry the 2 failed items",
+        "Delete",
+    ]
     with page.expect_navigation():
-        page.click("button:has-text('Retry failed items')")
+        page.click("button:has-text('Retry the 2 failed items')")
     (new,) = probe.jobs(retry_of=ids["partial"])
     assert any(
         f.startswith(f"Started job #{new['id']} ")
@@ -272,8 +286,16 @@ def test_browser_clear_old_jobs_modal(ui: Any, jobs: Any, db: Any, probe: Any) -
     modal.wait_for(state="visible")
     days = page.locator("#jobs-admin-prune-days")
     assert days.input_value() == "30"
-    # "Keep them" closes it and deletes nothing.
-    page.click("#jobs-admin-prune button:has-text('Keep them')")
+    # It says how many jobs would go (the pending one, however old, is not among them).
+    count = page.locator("#jobs-admin-prune-count")
+    expect(count).to_have_text("2 finished jobs finished more than 30 days ago will be deleted.")
+    days.fill("50")
+    expect(count).to_have_text("No finished job is that old: nothing would be deleted.")
+    expect(page.locator("#jobs-admin-prune-submit")).to_be_disabled()
+    days.fill("30")
+    expect(count).to_contain_text("2 finished jobs")
+    # "Keep all jobs" closes it and deletes nothing.
+    page.click("#jobs-admin-prune button:has-text('Keep all jobs')")
     modal.wait_for(state="hidden")
     assert probe.count() == 6
     page.click("#jobs-admin-prune-open")

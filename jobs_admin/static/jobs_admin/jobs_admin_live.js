@@ -231,8 +231,9 @@
       frag.appendChild(el("div", "small text-muted jobs-admin-phase", job.phase));
     }
     if (job.status === "pending" && job.phase === "Paused") {
-      // Mirrors PAUSED_BADGE of admin/_html.py: handed back at its worker's shutdown.
-      var paused = el("span", "badge badge-info jobs-admin-paused", "Paused");
+      // Mirrors paused_badge of admin/_html.py: handed back at its worker's shutdown (the
+      // row refresh that follows a change of status brings the reason from its events).
+      var paused = el("span", "badge badge-secondary jobs-admin-paused", "Paused");
       paused.title = "Its worker shut down while it ran; the next worker resumes it where it stopped.";
       frag.appendChild(document.createTextNode(" "));
       frag.appendChild(paused);
@@ -364,6 +365,11 @@
     if (span) {
       showDuration(span, job);
     }
+    // The optional columns, and the buttons the new status allows as the server renders them
+    // for this user (jobs_admin_list.js).
+    if (window.jobsAdmin && window.jobsAdmin.updateRow) {
+      window.jobsAdmin.updateRow(row, job, changed, serverNow);
+    }
     // Buttons for actions the new status no longer allows are hidden (a retry of a running
     // job would be refused anyway); a reload shows the ones it newly allows.
     var forms = row.querySelectorAll("form.jobs-admin-action");
@@ -412,6 +418,12 @@
       }
     });
     terms = (params.get("search") || "").split(/\s+/).filter(Boolean).slice(0, 8);
+    // The default created-at range (JOBS_ADMIN_DEFAULT_RANGE), in force when the URL picks none.
+    var box = document.getElementById("jobs-admin-list");
+    var within = box && box.getAttribute("data-default-range");
+    if (within && !filters.within.length && !filters.between.length) {
+      filters.within.push(within);
+    }
   }
 
   function matchesTerm(job, term) {
@@ -459,7 +471,11 @@
       return true;
     }
     return (
-      all(filters.status, function (v) { return job.status === v; }) &&
+      all(filters.status, function (v) {
+        // "running:Building pages": the running jobs in that phase.
+        var at = v.indexOf(":");
+        return at === -1 ? job.status === v : job.status === v.slice(0, at) && job.phase === v.slice(at + 1);
+      }) &&
       all(filters.type, function (v) { return job.type === v; }) &&
       all(filters.created_by, function (v) { return job.created_by === v; }) &&
       all(filters.within, function (v) { return createdWithin(job, v); }) &&
@@ -501,6 +517,15 @@
     node.setAttribute("role", "status");
     var link = el("a", "alert-link");
     link.href = location.href;
+    link.addEventListener("click", function (event) {
+      // Reload the table in place (jobs_admin_list.js) rather than the whole page.
+      if (window.jobsAdmin && window.jobsAdmin.refresh) {
+        event.preventDefault();
+        newJobs = {};
+        outdated = false;
+        window.jobsAdmin.refresh();
+      }
+    });
     node.appendChild(link);
     var table = document.querySelector("table.model-list");
     var anchor = table ? table.closest(".table-responsive") || table : null;
@@ -672,7 +697,8 @@
 
   // -- start --------------------------------------------------------------------------------
 
-  if (cfg.page === "list") {
+  function scanRows() {
+    rows = {};
     var links = document.querySelectorAll("[data-jobs-admin-job]");
     for (var i = 0; i < links.length; i++) {
       var id = Number(links[i].getAttribute("data-jobs-admin-job"));
@@ -683,6 +709,12 @@
         known[id] = status ? status.getAttribute("data-status") : undefined;
       }
     }
+  }
+
+  if (cfg.page === "list") {
+    scanRows();
+    // The Refresh button swapped the table in: its rows are new nodes.
+    document.addEventListener("jobs-admin:refreshed", scanRows);
   } else {
     var badge = document.querySelector(".jobs-admin-detail h2 .jobs-admin-status");
     if (badge && cfg.job) {
