@@ -58,7 +58,8 @@ def _context(writes: list[tuple[dict[str, Any], list[dict[str, Any]]]], **kw: An
         "results_dir": None,
         "timeout": None,
         "flush": flush,
-        "progress_interval": 3600,
+        # Never due by time (monotonic() may be past any interval since boot): by count only.
+        "progress_interval": float("inf"),
         **kw,
     }
     return JobContext(**options)
