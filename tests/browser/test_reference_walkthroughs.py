@@ -654,6 +654,9 @@ def test_walkthrough_process_tracker(
     with page.expect_navigation():
         finished.locator("a").click()
     expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("partial")
+    message = page.locator(".jobs-admin-detail .jobs-admin-message")
+    expect(message).to_have_text("3 of 4 SKUs exported")
+    assert message.evaluate("e => e.scrollWidth <= e.clientWidth")  # shown whole, not cut
     estimates = page.locator(".jobs-admin-step-estimate").all_inner_texts()
     assert estimates == ["about 3 min", "about 2 min", "about 1 min"]
     page.click("a[aria-controls=jobs-admin-step-1]")
