@@ -89,6 +89,21 @@ def ids_where(probe: Any, **where: Any) -> list[int]:
     return sorted(int(j["id"]) for j in probe.jobs(**where))
 
 
+def add_filter(page: Any, name: str, *, option: str | None = None, text: str = "") -> None:
+    """Flask-Admin's "Add Filter" menu: pick the filter ``name``, choose ``option`` in its
+    select2 box or type ``text``, then Apply."""
+    page.click("a.nav-link:has-text('Add Filter')")
+    page.click(f".field-filters a:text-is('{name}')")
+    line = page.locator("#filter_form table.filters tr").last
+    if option is not None:
+        line.locator(".select2-container.filter-val").click()
+        page.locator(".select2-drop-active .select2-result-label", has_text=option).first.click()
+    else:
+        line.locator("input.filter-val").fill(text)
+    with page.expect_navigation():
+        page.click("#filter_form button:has-text('Apply')")
+
+
 def enqueue(jobs: Any, job_type: str, by: str, **params: Any) -> int:
     options = {k: params.pop(k) for k in ("name", "reference", "priority") if k in params}
     return int(jobs.enqueue(job_type, created_by=by, commit=True, **options, params=params).id)
@@ -135,17 +150,25 @@ def test_walkthrough_background_jobs_retry(
     expect(failed_row.locator("td.col-updated_by")).to_have_text(failed["updated_by"])
     expect(failed_row.locator("td.col-updated_at time")).to_be_visible()
     expect(failed_row.locator("td.col-status .jobs-admin-status")).to_have_text("failed")
-    # An error's message is the row's message ("failed jobs show an error on hover" elsewhere).
-    assert failed["error"] == "ConnectionError: warehouse API timed out after 30 s"
+    # "Message: status updates or error information": the job's last message in its column,
+    # and a failed job's error on hover of the icon beside its badge.
+    expect(failed_row.locator("td.col-message")).to_have_text(failed["message"] or "—")
+    expect(failed_row.locator(".jobs-admin-error-icon")).to_have_attribute(
+        "title", "ConnectionError: warehouse API timed out after 30 s"
+    )
 
     # Filter: Job Status "Error" is the Failed tile (or the status filter).
     with page.expect_navigation():
         page.click('[data-kpi="failed"]')
     assert sorted(table_ids(page)) == ids_where(probe, status="failed")
-    # ...by job type: the type badge's filter value in the URL the Type filter writes.
-    ui.go("/admin/jobs/?flt0_type_equals=reports.flaky")
+    # ...by job type and by the user who created them, with "Add Filter".
+    with page.expect_navigation():
+        page.click('[data-kpi="total"]')
+    add_filter(page, "Type", option="Flaky report")
     assert sorted(table_ids(page)) == ids_where(probe, type="reports.flaky")
-    # ...created by a user: the search box covers users.
+    add_filter(page, "Created by", text="admin")
+    assert sorted(table_ids(page)) == ids_where(probe, type="reports.flaky", created_by="admin")
+    # The search box finds users too.
     box = page.locator("form[role=search] input[name=search]")
     box.fill("viewer")
     with page.expect_navigation():
@@ -252,15 +275,7 @@ def test_walkthrough_jobs_dashboard_housekeeping(ui: Any, jobs: Any, demo: Any, 
     assert len(table_ids(page)) == 25  # 25 jobs a page, as on the reference page
 
     # Find a specific job: status "Failed", Filter (Flask-Admin's filter bar).
-    page.click("a.nav-link:has-text('Add Filter')")
-    page.click(".field-filters a:has-text('Status')")
-    # The value is a select2 box: open it and pick "Failed".
-    page.locator("#filter_form table.filters tr").last.locator(
-        ".select2-container.filter-val"
-    ).click()
-    page.locator(".select2-drop-active .select2-result-label", has_text="Failed").first.click()
-    with page.expect_navigation():
-        page.click("#filter_form button:has-text('Apply')")
+    add_filter(page, "Status", option="Failed")
     failed = ids_where(probe, status="failed")
     assert sorted(table_ids(page)) == failed
     # Order by name (A to Z) with the Name header.
@@ -268,15 +283,14 @@ def test_walkthrough_jobs_dashboard_housekeeping(ui: Any, jobs: Any, demo: Any, 
         page.click("th.col-name a")
     names = page.locator("table.model-list td.col-name > a").all_inner_texts()
     assert names == sorted(names, key=str.lower) and len(names) == len(failed)
-    # Clear: the product has no one "Clear" link. The Total card drops the status filter (and
-    # keeps the sort and range); the menu's Jobs link resets it all, newest first.
+    # Clear: "Reset Filters" beside the filters goes back to all jobs (of the default range);
+    # it keeps the sort, and the menu's Jobs link goes back to newest first.
     with page.expect_navigation():
-        page.click('[data-kpi="total"]')
-    assert "status_equals" not in page.url and "sort=1" in page.url
-    assert len(table_ids(page)) == 25
+        page.click("a:has-text('Reset Filters')")
+    assert "status_equals" not in page.url and "created_within" not in page.url
+    assert sorted(table_ids(page)) == recent
     with page.expect_navigation():
         page.click("nav a.nav-link:has-text('Jobs')")
-    assert page.url.endswith("/admin/jobs/")
     assert table_ids(page) == sorted(recent, reverse=True)
 
     # View a job's detail: the eye icon of a failed report (the VAT report has a traceback).
@@ -412,15 +426,19 @@ def test_walkthrough_jobs_progress_and_cancel(
     expect(listed.locator("td.col-duration")).not_to_have_text("—")
 
     # Filtering: type, status, user, date range.
-    ui.go("/admin/jobs/?flt0_type_equals=products.import")
-    assert table_ids(page) == [imported]
-    ui.go("/admin/jobs/?flt0_status_equals=partial")
-    assert table_ids(page) == [export]
-    ui.go("/admin/jobs/?flt0_created_by_equals=admin")
+    add_filter(page, "Type", option="Import products")
     assert table_ids(page) == [imported]
     ui.go("/admin/jobs/")
+    add_filter(page, "Status", option="Partial")
+    assert table_ids(page) == [export]
+    ui.go("/admin/jobs/")
+    add_filter(page, "Created by", text="admin")
+    assert table_ids(page) == [imported]
     with page.expect_navigation():
         page.click('a[data-range="today"]')
+    assert "created_by_equals=admin" in page.url  # the range adds to the filter
+    assert table_ids(page) == [imported]
+    ui.go("/admin/jobs/?flt0_created_within=today")
     assert sorted(table_ids(page)) == sorted([export, imported])
 
     # Click a job: its detail page with Overview, Progress, Items and errors.
@@ -599,7 +617,7 @@ def test_walkthrough_monitor_page_kpi_tiles(
 
 @pytest.mark.app_config(DEMO_JOB_DELAY=0.05)
 def test_walkthrough_process_tracker(
-    ui: Any, jobs: Any, demo: Any, probe: Any, worker: Any, db: Any
+    ui: Any, jobs: Any, demo: Any, probe: Any, worker: Any, db: Any, wait_for: Any
 ) -> None:
     """process-tracker.txt, as an operator.
 
@@ -680,11 +698,14 @@ def test_walkthrough_process_tracker(
     with page.expect_navigation():
         box.press("Enter")
     assert table_ids(page) == [long]
-    ui.go("/admin/jobs/?flt0_type_equals=search.reindex")
+    ui.go("/admin/jobs/")
+    add_filter(page, "Type", option="Reindex search")
     assert table_ids(page) == [long]
-    ui.go("/admin/jobs/?flt0_created_by_equals=operator")
+    ui.go("/admin/jobs/")
+    add_filter(page, "Created by", text="operator")
     assert sorted(table_ids(page)) == sorted([launched["id"], long])
-    ui.go("/admin/jobs/?flt0_status_equals=running")
+    ui.go("/admin/jobs/")
+    add_filter(page, "Status", option="Running")
     assert table_ids(page) == [long]
 
     # Stop a job from the list: Stop at the end of its line.
@@ -693,9 +714,11 @@ def test_walkthrough_process_tracker(
     expect(dialog.locator(".modal-title")).to_have_text(f"Stop job #{long}?")
     with page.expect_navigation():
         dialog.locator("button:has-text('Stop job')").click()
-    # The row stays (the live list changes rows in place) and turns cancelled.
+    assert "was asked to stop" in " ".join(ui.flashes())
+    # It stops after its current document (maybe before the page is back).
+    wait_for(lambda: probe.status(long) == "cancelled")
+    ui.go("/admin/jobs/?flt0_status_equals=cancelled")
     expect(row(page, long).locator(".jobs-admin-status")).to_have_text("cancelled")
-    assert probe.status(long) == "cancelled"
     # "Stopping won't revert the actions already performed": what it did is kept.
     assert probe.job(long)["progress_done"] > 0
 
