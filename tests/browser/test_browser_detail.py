@@ -134,3 +134,29 @@ def test_browser_started_job_shows_a_toast_when_a_worker_takes_it(ui: Any, jobs:
     text = toast.inner_text()
     assert "Toast <b>run</b>" in text and "started" in text
     assert toast.locator("a").get_attribute("href").startswith("/admin/jobs/details/?id=")
+
+
+def test_browser_stop_dialog_still_stops_after_the_page_refreshed_behind_it(
+    ui: Any, jobs: Any, db: Any, make_job: Any, probe: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    job_id = make_job("running", created_by="admin")
+    ui.login("admin")
+    ui.go(f"/admin/jobs/details/?id={job_id}")
+    page = ui.page
+    expect(page.locator("#jobs-admin-live")).to_have_attribute("data-state", "live")
+    page.evaluate("document.querySelector('.jobs-admin-detail-actions form').dataset.old = '1'")
+    page.click(".jobs-admin-detail-actions button:has-text('Cancel')")
+    dialog = page.locator("#jobs-admin-confirm")
+    expect(dialog.locator(".modal-title")).to_have_text(f"Stop job #{job_id}?")
+    # The job moves on while the dialog is open: the live page replaces its actions' forms.
+    with db.engine.begin() as conn:
+        jobs.store.add_events(conn, [{"job_id": job_id, "kind": "log", "message": "row 3"}])
+        jobs.store.progress(conn, job_id, "ghost:1:test", {"progress_total": 5, "progress_done": 3})
+    expect(page.locator(".jobs-admin-log")).to_contain_text("row 3")
+    expect(page.locator(".jobs-admin-detail-actions form[data-old]")).to_have_count(0)
+    with page.expect_navigation():
+        dialog.locator("button:has-text('Stop job')").click()
+    assert probe.job(job_id)["cancel_requested"] in (True, 1)
+    assert any("stop" in f.lower() for f in ui.flashes()), ui.flashes()

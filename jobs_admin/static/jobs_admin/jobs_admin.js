@@ -109,6 +109,12 @@
       yesClass: form.getAttribute("data-confirm-class")
     }, function () {
       form.setAttribute("data-confirmed", "1");
+      // A live refresh (the detail page, a row's buttons) may have replaced the form while the
+      // dialog was open, and a form out of the document submits nothing: put it back, hidden.
+      if (!form.isConnected) {
+        form.hidden = true;
+        document.body.appendChild(form);
+      }
       // submit() sends no submit event: the form goes as it is, with its CSRF token.
       form.submit();
     });
