@@ -563,7 +563,7 @@ def test_details_of_a_partial_job_show_every_section(
     pairs = dict(
         re.findall(r'<dt class="col-6">([^<]+)</dt><dd class="col-6">([^<]*)</dd>', stats.group(1))
     )
-    assert pairs["Total items"] == "5" and pairs["Processed"] == "2" and pairs["Failed"] == "3"
+    assert pairs["Total items"] == "5" and pairs["Succeeded"] == "2" and pairs["Failed"] == "3"
     assert pairs["Success rate"] == "40.0 %"
     assert pairs["Progress"] == "100.0 %"
     # steps timeline

@@ -448,7 +448,7 @@ def test_walkthrough_jobs_progress_and_cancel(
     row(page, export).locator("td.col-created_by").click()
     page.wait_for_url(re.compile(rf"/details/\?id={export}&"))
     stats = page.locator(".jobs-admin-stats").inner_text()
-    assert re.search(r"Total items\s+5", stats) and re.search(r"Processed\s+3", stats)
+    assert re.search(r"Total items\s+5", stats) and re.search(r"Succeeded\s+3", stats)
     assert re.search(r"Failed\s+2", stats)
     items = page.locator("#jobs-admin-items")
     keys = items.locator("td.text-monospace").all_inner_texts()
@@ -490,7 +490,7 @@ def test_walkthrough_jobs_progress_and_cancel(
     stopped = probe.job(long)
     assert stopped["status"] == "cancelled" and 0 < stopped["progress_done"] < 400
     stats = page.locator(".jobs-admin-stats")
-    expect(stats).to_contain_text(re.compile(rf"Processed\s*{stopped['progress_done']}(?!\d)"))
+    expect(stats).to_contain_text(re.compile(rf"Succeeded\s*{stopped['progress_done']}(?!\d)"))
 
 
 # -- monitor-page-kpi-tiles ----------------------------------------------------------------
