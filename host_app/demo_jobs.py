@@ -266,9 +266,15 @@ def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[st
 # -- products.import -----------------------------------------------------------------------
 
 
+def supplier_prefix(supplier: str) -> str:
+    """The SKU prefix of a supplier's products (``Globex`` -> ``GLOBEX``): imports of the
+    supplier carry the reference ``supplier:<prefix>`` in the demo."""
+    return "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
+
+
 def _feed_rows(supplier: str, rows: int, invalid_every: int) -> list[dict[str, Any]]:
     """The rows of a (generated) supplier feed; every ``invalid_every``-th one is invalid."""
-    prefix = "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
+    prefix = supplier_prefix(supplier)
     feed = []
     for n in range(1, rows + 1):
         price = Decimal(5 + (n * 37) % 95) + Decimal("0.99")

@@ -57,7 +57,8 @@ class ListArgs:
     statuses: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     created_by: str | None = None
-    reference: str | None = None
+    #: jobs of any of these references (the API takes one; a panel may show several)
+    references: list[str] = field(default_factory=list)
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
     search: str | None = None
@@ -134,10 +135,13 @@ def parse_list_args(args: Mapping[str, Any], types: Iterable[str]) -> ListArgs:
         if name not in known_types:
             raise BadArgument("type", f"{_text('type', name)[:40]!r} is not a registered job type")
         out.types.append(name)
-    for key in ("created_by", "reference", "search"):
+    for key in ("created_by", "search"):
         value = args.get(key)
         if value:
             setattr(out, key, _text(key, value))
+    reference = args.get("reference")
+    if reference:
+        out.references = [_text("reference", reference)]
     for key in ("created_after", "created_before"):
         value = args.get(key)
         if value:

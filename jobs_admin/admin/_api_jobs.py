@@ -40,8 +40,10 @@ def select_jobs(jobs: JobsAdmin, visible: Any, args: ListArgs) -> Any:
         stmt = stmt.where(job.type.in_(args.types))
     if args.created_by is not None:
         stmt = stmt.where(job.created_by == args.created_by)
-    if args.reference is not None:
-        stmt = stmt.where(job.reference == args.reference)
+    if len(args.references) == 1:
+        stmt = stmt.where(job.reference == args.references[0])
+    elif args.references:
+        stmt = stmt.where(job.reference.in_(args.references))
     if args.created_after is not None:
         stmt = stmt.where(job.created_at >= args.created_after)
     if args.created_before is not None:

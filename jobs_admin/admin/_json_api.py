@@ -21,7 +21,7 @@ from ._base import _MAX_ID
 from ._list import ListMixin
 
 #: The view functions of this API (Flask-Admin passes their names to ``inaccessible_callback``).
-API_VIEWS = frozenset({"api_jobs", "api_job", "api_counts"})
+API_VIEWS = frozenset({"api_jobs", "api_job", "api_counts", "panel_fragment", "my_jobs_fragment"})
 
 #: Log lines ``api/jobs/<id>`` returns (the newest).
 LOG_LINES = 50

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from .. import permissions as perms
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
+from ..panel._render import run_origin, run_prefill
 from ._base import ViewBase, clip
 from .forms import prune_form, run_form
 
@@ -60,15 +61,20 @@ class RunMixin(ViewBase):
                 flash(f"You may not run {self.jobs.registry.get(name).title!r} jobs.", "error")
             else:
                 flash(f"Unknown job type {clip(name)!r}.", "error")
+        # From a job panel: the record's reference, its params and the page to come back to.
+        reference, back = run_origin()
         form = run_form(
             job_type.params if job_type else None,
             request.form if request.method == "POST" else None,
+            data=run_prefill(request.args) if request.method == "GET" else None,
         )
         if request.method == "POST" and job_type is not None:
             if form.validate():
                 params = {k: v for k, v in form.data.items() if k != "csrf_token"}
                 try:
-                    job = self.jobs.enqueue(job_type.name, params=params, commit=True)
+                    job = self.jobs.enqueue(
+                        job_type.name, params=params, reference=reference, commit=True
+                    )
                 except JobsAdminError as exc:
                     self.jobs.db.session.rollback()
                     if isinstance(exc, InvalidParams):
@@ -85,7 +91,7 @@ class RunMixin(ViewBase):
                         ),
                         "success",
                     )
-                    return redirect(self.get_url(".index_view"))
+                    return redirect(back or self.get_url(".index_view"))
             elif "csrf_token" in form.errors:
                 flash("The form expired or lacks its CSRF token; nothing was started.", "error")
         return self.render(
@@ -93,4 +99,6 @@ class RunMixin(ViewBase):
             job_types=runnable,
             job_type=job_type,
             form=form,
+            run_reference=reference,
+            run_return=back,
         )

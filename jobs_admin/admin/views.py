@@ -15,10 +15,10 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 
 from .._sql import duration_seconds
+from ..panel._views import PanelViewsMixin
 from . import _html
 from ._actions import ActionsMixin
 from ._export import ExportMixin
-from ._json_api import JsonApiMixin
 from ._list import ListMixin
 from ._run import RunMixin
 from .filters import (
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-class JobView(JsonApiMixin, ListMixin, ActionsMixin, ExportMixin, RunMixin, ModelView):
+class JobView(PanelViewsMixin, ListMixin, ActionsMixin, ExportMixin, RunMixin, ModelView):
     """Jobs in the host's admin: KPI tiles, filters, search, details and gated actions.
 
     :param jobs: the extension whose jobs this view shows.
