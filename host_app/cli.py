@@ -176,12 +176,15 @@ class _History:
         self.profiles = [
             (p.id, p.definition, p.sku_list) for p in db.session.scalars(sa.select(ExportProfile))
         ]
+        self.profile: int | None = None
 
     def params(self, job_type: str, status: JobStatus, created: datetime) -> dict[str, Any]:
         rng = self.rng
         if job_type == "catalog.export" and self.profiles and rng.random() < 0.4:
             profile_id, definition, profile_skus = rng.choice(self.profiles)
-            return {"definition": definition, "skus": profile_skus, "profile": profile_id}
+            # Read by name(), which gives the export the profile's reference.
+            self.profile = profile_id
+            return {"definition": definition, "skus": profile_skus}
         if job_type == "catalog.export":
             skus = rng.sample(self.skus, rng.randint(4, 14))
             if status is JobStatus.PARTIAL:
@@ -203,7 +206,7 @@ class _History:
         """The job's name and reference."""
         rng = self.rng
         if job_type == "catalog.export":
-            profile = params.pop("profile", None)
+            profile, self.profile = self.profile, None
             if profile is not None:
                 ref = f"export-profile:{profile}"
             else:
