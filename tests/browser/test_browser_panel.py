@@ -146,3 +146,32 @@ def test_browser_my_jobs_dropdown_badge_and_toast_on_a_host_page(
     expect(widget.locator(f'[data-jobs-admin-my-job="{running}"] .jobs-admin-status')).to_have_text(
         "completed"
     )
+
+
+def test_browser_seed_steps_imports_exports_profile_last_execution_stop(
+    app: Any, ui: Any, jobs: Any, probe: Any
+) -> None:
+    from host_app.cli import ensure_export_profiles
+
+    with app.app_context():
+        ensure_export_profiles()
+        host_db.session.commit()
+        profile = host_db.session.scalar(host_db.select(ExportProfile).filter_by(name="Clearance"))
+        job = export(jobs, profile.reference, by="operator")
+    ui.login("operator")
+    ui.go("/admin/")
+    page = ui.page
+    page.get_by_role("link", name="Imports/Exports").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Export profiles").click()
+    row = page.locator("tr", has_text="Clearance")
+    with page.expect_navigation():
+        row.locator("a[title='View Record']").click()
+    last = page.locator(f'[data-jobs-admin-panel-job="{job}"]')
+    expect(last.locator(".jobs-admin-status")).to_have_text("pending")
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        last.get_by_role("button", name="Stop").click()
+    expect(last.locator(".jobs-admin-status")).to_have_text("cancelled")
+    with app.app_context():
+        assert probe.status(job) == "cancelled"
