@@ -237,3 +237,19 @@ def test_api_counts_are_the_tiles_and_own_jobs(
     body = api(client, "counts")
     assert body["counts"] == body["mine"]
     assert body["counts"]["total"] == 3
+
+
+def test_api_and_panel_apply_the_hosts_visible_jobs_condition(
+    app: Any, client: Any, auth: Any, jobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        shown = add(jobs, name="shown", reference="order:1")
+        add(jobs, name="secret", reference="order:1")
+    monkeypatch.setattr(jobs.access, "visible", lambda user: jobs.Job.name != "secret")
+    auth.login("admin")
+    assert ids(api(client, "jobs")) == [shown]
+    assert ids(api(client, "jobs", reference="order:1")) == [shown]
+    fragment = client.get("/admin/jobs/panel?reference=order:1").get_data(as_text=True)
+    assert 'data-jobs-admin-panel-job="' + str(shown) + '"' in fragment
+    assert fragment.count("data-jobs-admin-panel-job=") == 1
+    assert api(client, "counts")["counts"]["total"] == 1
