@@ -375,3 +375,30 @@ def test_flash_started_is_plain_text_without_the_jobs_view(
         assert get_flashed_messages(with_categories=True) == [
             ("info", f"Started job #{job.id} Nightly.")
         ]
+
+
+def test_export_profiles_are_created_by_admins_and_operators_only(
+    app: Any, client: Any, auth: Any
+) -> None:
+    auth.login("operator")
+    response = client.post(
+        "/admin/exportprofile/new/",
+        data={"name": "Autumn", "definition": "autumn", "skus": "TS-001, X-404"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        (row,) = host_db.session.scalars(host_db.select(ExportProfile)).all()
+        assert (row.name, row.sku_list) == ("Autumn", ["TS-001", "X-404"])
+        pid = row.id
+    html = client.get(f"/admin/exportprofile/edit/?id={pid}").get_data(as_text=True)
+    assert "No executions yet." in html
+    auth.logout()
+    auth.login("viewer")
+    client.post("/admin/exportprofile/new/", data={"name": "Sneaky", "definition": "x"})
+    html = client.get(f"/admin/exportprofile/details/?id={pid}").get_data(as_text=True)
+    assert "Autumn" in html and "jobs-admin-panel-run" not in html
+    with app.app_context():
+        assert (
+            host_db.session.scalar(host_db.select(host_db.func.count()).select_from(ExportProfile))
+            == 1
+        )
