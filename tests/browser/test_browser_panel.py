@@ -175,3 +175,15 @@ def test_browser_seed_steps_imports_exports_profile_last_execution_stop(
     expect(last.locator(".jobs-admin-status")).to_have_text("cancelled")
     with app.app_context():
         assert probe.status(job) == "cancelled"
+
+
+def test_browser_panel_running_duration_counts_up(app: Any, ui: Any, jobs: Any, db: Any) -> None:
+    pid = make_profile(app)
+    with app.app_context():
+        running = export(jobs, f"export-profile:{pid}")
+        claim(jobs, db, running)
+    ui.login("admin")
+    ui.go(f"/admin/exportprofile/details/?id={pid}")
+    span = ui.page.locator(f'[data-jobs-admin-panel-job="{running}"] .jobs-admin-duration')
+    first = span.inner_text()
+    expect(span).not_to_have_text(first)

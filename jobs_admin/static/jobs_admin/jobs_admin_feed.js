@@ -209,6 +209,44 @@
     return true;
   }
 
+  // The Python formatter jobs_admin.admin.format.seconds, in JavaScript (as jobs_admin_live.js).
+  function seconds(value) {
+    value = Math.max(0, value);
+    if (value < 1) {
+      return Math.round(value * 1000) + " ms";
+    }
+    if (value < 60) {
+      return value < 10 ? value.toFixed(1) + " s" : Math.round(value) + " s";
+    }
+    var minutes = Math.floor(value / 60);
+    var secs = Math.floor(value) % 60;
+    if (minutes < 60) {
+      return secs ? minutes + " min " + secs + " s" : minutes + " min";
+    }
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    if (hours < 48) {
+      return minutes ? hours + " h " + minutes + " min" : hours + " h";
+    }
+    var days = Math.floor(hours / 24);
+    hours = hours % 24;
+    return hours ? days + " d " + hours + " h" : days + " d";
+  }
+
+  /* Running durations (a span with data-started) count up every second on the server's clock. */
+  function tick() {
+    var pageTime = Date.parse(config().now);
+    var offset = isNaN(pageTime) ? 0 : pageTime - Date.now();
+    var spans = document.querySelectorAll("[data-jobs-admin-panel] .jobs-admin-duration[data-started]");
+    for (var i = 0; i < spans.length; i++) {
+      var started = Date.parse(spans[i].getAttribute("data-started"));
+      if (!isNaN(started)) {
+        spans[i].textContent = seconds((Date.now() + offset - started) / 1000);
+      }
+    }
+  }
+  setInterval(tick, 1000);
+
   window.JobsAdminFeed = {
     subscribe: function (fn) {
       listeners.push(fn);
