@@ -32,6 +32,8 @@ ENDPOINT = "jobs"
 MAX_LIMIT = 50
 #: Where a request keeps its user's permission answers (one set per request, as the views do).
 _ANSWERS = "jobs_admin.panel_answers"
+#: Where a request keeps its live settings (one cursor read per page, however many panels).
+_FEED = "jobs_admin.panel_feed"
 #: Prefix of the query arguments that prefill the run form (``param.skus=A1``).
 PARAM_PREFIX = "param."
 
@@ -68,8 +70,17 @@ def here() -> str:
 def feed_config(jobs: JobsAdmin, ans: perms.Answers) -> dict[str, Any]:
     """What ``jobs_admin_feed.js`` needs to open (or share) the live socket of this page.
 
-    Read before the component's own queries: the socket catches up from this moment.
+    Read before the component's own queries: the socket catches up from this moment. Read once
+    per request: the page's first component (the navbar) has the earliest cursor, which the
+    page's one socket uses.
     """
+    kept: dict[str, Any] | None = request.environ.get(_FEED)
+    if kept is None:
+        kept = request.environ[_FEED] = _feed_config(jobs, ans)
+    return kept
+
+
+def _feed_config(jobs: JobsAdmin, ans: perms.Answers) -> dict[str, Any]:
     return {
         "ws": urlsplit(url_for("jobs_admin.ws")).path,
         "since": jobs.live_cursor(),
