@@ -282,7 +282,8 @@ def report(rows: list[dict[str, Any]], machine: str, seconds: float) -> str:
         "Server time of one request (Flask test client, logged in as admin, body read), median "
         "and p95 in ms over *n* timed requests after two warm-ups. *host page* is a plain "
         "template of the host (loaded once, like its files); *+ panel* is the same with "
-        "`{{ jobs_admin_panel(reference=..., limit=5) }}` (the dataset's `PO-*` references each have about one job; the busiest "
+        "`{{ jobs_admin_panel(reference=..., limit=5) }}` (the dataset's `PO-*` references "
+        "each have about one job; the busiest "
         "reference is named with its count). The admin index is timed with `JOBS_ADMIN_MY_JOBS` "
         'off and on (the navbar\'s "My jobs": the running count from the counters and the live '
         "cursor). `api/jobs` filters as the list does; the cursor case continues from the middle "
