@@ -234,9 +234,14 @@
   }
 
   /* Running durations (a span with data-started) count up every second on the server's clock. */
+  var clockOffset = null; // the server's clock minus ours, taken once, when the page loaded
+
   function tick() {
-    var pageTime = Date.parse(config().now);
-    var offset = isNaN(pageTime) ? 0 : pageTime - Date.now();
+    if (clockOffset === null) {
+      var pageTime = Date.parse(config().now);
+      clockOffset = isNaN(pageTime) ? 0 : pageTime - Date.now();
+    }
+    var offset = clockOffset;
     var spans = document.querySelectorAll("[data-jobs-admin-panel] .jobs-admin-duration[data-started]");
     for (var i = 0; i < spans.length; i++) {
       var started = Date.parse(spans[i].getAttribute("data-started"));
