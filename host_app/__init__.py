@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
 
     from . import auth, demo_jobs  # noqa: F401 - registers the job types and the checker
-    from .views import ProductView, ShopIndexView, UserView
+    from .views import ExportProfileView, ProductView, ShopIndexView, UserView
 
     admin = Admin(
         name="Shop admin",
@@ -73,9 +73,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         index_view=ShopIndexView(),
     )
     admin.init_app(app)
-    from .models import Product, User
+    from .models import ExportProfile, Product, User
 
     admin.add_view(ProductView(Product, db, category="Shop"))
+    admin.add_view(
+        ExportProfileView(ExportProfile, db, name="Export profiles", category="Imports/Exports")
+    )
     admin.add_view(UserView(User, db, category="Shop"))
     app.register_blueprint(auth.bp)
 

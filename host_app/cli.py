@@ -19,8 +19,9 @@ from jobs_admin.models import JobStatus, utcnow
 
 from . import demo_jobs
 from .auth import DEMO_USERS, ensure_demo_users
+from .demo_jobs import supplier_prefix
 from .extensions import db, jobs
-from .models import Product
+from .models import ExportProfile, Product
 
 demo_cli = click.Group("demo", help="Set up the demo shop and seed a history of jobs.")
 
@@ -90,15 +91,34 @@ def catalog_products() -> list[Product]:
     return products
 
 
+#: The demo's export profiles: name, catalog definition, SKUs (X-404 is discontinued: the
+#: export of "Clearance" ends partial).
+EXPORT_PROFILES = (
+    ("Spring catalog", "spring", "TS-001, TS-002, TS-003, HD-001, MUG-001, PST-003"),
+    ("Summer mugs", "summer", "MUG-001, MUG-002, MUG-003, MUG-004, MUG-005"),
+    ("Clearance", "clearance", "TS-009, HD-008, X-404, PST-009"),
+)
+
+
+def ensure_export_profiles() -> None:
+    """Add the demo's export profiles that are missing (by name)."""
+    names = set(db.session.scalars(sa.select(ExportProfile.name)))
+    for name, definition, skus in EXPORT_PROFILES:
+        if name not in names:
+            db.session.add(ExportProfile(name=name, definition=definition, skus=skus))
+
+
 @demo_cli.command("init")
 @with_appcontext
 def init_command() -> None:
-    """Create the tables, the demo users and the demo catalog (safe to run again)."""
+    """Create the tables, the demo users, the demo catalog and export profiles (safe to run
+    again)."""
     db.create_all()
     ensure_demo_users()
     existing = set(db.session.scalars(sa.select(Product.sku)))
     new = [p for p in catalog_products() if p.sku not in existing]
     db.session.add_all(new)
+    ensure_export_profiles()
     db.session.commit()
     click.echo(
         f"demo shop ready: users {', '.join(DEMO_USERS)} (password = user name), "
@@ -151,9 +171,21 @@ class _History:
         self.now = now
         self.days = days
         self.skus = [p.sku for p in catalog_products()]
+        #: The export profiles' ids and SKUs: part of the seeded exports are theirs (their pages
+        #: then show a history), as are the imports of the demo's suppliers
+        #: (``supplier:<PREFIX>``, the products' SKU prefix), which the product pages show.
+        self.profiles = [
+            (p.id, p.definition, p.sku_list) for p in db.session.scalars(sa.select(ExportProfile))
+        ]
+        self.profile: int | None = None
 
     def params(self, job_type: str, status: JobStatus, created: datetime) -> dict[str, Any]:
         rng = self.rng
+        if job_type == "catalog.export" and self.profiles and rng.random() < 0.4:
+            profile_id, definition, profile_skus = rng.choice(self.profiles)
+            # Read by name(), which gives the export the profile's reference.
+            self.profile = profile_id
+            return {"definition": definition, "skus": profile_skus}
         if job_type == "catalog.export":
             skus = rng.sample(self.skus, rng.randint(4, 14))
             if status is JobStatus.PARTIAL:
@@ -175,10 +207,17 @@ class _History:
         """The job's name and reference."""
         rng = self.rng
         if job_type == "catalog.export":
-            ref = f"CAT-{created:%Y}-{rng.randint(1, 9999):04d}"
+            profile, self.profile = self.profile, None
+            if profile is not None:
+                ref = f"export-profile:{profile}"
+            else:
+                ref = f"CAT-{created:%Y}-{rng.randint(1, 9999):04d}"
             return f"{params['definition'].title()} catalog export", ref
         if job_type == "products.import":
-            return f"Import {params['supplier']} feed", f"PO-{rng.randint(10000, 99999)}"
+            supplier = params["supplier"]
+            if rng.random() < 0.5:
+                return f"Import {supplier} feed", f"supplier:{supplier_prefix(supplier)}"
+            return f"Import {supplier} feed", f"PO-{rng.randint(10000, 99999)}"
         if job_type == "search.reindex":
             label = rng.choice(("Nightly search reindex", "Search reindex (manual)"))
             return label, None

@@ -230,7 +230,7 @@ def _export_links(job: Any) -> list[tuple[str, str]]:
 
 def _import_links(job: Any) -> list[tuple[str, str]]:
     """The products an import wrote: the shop's product list, searched by the SKU prefix."""
-    prefix = _sku_prefix(str((job.params or {}).get("supplier") or "ACME"))
+    prefix = supplier_prefix(str((job.params or {}).get("supplier") or "ACME"))
     return [(f"Products {prefix}-*", url_for("product.index_view", search=prefix))]
 
 
@@ -304,14 +304,15 @@ def export_catalog(ctx: JobContext, definition: str, skus: list[str]) -> dict[st
 # -- products.import -----------------------------------------------------------------------
 
 
-def _sku_prefix(supplier: str) -> str:
-    """The prefix of a supplier's SKUs: its name's first six letters and digits."""
+def supplier_prefix(supplier: str) -> str:
+    """The SKU prefix of a supplier's products (``Globex`` -> ``GLOBEX``): imports of the
+    supplier carry the reference ``supplier:<prefix>`` in the demo."""
     return "".join(ch for ch in supplier.upper() if ch.isalnum())[:6] or "SUP"
 
 
 def _feed_rows(supplier: str, rows: int, invalid_every: int) -> list[dict[str, Any]]:
     """The rows of a (generated) supplier feed; every ``invalid_every``-th one is invalid."""
-    prefix = _sku_prefix(supplier)
+    prefix = supplier_prefix(supplier)
     feed = []
     for n in range(1, rows + 1):
         price = Decimal(5 + (n * 37) % 95) + Decimal("0.99")

@@ -54,3 +54,29 @@ class Product(db.Model):  # type: ignore[name-defined,misc]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+class ExportProfile(db.Model):  # type: ignore[name-defined,misc]
+    """A saved catalog export: which layout, which SKUs. Its page runs and follows the exports
+    (jobs with the reference ``export-profile:<id>``)."""
+
+    __tablename__ = "shop_export_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    definition: Mapped[str] = mapped_column(sa.String(100), default="spring")
+    #: Comma-separated SKUs, as the export's run form takes them.
+    skus: Mapped[str] = mapped_column(sa.Text, default="")
+
+    @property
+    def sku_list(self) -> list[str]:
+        """The profile's SKUs as a list."""
+        return [s.strip() for s in self.skus.replace("\n", ",").split(",") if s.strip()]
+
+    @property
+    def reference(self) -> str:
+        """The reference of its exports."""
+        return f"export-profile:{self.id}"
+
+    def __str__(self) -> str:
+        return self.name

@@ -93,6 +93,7 @@ class JobsAPI:
         params: Mapping[str, Any] | None = None,
         created_by: str | None = None,
         commit: bool = False,
+        flash: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Add a job of the registered ``type`` to the caller's transaction; return the ``Job``.
@@ -107,11 +108,12 @@ class JobsAPI:
         :param params: the params as a mapping (use it when a param is called like an option).
         :param created_by: who to record as its creator (defaults to the logged-in user).
         :param commit: commit the session at once.
+        :param flash: flash "Started job #N" with a link to it (see :meth:`flash_started`).
         :param kwargs: the params, by keyword.
         :raises UnknownJobType: no such type.
         :raises InvalidParams: params that do not validate, are not JSON, or are too large.
         """
-        return service.enqueue(
+        job = service.enqueue(
             self.runtime(),
             type,
             name=name,
@@ -123,6 +125,20 @@ class JobsAPI:
             commit=commit,
             kwargs=kwargs,
         )
+        if flash:
+            self.flash_started(job)
+        return job
+
+    def flash_started(self, job: Any, category: str = "success") -> None:
+        """Flash "Started job #N <name>." linking to its detail page, for a host's own view
+        that enqueued it (in a request; the next page shows it).
+
+        :param job: the ``Job`` (enqueued, so it has an id).
+        :param category: the flash category.
+        """
+        from .panel._flash import flash_started
+
+        flash_started(job, category)
 
     def get(self, job: Any) -> Any:
         """Return the ``Job`` with this id (or reload this ``Job``), or ``None``."""

@@ -115,6 +115,10 @@ PROGRESS_INTERVAL = 0.5
 #: log ends with one line saying how many were (300,000 unbounded lines took 105 MB of database).
 MAX_LOG_LINES = 10000
 
+#: Put "My jobs" (the user's running count and latest jobs) in the navbar of every admin page,
+#: with the "job finished" toasts: the admin's base template is wrapped at ``init_app``.
+MY_JOBS = True
+
 
 #: The values :data:`DEFAULT_RANGE` may take (the list's date-range presets).
 RANGES = ("today", "7d", "30d", "all")
@@ -148,6 +152,7 @@ class Settings:
     live_max_sockets_per_user: int
     live_max_sockets: int
     live_recheck: float
+    my_jobs: bool
 
 
 def read_settings(config: Any, instance_path: str) -> Settings:
@@ -213,6 +218,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
             ) from None
     values["housekeeping_cron"] = cron
     values["sqlite_write_queue"] = _flag("SQLITE_WRITE_QUEUE", values["sqlite_write_queue"])
+    values["my_jobs"] = _flag("MY_JOBS", values["my_jobs"])
     if values["stale_after"] <= values["heartbeat_interval"]:
         raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
     values["live_origins"] = _origins(values["live_origins"])

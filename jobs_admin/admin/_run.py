@@ -11,6 +11,7 @@ from markupsafe import Markup
 from .. import permissions as perms
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
+from ..panel._render import run_origin, run_prefill
 from . import format as fmt
 from ._base import ViewBase, clip
 from ._notify import started_flash
@@ -63,9 +64,12 @@ class RunMixin(ViewBase):
                 flash(f"You may not run {self.jobs.registry.get(name).title!r} jobs.", "error")
             else:
                 flash(f"Unknown job type {clip(name)!r}.", "error")
+        # From a job panel: the record's reference, its params and the page to come back to.
+        reference, back = run_origin()
         form = run_form(
             job_type.params if job_type else None,
             request.form if request.method == "POST" else None,
+            data=run_prefill(request.args) if request.method == "GET" else None,
         )
         options = job_options_form(request.form if request.method == "POST" else None)
         if request.method == "POST" and job_type is not None:
@@ -74,9 +78,13 @@ class RunMixin(ViewBase):
             valid = options.validate() and valid
             if valid:
                 params = {k: v for k, v in form.data.items() if k != "csrf_token"}
+                job_options = options.enqueue_options()
+                # A job panel's record reference, unless the user typed one of their own.
+                if reference and not job_options.get("reference"):
+                    job_options["reference"] = reference
                 try:
                     job = self.jobs.enqueue(
-                        job_type.name, params=params, commit=True, **options.enqueue_options()
+                        job_type.name, params=params, commit=True, **job_options
                     )
                 except JobsAdminError as exc:
                     self.jobs.db.session.rollback()
@@ -94,7 +102,7 @@ class RunMixin(ViewBase):
                         else f"Scheduled job {{job}} to run at {fmt.utc(when)}."
                     )
                     flash(started_flash(self, job, text), "success")
-                    return redirect(self.get_url(".index_view"))
+                    return redirect(back or self.get_url(".index_view"))
             elif "csrf_token" in form.errors:
                 flash("The form expired or lacks its CSRF token; nothing was started.", "error")
         return self.render(
@@ -103,4 +111,6 @@ class RunMixin(ViewBase):
             job_type=job_type,
             form=form,
             options=options,
+            run_reference=reference,
+            run_return=back,
         )

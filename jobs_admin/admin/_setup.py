@@ -53,6 +53,9 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         time=_html.time,
         action_form=_html.action_form,
     )
+    from ..panel._setup import install
+
+    install(jobs, app, admin if view is not None else None)
     if view is None:
         return
     size = jobs.settings(app).page_size

@@ -63,9 +63,12 @@ def _prune_form_class(base: type[Form], default_days: int) -> type[Form]:
     return cls
 
 
-def run_form(params: type[Form] | None, formdata: Any = None) -> Form:
-    """The run form of a job type: its params form plus the CSRF token."""
+def run_form(params: type[Form] | None, formdata: Any = None, data: Any = None) -> Form:
+    """The run form of a job type: its params form plus the CSRF token.
+
+    :param data: values prefilled in its fields (a job panel's ``param.*`` arguments).
+    """
     base = csrf_base()
     bases = (params, base) if params is not None else (base,)
     form_cls = type("RunForm", bases, {})
-    return form_cls(formdata=formdata)
+    return form_cls(formdata=formdata, data=data)

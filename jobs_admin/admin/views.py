@@ -16,6 +16,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 
 from .._sql import duration_seconds
+from ..panel._views import PanelViewsMixin
 from . import _columns, _html
 from ._actions import ActionsMixin
 from ._columns import OptionalColumnsMixin
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 
 class JobView(
+    PanelViewsMixin,
     OptionalColumnsMixin,
     FilterBarMixin,
     RowsMixin,

@@ -153,6 +153,8 @@
   });
 
   function handle(message) {
+    // The page's other live parts (jobs_admin_feed.js: "My jobs") share this socket.
+    document.dispatchEvent(new CustomEvent("jobs-admin:message", { detail: message }));
     if (typeof message.cursor === "string") {
       since = message.cursor;
     }

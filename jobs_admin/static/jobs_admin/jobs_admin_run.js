@@ -33,8 +33,9 @@
   }
   var pending = null;
   select.addEventListener("change", function () {
-    var url = pick.getAttribute("action") + (pick.getAttribute("action").indexOf("?") < 0 ? "?" : "&") +
-      "type=" + encodeURIComponent(select.value);
+    // The picker's own fields too: a job panel's reference and return page stay with the form.
+    var query = new URLSearchParams(new FormData(pick)).toString();
+    var url = pick.getAttribute("action") + (pick.getAttribute("action").indexOf("?") < 0 ? "?" : "&") + query;
     var area = document.getElementById("jobs-admin-run");
     if (!select.value) {
       area.innerHTML = "";

@@ -1,0 +1,25 @@
+"""The "Started job #N" flash a host's own view shows after it enqueued a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, url_for
+from markupsafe import Markup
+
+from ._render import ENDPOINT
+
+
+def flash_started(job: Any, category: str = "success") -> None:
+    """Flash "Started job #N <name>." with a link to the job's detail page (plain text when
+    the app has no Jobs view).
+
+    :param job: the ``Job`` just enqueued (it has its id once flushed).
+    :param category: the flash category.
+    """
+    label = f"#{job.id} {job.name or job.type}"
+    if f"{ENDPOINT}.details_view" in current_app.view_functions:
+        url = url_for(f"{ENDPOINT}.details_view", id=job.id)
+        flash(Markup('Started job <a href="{}">{}</a>.').format(url, label), category)
+    else:
+        flash(f"Started job {label}.", category)

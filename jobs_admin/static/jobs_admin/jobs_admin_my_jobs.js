@@ -1,0 +1,209 @@
+/* jobs_admin: "My jobs" (the navbar item and the jobs_admin_my_jobs() widget) and the "job
+ * finished" toasts on every page of the host's admin.
+ *
+ * The navbar's badge counts the user's running jobs (<jobs>/api/counts, read again after a
+ * change of one of their jobs); its menu fetches their latest jobs when it opens, and again
+ * after a change while it is open. The widget moves progress bars in place and fetches its list
+ * again for a new job or status. A job the user started that finishes shows a toast at the top
+ * right (the Jobs pages show their own).
+ */
+(function () {
+  "use strict";
+  var feed = window.JobsAdminFeed;
+  if (!feed || window.JobsAdminMyJobs) {
+    return;
+  }
+  window.JobsAdminMyJobs = true;
+  var cfg = feed.config();
+  if (!cfg.user) {
+    return;
+  }
+  var FINISHED = { completed: true, partial: true, failed: true, cancelled: true };
+  var pageTime = Date.parse(cfg.now);
+  var known = {};
+  var toasted = {};
+  var menu = document.querySelector("[data-jobs-admin-my-jobs-menu]");
+  var widgets = document.querySelectorAll("[data-jobs-admin-my-jobs]");
+  var menuLoaded = false;
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  // -- the navbar item ---------------------------------------------------------------------
+
+  var badge = menu ? menu.querySelector("[data-jobs-admin-running]") : null;
+
+  function showRunning(n) {
+    if (!badge || typeof n !== "number") {
+      return;
+    }
+    badge.textContent = String(n);
+    badge.setAttribute("aria-label", n + " running");
+    badge.classList.toggle("d-none", n === 0);
+  }
+
+  var recount = feed.throttle(function () {
+    fetch(cfg.api + "counts", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (body) {
+        if (body && body.mine) {
+          showRunning(body.mine.running);
+        }
+      })
+      .catch(function () {});
+  }, 1000);
+
+  var reloadMenu = feed.throttle(function () {
+    var body = menu.querySelector(".jobs-admin-my-jobs-body");
+    feed.swap(body, menu.getAttribute("data-fragment"), function (target) {
+      menuLoaded = true;
+      var list = target.querySelector("[data-running]");
+      if (list) {
+        showRunning(Number(list.getAttribute("data-running")));
+      }
+    });
+  }, 500);
+
+  function menuOpen() {
+    return menu && menu.classList.contains("show");
+  }
+
+  if (menu) {
+    var toggle = menu.querySelector("[data-toggle='dropdown']");
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        // Bootstrap opens the menu on this click; its jobs are read now, fresh.
+        reloadMenu();
+      });
+    }
+  }
+
+  // -- the widget ---------------------------------------------------------------------------
+
+  var reloaders = [];
+  for (var w = 0; w < widgets.length; w++) {
+    reloaders.push(makeReload(widgets[w]));
+  }
+
+  function makeReload(widget) {
+    return feed.throttle(function () {
+      feed.swap(widget.querySelector(".jobs-admin-my-jobs-body"), widget.getAttribute("data-fragment"));
+    }, 500);
+  }
+
+  function updateLists(job) {
+    var roots = [];
+    for (var i = 0; i < widgets.length; i++) {
+      roots.push([widgets[i], reloaders[i]]);
+    }
+    if (menuLoaded && menuOpen()) {
+      roots.push([menu, reloadMenu]);
+    } else if (menuLoaded) {
+      menuLoaded = false; // read again when it opens
+    }
+    for (var r = 0; r < roots.length; r++) {
+      var row = roots[r][0].querySelector('[data-jobs-admin-my-job="' + job.id + '"]');
+      if (!row || row.getAttribute("data-status") !== job.status || !feed.moveProgress(row, job)) {
+        roots[r][1]();
+      }
+    }
+  }
+
+  // -- toasts -------------------------------------------------------------------------------
+
+  var VERBS = {
+    completed: ["completed", "text-success", "check-circle"],
+    partial: ["finished with failed items", "text-warning", "adjust"],
+    failed: ["failed", "text-danger", "times-circle"],
+    cancelled: ["was cancelled", "text-secondary", "ban"]
+  };
+
+  function maybeToast(job) {
+    if (!FINISHED[job.status] || document.getElementById("jobs-admin-live")) {
+      return;
+    }
+    var key = job.id + "@" + (job.finished_at || "");
+    if (toasted[key]) {
+      return;
+    }
+    var before = known[job.id];
+    var finishedAt = Date.parse(job.finished_at);
+    if (before ? FINISHED[before] : !(finishedAt >= pageTime)) {
+      return;
+    }
+    toasted[key] = true;
+    var box = document.querySelector(".jobs-admin-toasts");
+    if (!box) {
+      box = el("div", "jobs-admin-toasts");
+      box.setAttribute("aria-live", "polite");
+      document.body.appendChild(box);
+    }
+    var verb = VERBS[job.status];
+    var toast = el("div", "toast show jobs-admin-toast");
+    toast.setAttribute("role", job.status === "failed" ? "alert" : "status");
+    toast.setAttribute("data-job-id", String(job.id));
+    var header = el("div", "toast-header");
+    header.appendChild(el("span", "fa fa-" + verb[2] + " mr-2 " + verb[1]));
+    header.appendChild(el("strong", "mr-auto", "Job " + verb[0]));
+    var close = el("button", "ml-2 mb-1 close");
+    close.type = "button";
+    close.setAttribute("aria-label", "Close");
+    close.appendChild(el("span", null, "\u00d7"));
+    header.appendChild(close);
+    var body = el("div", "toast-body");
+    var link = el("a", null, "#" + job.id + " " + (job.name || job.type));
+    link.href = cfg.details + "?id=" + encodeURIComponent(job.id);
+    body.appendChild(link);
+    body.appendChild(document.createTextNode(" " + verb[0] + (job.status === "failed" && job.error ? ": " + job.error : ".")));
+    toast.appendChild(header);
+    toast.appendChild(body);
+    box.appendChild(toast);
+    var remove = function () {
+      if (toast.parentNode) {
+        toast.parentNode.removeChild(toast);
+      }
+    };
+    close.addEventListener("click", remove);
+    setTimeout(remove, job.status === "failed" ? 30000 : 12000);
+  }
+
+  // -- the feed -----------------------------------------------------------------------------
+
+  feed.subscribe(function (message) {
+    if (message.resync) {
+      recount();
+      for (var i = 0; i < reloaders.length; i++) {
+        reloaders[i]();
+      }
+      return;
+    }
+    if (message.type !== "changes") {
+      return;
+    }
+    var jobs = message.jobs || [];
+    var changed = false;
+    for (var j = 0; j < jobs.length; j++) {
+      var job = jobs[j];
+      if (!job || typeof job.id !== "number" || job.created_by !== cfg.user) {
+        continue;
+      }
+      changed = true;
+      maybeToast(job);
+      updateLists(job);
+      known[job.id] = job.status;
+    }
+    if (changed) {
+      recount();
+    }
+  });
+})();

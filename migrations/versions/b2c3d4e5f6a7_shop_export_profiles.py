@@ -1,0 +1,31 @@
+"""shop: export profiles (a saved catalog export whose page runs and follows its exports)
+
+Revision ID: b2c3d4e5f6a7
+Revises: f1a2b3c4d5e6
+Create Date: 2026-12-06 10:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "b2c3d4e5f6a7"
+down_revision = "f1a2b3c4d5e6"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "shop_export_profile",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("definition", sa.String(length=100), nullable=False),
+        sa.Column("skus", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("shop_export_profile")
