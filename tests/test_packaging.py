@@ -28,6 +28,7 @@ PACKAGE_DATA = {
     "jobs_admin/templates/jobs_admin/_macros.html",
     "jobs_admin/static/jobs_admin/jobs_admin.js",
     "jobs_admin/static/jobs_admin/jobs_admin_live.js",
+    "jobs_admin/static/jobs_admin/jobs_admin_toast.js",
     "jobs_admin/static/jobs_admin/jobs_admin.css",
     "jobs_admin/migrations/__init__.py",
     "jobs_admin/migrations/versions/jobs_admin_0001_jobs_tables.py",
