@@ -1,7 +1,7 @@
 """shop: export profiles (a saved catalog export whose page runs and follows its exports)
 
 Revision ID: b2c3d4e5f6a7
-Revises: f1a2b3c4d5e6
+Revises: a5b6c7d8e9f0
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b2c3d4e5f6a7"
-down_revision = "f1a2b3c4d5e6"
+down_revision = "a5b6c7d8e9f0"
 branch_labels = None
 depends_on = None
 
