@@ -149,6 +149,18 @@ def stream_csv(rows: Iterable[Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[st
     :param rows: objects with the job attributes named in :data:`COLUMNS`.
     :param chunk_rows: rows per yielded chunk.
     """
+    return stream_cells([header for header, _ in COLUMNS], map(_cells, rows), chunk_rows)
+
+
+def stream_cells(
+    header: list[str], cells: Iterable[list[str]], chunk_rows: int = CHUNK_ROWS
+) -> Iterator[str]:
+    """Yield CSV text: ``header`` at once, then the rows of ``cells`` ``chunk_rows`` at a time.
+
+    :param header: the header row.
+    :param cells: each row's cells, already rendered (and formula-guarded) as text.
+    :param chunk_rows: rows per yielded chunk.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -158,12 +170,12 @@ def stream_csv(rows: Iterable[Any], chunk_rows: int = CHUNK_ROWS) -> Iterator[st
         buffer.truncate()
         return text
 
-    writer.writerow([header for header, _ in COLUMNS])
+    writer.writerow(header)
     yield flush()
     batch: list[list[str]] = []
     try:
-        for row in rows:
-            batch.append(_cells(row))
+        for row in cells:
+            batch.append(row)
             if len(batch) >= chunk_rows:
                 writer.writerows(batch)
                 batch.clear()

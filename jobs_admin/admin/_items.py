@@ -7,8 +7,6 @@ an offset) and ``<view>/<id>/items.csv`` streams them all.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +16,7 @@ from flask import Response, flash, request
 from flask_admin import expose
 
 from .. import permissions as perms
-from ..export import CHUNK_ROWS, FETCH_ROWS, INCOMPLETE, Limited, neutralise
+from ..export import CHUNK_ROWS, FETCH_ROWS, Limited, neutralise, stream_cells
 from ..models import ItemOutcome
 from ..store.items import ItemPage
 from ._base import ViewBase
@@ -105,43 +103,18 @@ def stream_items(rows: Any) -> Iterator[str]:
 
     :param rows: rows with ``seq``, ``key``, ``outcome``, ``message``, ``step`` and ``at``.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_HEADER)
-    yield flush()
-    batch: list[list[str]] = []
-    try:
-        for r in rows:
-            batch.append(
-                [
-                    str(r.seq + 1),
-                    neutralise(r.key),
-                    r.outcome,
-                    neutralise(r.message),
-                    neutralise(r.step),
-                    neutralise(r.at),
-                ]
-            )
-            if len(batch) >= CHUNK_ROWS:
-                writer.writerows(batch)
-                batch.clear()
-                yield flush()
-    except Exception:
-        # A file cut at a row boundary looks whole: say otherwise (as the jobs export does).
-        writer.writerows(batch)
-        writer.writerow([INCOMPLETE])
-        yield flush()
-        raise
-    if batch:
-        writer.writerows(batch)
-        yield flush()
+    cells = (
+        [
+            str(r.seq + 1),
+            neutralise(r.key),
+            r.outcome,
+            neutralise(r.message),
+            neutralise(r.step),
+            neutralise(r.at),
+        ]
+        for r in rows
+    )
+    return stream_cells(list(CSV_HEADER), cells, CHUNK_ROWS)
 
 
 def _items_body(engine: sa.Engine, statement: sa.Select[Any]) -> Iterator[str]:
