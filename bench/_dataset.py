@@ -7,8 +7,9 @@ references to search, and 2-6 events per job. Rows go in by ``COPY`` (PostgreSQL
 ``executemany`` (SQLite) with the secondary indexes dropped and rebuilt afterwards, then
 ``jobs.recount()`` makes the counters exact and ``ANALYZE`` gives the planner its statistics.
 
-A dataset is kept (PostgreSQL: a database named ``jobs_admin_bench_<kind>_<size>``; SQLite: a
-file in ``bench/.cache/``) and reused while its schema fingerprint (the DDL of the jobs tables),
+A dataset is kept (PostgreSQL: a database named ``jobs_admin_bench_<kind>_<size>``, or
+``jobs_admin_bench_<tag>_<kind>_<size>`` with ``JOBS_ADMIN_BENCH_TAG`` set; SQLite: a file of that
+name in ``bench/.cache/``) and reused while its schema fingerprint (the DDL of the jobs tables),
 generator version and size still match and it is younger than ``MAX_AGE_DAYS``; so reruns are
 fast. ``copy_of`` gives a throwaway copy for benchmarks that delete rows.
 
@@ -25,6 +26,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -461,7 +463,10 @@ def _load_sqlite(path: Path, n: int, kind: str) -> None:
 
 
 def _name(kind: str, n: int) -> str:
-    return f"jobs_admin_bench_{kind}_{human(n).lower()}"
+    # A tag keeps the datasets of work trees with different schemas apart (the fingerprint would
+    # otherwise make two trees rebuild the same database in turn).
+    tag = os.environ.get("JOBS_ADMIN_BENCH_TAG", "").strip()
+    return f"jobs_admin_bench_{tag + '_' if tag else ''}{kind}_{human(n).lower()}"
 
 
 def sqlite_path(kind: str, n: int) -> Path:
