@@ -17,13 +17,14 @@ export JOBS_ADMIN_TEST_DATABASE_URL ?= postgresql+psycopg://root@127.0.0.1:5432/
 export JOBS_ADMIN_REQUIRE_ALL ?= 1
 endif
 
-.PHONY: help venv demo demo-reset test lint format bench clean
+.PHONY: help venv demo demo-reset test lint docs format bench clean
 
 help:
 	@echo "make demo        set up and run the demo shop on SQLite at http://$(HOST):$(PORT)/admin/"
 	@echo "make demo-reset  delete the demo database and result files"
 	@echo "make test        lint, type-check, build and twine-check the package, run every test"
 	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make docs        build the documentation site into docs/_build/html (warnings fail)"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make bench       run every benchmark script in bench/"
 
@@ -63,12 +64,17 @@ lint: venv
 # release would), checked by twine; then the whole suite on SQLite (the slow scale-out and the
 # migration tests cover both engines themselves; tests/test_packaging.py reads that wheel's
 # file list), then again with every app on PostgreSQL.
-test: lint
+test: lint docs
 	@dist=$$(mktemp -d) && trap 'rm -rf "$$dist"' EXIT && \
 	$(BIN)/python -m build --outdir "$$dist" . && \
 	$(BIN)/twine check --strict "$$dist"/* && \
 	JOBS_ADMIN_WHEEL="$$(ls "$$dist"/*.whl)" $(BIN)/python -m pytest
 	JOBS_ADMIN_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not slow" --deselect tests/test_migrations.py
+
+# The Sphinx site, with every warning an error (a broken link or reference fails the build).
+docs: venv
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 format: venv
 	$(BIN)/ruff format .
@@ -86,4 +92,4 @@ bench: venv
 	[ "$$ran" = 1 ] || echo "no benchmarks in bench/ yet"
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-results
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-results docs/_build
