@@ -49,7 +49,12 @@ class ScheduleMixin:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (sa.Index("ix_jobs_admin_schedule_due", "next_run_at"),)
+        # AUTOINCREMENT on SQLite: a deleted schedule's id is never given to a new one, so its
+        # audit trail (kept by id) never mixes with another's.
+        return (
+            sa.Index("ix_jobs_admin_schedule_due", "next_run_at"),
+            {"sqlite_autoincrement": True},
+        )
 
     def __repr__(self) -> str:
         return f"<Schedule {self.name} {self.cron!r} {self.timezone}>"

@@ -284,6 +284,12 @@ def create_schedule(
     check_name(name)
     if type_name.startswith(BUILTIN_PREFIX):
         raise InvalidSchedule("built-in job types cannot be scheduled from the admin")
+    try:
+        find_schedule(rt, name)
+    except ScheduleNotFound:
+        pass
+    else:
+        raise InvalidSchedule(f"a schedule called {name!r} exists already")
     checked = _checked(rt, type_name, {"params": {}, "timezone": "UTC", **values})
     if "cron" not in checked:
         raise InvalidSchedule("a schedule needs a cron expression")

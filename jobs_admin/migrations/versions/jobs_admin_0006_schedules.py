@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.Column("updated_by", sa.String(200), nullable=True),
         sa.UniqueConstraint("name"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_jobs_admin_schedule_due", "jobs_admin_schedule", ["next_run_at"])
     op.create_table(
