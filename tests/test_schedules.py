@@ -303,3 +303,27 @@ def test_disabled_schedule_does_not_fire_and_enabling_counts_from_now(
     assert jobs.fire_schedules(now=datetime.now(UTC) + timedelta(hours=1)) == 0
     row = jobs.enable_schedule("off", who="admin")
     assert datetime.now(UTC) < row["next_run_at"] <= datetime.now(UTC) + timedelta(minutes=1)
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_schedules_table_and_run_enable_disable(app: Flask, jobs: Any, probe: Probe) -> None:
+    jobs.schedule("nightly", "test.noop", "0 3 * * *", timezone=BERLIN)
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["jobs", "schedules"]).output
+    assert "nightly" in out and "At 03:00, every day" in out and "jobs_admin.housekeeping" in out
+    result = runner.invoke(args=["jobs", "schedule", "run", "nightly"])
+    assert result.exit_code == 0, result.output
+    (job,) = probe.jobs(type="test.noop")
+    assert job["created_by"].startswith("cli")
+    assert runner.invoke(args=["jobs", "schedule", "disable", "nightly"]).exit_code == 0
+    assert not find_schedule(jobs.runtime(), "nightly")["enabled"]
+    assert " off " in runner.invoke(args=["jobs", "schedules"]).output
+    result = runner.invoke(args=["jobs", "schedule", "enable", "nightly"])
+    assert result.exit_code == 0 and "next run" in result.output
+    missing = runner.invoke(args=["jobs", "schedule", "run", "nope"])
+    assert missing.exit_code != 0 and "no schedule 'nope'" in missing.output
+    rt = jobs.runtime()
+    kinds = [(e["kind"], (e["who"] or "")[:3]) for e in schedule_history(rt, job["schedule_id"])]
+    assert kinds[:3] == [("enabled", "cli"), ("disabled", "cli"), ("run_now", "cli")]
