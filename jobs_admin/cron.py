@@ -238,6 +238,9 @@ def next_after(expr: str | Cron, tz_name: str, after: datetime) -> datetime | No
     tz = zone(tz_name)
     after = after.astimezone(UTC)
     local = after.astimezone(tz).replace(tzinfo=None)
+    fast = _plain_next(cron, tz, after, local)
+    if fast is not None:
+        return fast
     # A repeated hour maps a wall-clock time to two instants, and a gap moves some forward:
     # look from a little before, keep the earliest instant after ``after``.
     naive = _next_local(cron, local - _SHIFT)
@@ -250,6 +253,22 @@ def next_after(expr: str | Cron, tz_name: str, after: datetime) -> datetime | No
                 best = instant
         naive = _next_local(cron, naive + timedelta(minutes=1))
     return best
+
+
+def _plain_next(cron: Cron, tz: ZoneInfo, after: datetime, local: datetime) -> datetime | None:
+    """The next tick when no clock change is near ``after`` or at the tick (the usual case):
+    the first matching wall-clock minute after ``local``, if it exists once. ``None``: use the
+    full search."""
+    if (after - _SHIFT).astimezone(tz).utcoffset() != (after + _SHIFT).astimezone(tz).utcoffset():
+        return None
+    naive = _next_local(cron, local.replace(second=0, microsecond=0) + timedelta(minutes=1))
+    if naive is None:
+        return None
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset() or not _exists(naive, tz):
+        return None
+    return first.astimezone(UTC)
 
 
 def ticks_between(expr: str | Cron, tz_name: str, start: datetime, end: datetime) -> list[datetime]:

@@ -79,7 +79,8 @@ def _fire_batch(rt: Runtime, now: datetime, batch: int) -> tuple[int, int]:
             return 0, 0
         active = sql.active_jobs(store, conn, [r["last_job_id"] for r in rows])
         events: list[dict[str, Any]] = []
-        fires: list[tuple[dict[str, Any], datetime, dict[str, Any]]] = []
+        fires: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for row in rows:
             name, due = row["name"], row["next_run_at"]
             try:
@@ -92,27 +93,17 @@ def _fire_batch(rt: Runtime, now: datetime, batch: int) -> tuple[int, int]:
                 events.append(_event(row["id"], name, "disabled", None, f"bad schedule: {exc}"))
                 sql.update_schedule(store, conn, row["id"], enabled=False, next_run_at=None)
                 continue
-            tick_to_fire = recent[-1] if recent else None
-            update: dict[str, Any] = {"next_run_at": nxt}
-            if tick_to_fire is None or tick_to_fire > due:
-                # Ticks from ``due`` on, before the one fired, were missed while no worker ran.
-                until = recent[-2] if len(recent) > 1 else None
-                missed = len(recent) - 1 if due >= now - catchup else None
-                events.append(
-                    _event(
-                        row["id"],
-                        name,
-                        "skipped",
-                        None,
-                        "missed while no worker ran: the ticks from"
-                        f" {due:%Y-%m-%d %H:%M} UTC"
-                        + (f" to {until:%Y-%m-%d %H:%M} UTC" if until is not None else "")
-                        + (" (older than the catch-up window)" if missed is None else ""),
-                        {"reason": "missed", "first": due.isoformat(), "count": missed},
-                    )
-                )
-            if tick_to_fire is None:
-                sql.update_schedule(store, conn, row["id"], **update)
+            tick = recent[-1] if recent else None
+            update = {
+                "sid": row["id"],
+                "next_run_at": nxt,
+                "last_scheduled_for": row["last_scheduled_for"],
+                "last_job_id": row["last_job_id"],
+            }
+            updates.append(update)
+            if tick is None or tick > due:
+                events.append(_missed(row, due, recent, due >= now - catchup))
+            if tick is None:
                 continue
             if row["skip_if_running"] and row["last_job_id"] in active:
                 events.append(
@@ -121,15 +112,14 @@ def _fire_batch(rt: Runtime, now: datetime, batch: int) -> tuple[int, int]:
                         name,
                         "skipped",
                         None,
-                        f"tick {tick_to_fire:%Y-%m-%d %H:%M} UTC skipped: job"
+                        f"tick {tick:%Y-%m-%d %H:%M} UTC skipped: job"
                         f" {row['last_job_id']} is still pending or running",
-                        {"reason": "running", "tick": tick_to_fire.isoformat()},
+                        {"reason": "running", "tick": tick.isoformat()},
                     )
                 )
-                sql.update_schedule(store, conn, row["id"], **update)
                 continue
             try:
-                values = _job_values(rt, row, tick_to_fire, None)
+                fires.append(_job_values(rt, row, tick, None))
             except (UnknownJobType, InvalidParams) as exc:
                 events.append(
                     _event(
@@ -137,27 +127,38 @@ def _fire_batch(rt: Runtime, now: datetime, batch: int) -> tuple[int, int]:
                         name,
                         "skipped",
                         None,
-                        f"tick {tick_to_fire:%Y-%m-%d %H:%M} UTC not fired: {exc}",
-                        {"reason": "error", "tick": tick_to_fire.isoformat()},
+                        f"tick {tick:%Y-%m-%d %H:%M} UTC not fired: {exc}",
+                        {"reason": "error", "tick": tick.isoformat()},
                     )
                 )
-                sql.update_schedule(store, conn, row["id"], **update)
                 continue
-            fires.append((row, tick_to_fire, values))
-            update["last_scheduled_for"] = tick_to_fire
-            sql.update_schedule(store, conn, row["id"], **update)
-        ids = sql.add_jobs(store, conn, [values for _r, _t, values in fires])
-        for (row, tick, _values), job_id in zip(fires, ids, strict=True):
-            if job_id is not None:
-                sql.update_schedule(store, conn, row["id"], last_job_id=job_id)
-            else:
-                log.debug("schedule %s: tick %s was fired by another process", row["name"], tick)
+            update["last_scheduled_for"] = tick
+        ids = sql.add_jobs(store, conn, fires)
+        for update in updates:
+            update["last_job_id"] = ids.get(update["sid"], update["last_job_id"])
+        sql.update_many(store, conn, updates)
         sql.add_events(store, conn, events)
-    added = sum(1 for i in ids if i is not None)
+    added = len(ids)
     if added:
         rt.wake_worker()
         rt.wake_live()
     return added, len(rows)
+
+
+def _missed(row: dict[str, Any], due: datetime, recent: list[datetime], young: bool) -> Any:
+    """The "skipped" event of the ticks from ``due`` on that no worker fired in time (all but
+    the last of ``recent``, and those before the catch-up window unless ``young``)."""
+    until = recent[-2] if len(recent) > 1 else None
+    return _event(
+        row["id"],
+        row["name"],
+        "skipped",
+        None,
+        f"missed while no worker ran: the ticks from {due:%Y-%m-%d %H:%M} UTC"
+        + (f" to {until:%Y-%m-%d %H:%M} UTC" if until is not None else "")
+        + ("" if young else " (older than the catch-up window)"),
+        {"reason": "missed", "first": due.isoformat(), "count": len(recent) - 1 if young else None},
+    )
 
 
 def run_now(rt: Runtime, name: str, who: str | None) -> Any:
@@ -171,7 +172,7 @@ def run_now(rt: Runtime, name: str, who: str | None) -> Any:
     row = find_schedule(rt, name)
     values = _job_values(rt, row, None, who)
     with rt.connections.write() as conn:
-        (job_id,) = sql.add_jobs(rt.store, conn, [values])
+        job_id = sql.add_jobs(rt.store, conn, [values])[row["id"]]
         sql.update_schedule(rt.store, conn, row["id"], last_job_id=job_id)
         sql.add_events(
             rt.store, conn, [_event(row["id"], name, "run_now", who, f"ran now: job {job_id}")]

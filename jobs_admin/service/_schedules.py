@@ -144,8 +144,9 @@ def sync(rt: Runtime, *, force: bool = False) -> int:
             row = conn.execute(sa.select(s).where(s.c.name == d.name)).mappings().first()
             now = utcnow()
             if row is None:
-                conn.execute(
-                    sa.insert(s).values(
+                # Processes starting together race here: the loser's insert is a no-op.
+                added = conn.execute(
+                    sql.insert_or_skip(rt.store, ["name"]).values(
                         name=d.name,
                         type=d.type,
                         cron=d.cron,
@@ -162,6 +163,8 @@ def sync(rt: Runtime, *, force: bool = False) -> int:
                         updated_by=None,
                     )
                 )
+                if not added.rowcount:
+                    continue
                 new_id = conn.execute(sa.select(s.c.id).where(s.c.name == d.name)).scalar_one()
                 sql.add_events(
                     rt.store,

@@ -69,54 +69,75 @@ def active_jobs(store: JobStore, conn: Conn, ids: Sequence[int | None]) -> set[i
     return {row[0] for row in rows}
 
 
-def _insert(store: JobStore) -> Any:
+def insert_or_skip(store: JobStore, keys: list[str]) -> Any:
+    """``INSERT INTO jobs_admin_schedule ... ON CONFLICT (keys) DO NOTHING``."""
     make = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
-    j = store.jobs
-    return (
-        make(j)
-        .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
-        .returning(j.c.id)
-    )
+    return make(schedules_table(store)).on_conflict_do_nothing(index_elements=keys)
 
 
-def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> list[int | None]:
-    """Add pending jobs (values of ``jobs_admin_job``, with ``schedule_id`` and
-    ``scheduled_for``), each unless a job of the same tick exists; count them and log them.
+def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> dict[int, int]:
+    """Add pending jobs (values of ``jobs_admin_job``, each with its own ``schedule_id`` and a
+    ``scheduled_for``) in one statement, each unless a job of the same tick exists; count them
+    and log them.
 
-    :returns: for each of ``jobs``, the new job's id, or ``None`` where the tick had one.
+    :returns: ``schedule_id`` -> the new job's id, for the jobs added (a tick that had a job
+        already is left out).
     """
+    if not jobs:
+        return {}
     now = utcnow()
-    statement = _insert(store)
-    ids: list[int | None] = []
-    counts: Counter[tuple[str, str]] = Counter()
-    events = []
-    for values in jobs:
-        row = {
-            "status": JobStatus.PENDING.value,
-            "run_at": now,
-            "created_at": now,
-            **values,
-            **store._changed(conn),
-        }
-        new_id = conn.execute(statement.values(**row)).scalar()
-        ids.append(new_id)
-        if new_id is None:
-            continue
-        counts[(JobStatus.PENDING.value, values.get("created_by") or "")] += 1
-        events.append(
-            {
-                "job_id": new_id,
-                "kind": EventKind.STATUS.value,
-                "message": "enqueued",
-                "data": {"status": JobStatus.PENDING.value},
-                "at": now,
-            }
+    j = store.jobs
+    make = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+    stamp = store._changed(conn)
+    rows = [
+        {"status": JobStatus.PENDING.value, "run_at": now, "created_at": now, **v, **stamp}
+        for v in jobs
+    ]
+    statement = (
+        make(j)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
+        .returning(j.c.id, j.c.schedule_id, j.c.created_by)
+    )
+    added = conn.execute(statement).all()
+    if added:
+        counts: Counter[tuple[str, str]] = Counter(
+            (JobStatus.PENDING.value, r.created_by or "") for r in added
         )
-    if events:
         store._count(conn, counts)
-        store.add_events(conn, events)
+        store.add_events(
+            conn,
+            [
+                {
+                    "job_id": r.id,
+                    "kind": EventKind.STATUS.value,
+                    "message": "enqueued",
+                    "data": {"status": JobStatus.PENDING.value},
+                    "at": now,
+                }
+                for r in added
+            ],
+        )
         store.notify_pending(conn)
-    return ids
+    return {r.schedule_id: r.id for r in added}
+
+
+def update_many(store: JobStore, conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
+    """Set ``next_run_at``, ``last_scheduled_for`` and ``last_job_id`` of many schedules in one
+    round trip (rows: dicts with ``sid`` and those three)."""
+    if not rows:
+        return
+    s = schedules_table(store)
+    conn.execute(
+        sa.update(s)
+        .where(s.c.id == sa.bindparam("sid"))
+        .values(
+            next_run_at=sa.bindparam("next_run_at"),
+            last_scheduled_for=sa.bindparam("last_scheduled_for"),
+            last_job_id=sa.bindparam("last_job_id"),
+        ),
+        list(rows),
+    )
 
 
 def update_schedule(store: JobStore, conn: Conn, schedule_id: int, **values: Any) -> None:
