@@ -82,9 +82,9 @@ def shoot(app: Any, out: Path) -> list[Path]:
                 made.append(out / f"schedules-{width}.png")
                 page.screenshot(path=str(made[-1]), full_page=True)
                 if width == 1400:
-                    page.locator("a", has_text="Edit").first.click()
+                    page.locator("a[title=Edit]").nth(1).click()
                     page.fill("#cron", "0 25 * * *")
-                    page.click("button[type=submit]")
+                    page.click("#jobs-admin-schedule-form button[type=submit]")
                     page.wait_for_load_state("networkidle")
                     made.append(out / "schedule-edit-1400.png")
                     page.screenshot(path=str(made[-1]), full_page=True)

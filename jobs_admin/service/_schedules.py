@@ -108,7 +108,8 @@ def declared(rt: Runtime) -> list[ScheduleSpec]:
                 HOUSEKEEPING,
                 f"{BUILTIN_PREFIX}prune",
                 rt.settings.housekeeping_cron,
-                description="Deletes finished jobs older than JOBS_ADMIN_RETENTION_DAYS.",
+                description="Deletes finished jobs past the retention period"
+                " (JOBS_ADMIN_RETENTION_DAYS).",
                 origin="builtin",
             )
         )

@@ -24,9 +24,7 @@ def _forget_declared(jobs: Any) -> Iterator[None]:
 
 def test_schedules_page_run_now_switch_and_live_last_run(ui: Any, app: Any, jobs: Any) -> None:
     with app.app_context():
-        jobs.schedule(
-            "nightly-reindex", "search.reindex", "0 3 * * *", timezone="Europe/Berlin"
-        )
+        jobs.schedule("nightly-reindex", "search.reindex", "0 3 * * *", timezone="Europe/Berlin")
         sid = find_schedule(jobs.runtime(), "nightly-reindex")["id"]
     ui.login("admin")
     ui.go("/admin/jobs/schedules/")

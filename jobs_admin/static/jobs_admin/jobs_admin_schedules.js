@@ -4,8 +4,9 @@
 (function () {
   "use strict";
   var EVERY = 5000;
-  var BADGES = {pending: "warning", running: "primary", completed: "success",
-                partial: "warning", failed: "danger", cancelled: "secondary"};
+  var BADGES = {pending: "badge-warning", running: "badge-primary", completed: "badge-success",
+                partial: "badge-outline-warning", failed: "badge-danger",
+                cancelled: "badge-secondary"};
 
   function local(root) {
     var times = root.querySelectorAll("time.jobs-admin-when[datetime]");
@@ -46,7 +47,7 @@
         var a = document.createElement("a");
         a.href = jobUrl + (jobUrl.indexOf("?") >= 0 ? "&" : "?") + "id=" + encodeURIComponent(s.last_job_id);
         var badge = document.createElement("span");
-        badge.className = "badge badge-" + (BADGES[s.last_status] || "light");
+        badge.className = "badge " + (BADGES[s.last_status] || "badge-light");
         badge.textContent = s.last_status || "deleted";
         a.appendChild(badge);
         a.appendChild(document.createTextNode(" #" + s.last_job_id));
