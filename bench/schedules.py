@@ -176,8 +176,8 @@ def run(a: argparse.Namespace) -> None:
         f"`python bench/schedules.py --backend {a.backend} --schedules {a.schedules} "
         f"--procs {a.procs} --threads {a.threads} --minutes {a.minutes}` "
         f"({git_rev()}, {datetime.now(UTC):%Y-%m-%d}).\n\n"
-        f"{machine_line(m)}; load before {before}, after {after} (the machine is shared with "
-        "other helpers' runs, so timings are loose).\n\n"
+        f"{machine_line(m).rstrip('.')}; load before {before}, after {after} (the machine is"
+        " shared with other helpers' runs, so timings are loose).\n\n"
         f"{a.schedules} schedules `* * * * *` (a no-op job type, `skip_if_running=False`) fired "
         f"by {a.procs} `flask jobs worker`-like processes x {a.threads} threads for "
         f"{a.minutes} minutes; every process fires. Counted per (schedule, minute tick).\n\n"
@@ -187,6 +187,63 @@ def run(a: argparse.Namespace) -> None:
         f"schedules-{a.backend}",
         f"Schedules: {a.schedules} every minute on {a.procs} processes ({a.backend})",
         body,
+    )
+
+
+def fire_only(a: argparse.Namespace) -> None:
+    """One process fires ``--schedules`` due schedules with ``fire_due`` (no workers): the
+    firing's own cost, apart from the processes' contention."""
+    import sqlalchemy as sa
+
+    from host_app.extensions import jobs
+    from jobs_admin.service import fire_due
+
+    m = print_machine()
+    tag = os.environ.get("JOBS_ADMIN_BENCH_TAG", "main").replace("-", "_")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("postgresql", "sqlite"):
+            if backend == "postgresql":
+                ctx = pg_throwaway(f"bench_fire_{tag}")
+                url = pg_url(ctx.__enter__())
+            else:
+                ctx, url = None, f"sqlite:///{Path(tmp) / 'fire.sqlite'}"
+            try:
+                _setup(url, a.schedules)
+                app = make_app(url)
+                with app.app_context():
+                    rt = jobs.runtime()
+                    s = rt.models.Schedule.__table__
+                    tick = datetime.now(UTC).replace(second=0, microsecond=0)
+                    with rt.engine.begin() as conn:
+                        conn.execute(sa.update(s).values(next_run_at=tick))
+                    before = load()
+                    t0 = time.perf_counter()
+                    added = fire_due(rt, tick + timedelta(seconds=1))
+                    took = time.perf_counter() - t0
+                    rt.engine.dispose()
+                rows.append(
+                    [
+                        backend,
+                        f"{added:,}",
+                        f"{took:.2f} s",
+                        f"{took / added * 1000:.2f} ms",
+                        before,
+                    ]
+                )
+            finally:
+                if ctx is not None:
+                    ctx.__exit__(None, None, None)
+    body = (
+        f"`python bench/schedules.py --fire-only --schedules {a.schedules}` ({git_rev()}, "
+        f"{datetime.now(UTC):%Y-%m-%d}).\n\n{machine_line(m)}\n\n"
+        f"{a.schedules} schedules due at one tick, fired by `fire_due` in one process with no "
+        "worker running (batches of 100: one multi-row INSERT, one UPDATE, the events): the "
+        "firing's own cost, apart from the contention of worker processes.\n\n"
+        + table(["database", "jobs added", "time", "per schedule", "load before"], rows)
+    )
+    write_section(
+        "schedules-fire", f"Schedules: firing {a.schedules} due schedules in one process", body
     )
 
 
@@ -211,7 +268,9 @@ def main() -> None:
     p.add_argument("--procs", type=int, default=4)
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--minutes", type=float, default=5)
-    run(p.parse_args())
+    p.add_argument("--fire-only", action="store_true", help="time fire_due alone (both databases)")
+    args = p.parse_args()
+    fire_only(args) if args.fire_only else run(args)
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ def insert_or_skip(store: JobStore, keys: list[str]) -> Any:
 
 def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> dict[int, int]:
     """Add pending jobs (values of ``jobs_admin_job``, each with its own ``schedule_id`` and a
-    ``scheduled_for``) in one statement, each unless a job of the same tick exists; count them
-    and log them.
+    ``scheduled_for``, all with the same columns) in one statement, each unless a job of the
+    same tick exists; count them and log them.
 
     :returns: ``schedule_id`` -> the new job's id, for the jobs added (a tick that had a job
         already is left out).
@@ -89,17 +89,20 @@ def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> dic
     j = store.jobs
     make = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
     stamp = store._changed(conn)
+    seq = stamp.pop("change_seq")
     rows = [
         {"status": JobStatus.PENDING.value, "run_at": now, "created_at": now, **v, **stamp}
         for v in jobs
     ]
+    # One statement for every row (SQLAlchemy's "insertmanyvalues": batched VALUES, compiled
+    # once and cached), the change cursor's SQL expression shared by all rows.
     statement = (
         make(j)
-        .values(rows)
+        .values(change_seq=seq)
         .on_conflict_do_nothing(index_elements=["schedule_id", "scheduled_for"])
         .returning(j.c.id, j.c.schedule_id, j.c.created_by)
     )
-    added = conn.execute(statement).all()
+    added = conn.execute(statement, rows).all()
     if added:
         counts: Counter[tuple[str, str]] = Counter(
             (JobStatus.PENDING.value, r.created_by or "") for r in added
