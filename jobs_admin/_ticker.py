@@ -54,8 +54,11 @@ class Ticker:
             try:
                 with rt.app.app_context():
                     service.sync_schedules(rt)
-                    service.fire_due(rt)
+                    # A read first: the write transaction (SQLite's write lock) only when due.
                     nxt = service.next_schedule_due(rt)
+                    if nxt is not None and nxt <= utcnow():
+                        service.fire_due(rt)
+                        nxt = service.next_schedule_due(rt)
                 backoff = 1.0
             except Exception:
                 log.exception("jobs_admin could not fire schedules; retrying")
