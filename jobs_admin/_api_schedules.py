@@ -49,7 +49,9 @@ class ScheduleAPI:
         :param enabled: whether it fires, when first stored (an admin's choice wins later).
         :param skip_if_running: skip a tick while the previous job is pending or running.
         :param description: what it is for, shown on the Schedules page.
-        :raises InvalidSchedule: a bad name, cron expression or time zone.
+        :raises InvalidSchedule: a bad name, cron expression or time zone (or, inside an app
+            context, a type that is not registered).
+        :raises InvalidParams: inside an app context, params the type refuses.
         """
         spec = service.schedule_spec(
             name,
@@ -67,7 +69,11 @@ class ScheduleAPI:
                 rt = self.runtime()
             except RuntimeError:
                 return spec
-            service.sync_schedules(rt, force=True)
+            try:
+                service.sync_schedules(rt, force=True, strict=name)
+            except Exception:
+                del self.registry.schedules[name]
+                raise
         return spec
 
     def schedules(self) -> list[dict[str, Any]]:

@@ -327,3 +327,25 @@ def test_cli_schedules_table_and_run_enable_disable(app: Flask, jobs: Any, probe
     rt = jobs.runtime()
     kinds = [(e["kind"], (e["who"] or "")[:3]) for e in schedule_history(rt, job["schedule_id"])]
     assert kinds[:3] == [("enabled", "cli"), ("disabled", "cli"), ("run_now", "cli")]
+
+
+def test_a_bad_declaration_does_not_keep_the_others_from_firing(
+    app: Flask, jobs: Any, probe: Probe
+) -> None:
+    # Declared outside an app context (as at import time) with a type nobody registered.
+    jobs.registry.schedules["ghost"] = _spec("ghost")
+    jobs.schedule("good", "test.noop", "* * * * *")
+    # Inside an app context the bad one is refused at once and not kept.
+    with pytest.raises(InvalidSchedule):
+        jobs.schedule("ghost2", "no.such.type", "* * * * *")
+    assert "ghost2" not in jobs.registry.schedules
+    names = [s["name"] for s in jobs.schedules()]
+    assert "good" in names and "ghost" not in names
+    tick = _due(jobs, "good")
+    assert jobs.fire_schedules(now=tick + timedelta(seconds=1)) == 1
+
+
+def _spec(name: str) -> Any:
+    from jobs_admin.service import schedule_spec
+
+    return schedule_spec(name, "no.such.type", "* * * * *")

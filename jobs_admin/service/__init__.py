@@ -29,14 +29,12 @@ from ._running import (
     stop_worker,
     work_off,
 )
+from ._schedule_reads import all_schedules, find_schedule, schedule_history
 from ._schedules import (
     HOUSEKEEPING,
     ScheduleSpec,
-    all_schedules,
     create_schedule,
     delete_schedule,
-    find_schedule,
-    schedule_history,
     set_schedule_enabled,
     update_schedule,
 )

@@ -21,7 +21,8 @@ from ..errors import InvalidParams, InvalidSchedule, UnknownJobType
 from ..models import utcnow
 from ..runtime import Runtime
 from ..store import schedules as sql
-from ._schedules import _event, find_schedule
+from ._schedule_reads import find_schedule
+from ._schedules import _event
 
 log = logging.getLogger("jobs_admin.schedules")
 

@@ -11,6 +11,7 @@ Which wins when code and the admin disagree (the README says the same):
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,9 @@ from ..models import utcnow
 from ..registry import BUILTIN_PREFIX
 from ..runtime import Runtime
 from ..store import schedules as sql
+from ._schedule_reads import find_schedule
+
+log = logging.getLogger("jobs_admin.schedules")
 
 #: The built-in schedule that fires ``jobs_admin.prune`` (``JOBS_ADMIN_HOUSEKEEPING_CRON``).
 HOUSEKEEPING = f"{BUILTIN_PREFIX}housekeeping"
@@ -129,9 +133,10 @@ def _params(rt: Runtime, type_name: str, params: dict[str, Any]) -> dict[str, An
     return job_type.validate(params, rt.settings.max_params_bytes)
 
 
-def sync(rt: Runtime, *, force: bool = False) -> int:
+def sync(rt: Runtime, *, force: bool = False, strict: str | None = None) -> int:
     """Store the declared schedules (upsert by name, see the module's rules); once per process
-    unless ``force``.
+    unless ``force``. A declaration that cannot be stored is logged and skipped, unless it is
+    the one named ``strict``, whose error is raised.
 
     :returns: how many rows were added or changed.
     """
@@ -141,7 +146,14 @@ def sync(rt: Runtime, *, force: bool = False) -> int:
     s = sql.schedules_table(rt.store)
     with rt.connections.write() as conn:
         for d in declared(rt):
-            params = _params(rt, d.type, d.params)
+            try:
+                params = _params(rt, d.type, d.params)
+            except (InvalidSchedule, InvalidParams) as exc:
+                if d.name == strict:
+                    raise
+                # One bad declaration must not keep the others from being stored and fired.
+                log.error("jobs_admin schedule %r not stored: %s", d.name, exc)
+                continue
             row = conn.execute(sa.select(s).where(s.c.name == d.name)).mappings().first()
             now = utcnow()
             if row is None:
@@ -218,43 +230,6 @@ def _event(
     }
 
 
-# -- reads ---------------------------------------------------------------------------------
-
-
-def all_schedules(rt: Runtime) -> list[dict[str, Any]]:
-    """Every schedule with its last job's status (``last_status``), by name."""
-    s, j = sql.schedules_table(rt.store), rt.store.jobs
-    stmt = (
-        sa.select(s, j.c.status.label("last_status"))
-        .select_from(s.outerjoin(j, j.c.id == s.c.last_job_id))
-        .order_by(s.c.name)
-    )
-    with rt.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
-
-
-def find_schedule(rt: Runtime, name: str | int) -> dict[str, Any]:
-    """The schedule called ``name`` (or with that id).
-
-    :raises ScheduleNotFound: none.
-    """
-    s = sql.schedules_table(rt.store)
-    cond = s.c.id == name if isinstance(name, int) else s.c.name == name
-    with rt.engine.connect() as conn:
-        row = conn.execute(sa.select(s).where(cond)).mappings().first()
-    if row is None:
-        raise ScheduleNotFound(f"no schedule {name!r}")
-    return dict(row)
-
-
-def schedule_history(rt: Runtime, schedule_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """The schedule's audit events, newest first."""
-    e: sa.Table = rt.models.ScheduleEvent.__table__
-    stmt = sa.select(e).where(e.c.schedule_id == schedule_id).order_by(e.c.id.desc()).limit(limit)
-    with rt.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(stmt).mappings()]
-
-
 # -- admin changes -------------------------------------------------------------------------
 
 
@@ -266,10 +241,7 @@ def _checked(rt: Runtime, type_name: str, values: dict[str, Any]) -> dict[str, A
         cron.zone(values["timezone"])
         out["timezone"] = values["timezone"]
     if "params" in values:
-        try:
-            out["params"] = _params(rt, type_name, dict(values["params"] or {}))
-        except InvalidParams:
-            raise
+        out["params"] = _params(rt, type_name, dict(values["params"] or {}))
     if "skip_if_running" in values:
         out["skip_if_running"] = bool(values["skip_if_running"])
     if "description" in values:
