@@ -67,6 +67,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     admin.add_view(
         ScheduleView(
             jobs,
+            jobs_view=view,
             name="Schedules",
             endpoint="jobs_schedules",
             url=view.url.rstrip("/") + "/schedules",

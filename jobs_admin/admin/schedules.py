@@ -34,16 +34,21 @@ class ScheduleView(BaseView):
     """Schedules in the host's admin.
 
     :param jobs: the extension whose schedules this view shows.
+    :param jobs_view: the Jobs view, whose per-request permission answers this view shares.
     """
 
-    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
+    def __init__(self, jobs: JobsAdmin, jobs_view: Any = None, **kwargs: Any) -> None:
         self.jobs = jobs
+        self.jobs_view = jobs_view
         super().__init__(**kwargs)
 
     # -- access ----------------------------------------------------------------------------
 
     def can(self, permission: str) -> bool:
-        """Whether the current user has ``permission``."""
+        """Whether the current user has ``permission``: asked through the Jobs view, whose
+        answers are kept per request (the admin's menu asks every view on every page)."""
+        if self.jobs_view is not None:
+            return bool(self.jobs_view.can(permission))
         return self.jobs.can(permission)
 
     def can_run(self, row: dict[str, Any]) -> bool:
