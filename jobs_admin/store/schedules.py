@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import ACTIVE, EventKind, JobStatus, utcnow
 from .base import Conn
@@ -39,8 +38,8 @@ def due(store: JobStore, conn: Conn, now: datetime, limit: int) -> list[dict[str
         .order_by(s.c.next_run_at, s.c.id)
         .limit(limit)
     )
-    if store.dialect == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True, of=s)
+    # SKIP LOCKED on PostgreSQL; SQLite renders no FOR UPDATE (its write lock covers it).
+    stmt = stmt.with_for_update(skip_locked=True, of=s)
     return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
@@ -71,8 +70,7 @@ def active_jobs(store: JobStore, conn: Conn, ids: Sequence[int | None]) -> set[i
 
 def insert_or_skip(store: JobStore, keys: list[str]) -> Any:
     """``INSERT INTO jobs_admin_schedule ... ON CONFLICT (keys) DO NOTHING``."""
-    make = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
-    return make(schedules_table(store)).on_conflict_do_nothing(index_elements=keys)
+    return store.dialect_insert(schedules_table(store)).on_conflict_do_nothing(index_elements=keys)
 
 
 def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> dict[int, int]:
@@ -87,7 +85,7 @@ def add_jobs(store: JobStore, conn: Conn, jobs: Sequence[dict[str, Any]]) -> dic
         return {}
     now = utcnow()
     j = store.jobs
-    make = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+    make = store.dialect_insert
     stamp = store._changed(conn)
     seq = stamp.pop("change_seq")
     rows = [
