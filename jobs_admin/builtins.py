@@ -1,22 +1,20 @@
 """jobs_admin's own job types (named ``jobs_admin.*``, which hosts cannot register).
 
 ``jobs_admin.prune`` clears finished jobs older than a cut-off: the admin's "Clear old jobs"
-enqueues one and returns at once, and the daily housekeeping runs as one, so both show in the
-list with their progress, history and the count deleted.
+enqueues one and returns at once, and the built-in schedule ``jobs_admin.housekeeping`` fires
+one (see :mod:`jobs_admin.service._schedules`), so both show in the list with their progress,
+history and the count deleted.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 from wtforms import Form, IntegerField
 from wtforms.validators import NumberRange, Optional
 
 from . import service
 from .context import JobContext
-from .models import JobStatus
 from .registry import BUILTIN_PREFIX, make_job_type
 from .runtime import runtime_of
 
@@ -29,9 +27,6 @@ PRUNE_TYPE = f"{BUILTIN_PREFIX}prune"
 
 #: The most days a prune cut-off may be (the admin's form says the same).
 MAX_PRUNE_DAYS = 36500
-
-#: How a housekeeping prune's ``reference`` starts; the rest is the minute it was scheduled for.
-HOUSEKEEPING_REFERENCE = "housekeeping"
 
 #: Seconds between two tries of a prune job waiting for another process's prune to finish.
 LOCK_POLL = 1.0
@@ -95,61 +90,3 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
     deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}
-
-
-def housekeeping_reference(when: datetime) -> str:
-    """The ``reference`` of the housekeeping prune scheduled at ``when`` (to the minute, UTC).
-
-    :param when: when the scheduler's tick fired.
-    """
-    return f"{HOUSEKEEPING_REFERENCE} {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-
-
-def enqueue_housekeeping(rt: Runtime, when: datetime | None = None) -> Any:
-    """Enqueue the housekeeping prune of the tick at ``when``, unless there is one already.
-
-    Every process with a worker fires the housekeeping crontab; one job is enough. So a tick
-    adds no job when a job of its minute exists (another process's tick) or when an earlier
-    housekeeping prune is still pending or running. On PostgreSQL the check holds an advisory
-    lock taken before the insert; on SQLite, where writers take turns, the insert comes first
-    and the check then sees any job another process committed before it.
-
-    :param rt: the app's runtime (in its app context).
-    :param when: the tick's time (default: now).
-    :returns: the new pending ``Job``, or ``None`` if none was needed.
-    """
-    reference = housekeeping_reference(when or datetime.now(UTC))
-    session = rt.db.session
-    j = rt.Job
-    active = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
-    try:
-        if not rt.store.try_xact_lock(session, "housekeeping"):
-            session.rollback()  # another process is enqueuing it right now
-            return None
-        job = service.enqueue(
-            rt,
-            PRUNE_TYPE,
-            name="Clear old jobs (housekeeping)",
-            reference=reference,
-            created_by=None,
-        )
-        other = session.execute(
-            sa.select(j.id)
-            .where(
-                j.type == PRUNE_TYPE,
-                j.id != job.id,
-                sa.or_(
-                    j.reference == reference,
-                    sa.and_(j.reference.like(f"{HOUSEKEEPING_REFERENCE} %"), j.status.in_(active)),
-                ),
-            )
-            .limit(1)
-        ).first()
-        if other is not None:
-            session.rollback()
-            return None
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return job

@@ -284,3 +284,8 @@ def types_command() -> None:
             else "-"
         )
         click.echo(f"{jt.name:<28} {jt.title:<28} params: {fields}  ({', '.join(flags)})")
+
+
+from ._cli_schedules import register as _register_schedules  # noqa: E402
+
+_register_schedules(jobs_cli)

@@ -13,6 +13,8 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from .cron import parse as parse_cron
+
 #: ``"embedded"``: the web processes run jobs (zero setup); ``"off"``: web processes only serve
 #: the admin and ``flask jobs worker`` processes do the work.
 WORKER = "embedded"
@@ -40,8 +42,14 @@ SHUTDOWN_GRACE = 30.0
 #: Housekeeping deletes finished jobs whose ``finished_at`` is older than this many days.
 RETENTION_DAYS = 30
 
-#: Crontab expression (UTC) for the housekeeping task; ``None`` disables it.
+#: Crontab expression (UTC) of the built-in schedule ``jobs_admin.housekeeping``, which fires a
+#: ``jobs_admin.prune`` job; ``None``: no housekeeping schedule.
 HOUSEKEEPING_CRON: str | None = "0 3 * * *"
+
+#: Seconds a schedule's tick missed while no worker ran stays worth firing: a worker that starts
+#: fires the latest missed tick of each schedule once if it is younger than this, and records the
+#: others as skipped (see the README's Schedules section).
+SCHEDULE_CATCHUP = 3600.0
 
 #: Jobs deleted per transaction by housekeeping and :meth:`JobsAdmin.prune` (one statement
 #: each); ``None``: :data:`PRUNE_BATCH_POSTGRESQL` on PostgreSQL, :data:`PRUNE_BATCH_SQLITE` on
@@ -137,6 +145,7 @@ class Settings:
     shutdown_grace: float
     retention_days: int
     housekeeping_cron: str | None
+    schedule_catchup: float
     prune_batch: int | None
     prune_pause: float
     sqlite_write_queue: bool
@@ -200,6 +209,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         "progress_interval",
         "prune_pause",
         "live_recheck",
+        "schedule_catchup",
     ):
         values[name] = float(values[name])
         if values[name] < 0:
@@ -210,7 +220,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     if cron is not None:
         # Checked here, not when a worker starts: a typo must not surface as a failing request.
         try:
-            crontab_trigger(cron)
+            parse_cron(cron)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"JOBS_ADMIN_HOUSEKEEPING_CRON must be a crontab expression or None,"

@@ -76,3 +76,15 @@ class WorkerError(JobsAdminError, RuntimeError):
 
 class InvalidArgument(JobsAdminError, ValueError):
     """A value given to a jobs_admin method or form is out of range or malformed."""
+
+
+class InvalidSchedule(JobsAdminError, ValueError):
+    """A schedule's cron expression, time zone, name or params cannot work."""
+
+
+class ScheduleNotFound(JobsAdminError, LookupError):
+    """No schedule has this name (or id)."""
+
+
+class ScheduleProtected(JobsAdminError):
+    """A built-in or code-declared schedule cannot be deleted (only disabled)."""

@@ -13,6 +13,7 @@ from wtforms import Form
 
 from . import _listener, permissions
 from ._api import JobsAPI
+from ._api_schedules import ScheduleAPI
 from .builtins import register_builtins
 from .config import read_settings
 from .connections import enable_wal, own_connections
@@ -26,7 +27,7 @@ log = logging.getLogger("jobs_admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class JobsAdmin(JobsAPI):
+class JobsAdmin(JobsAPI, ScheduleAPI):
     """A background-jobs monitor for a Flask app's Flask-Admin panel.
 
     Constructing it defines the ``Job``, ``JobEvent`` and ``JobCount`` models on ``db`` at once,
@@ -39,7 +40,8 @@ class JobsAdmin(JobsAPI):
     ``JOBS_ADMIN_WORKER``, ``JOBS_ADMIN_CONCURRENCY``, ``JOBS_ADMIN_POLL_INTERVAL``,
     ``JOBS_ADMIN_CLAIM_AHEAD``, ``JOBS_ADMIN_HEARTBEAT_INTERVAL``, ``JOBS_ADMIN_STALE_AFTER``,
     ``JOBS_ADMIN_SHUTDOWN_GRACE``, ``JOBS_ADMIN_RETENTION_DAYS``,
-    ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_PRUNE_BATCH``, ``JOBS_ADMIN_PRUNE_PAUSE``,
+    ``JOBS_ADMIN_HOUSEKEEPING_CRON``, ``JOBS_ADMIN_SCHEDULE_CATCHUP``, ``JOBS_ADMIN_PRUNE_BATCH``,
+    ``JOBS_ADMIN_PRUNE_PAUSE``,
     ``JOBS_ADMIN_SQLITE_WRITE_QUEUE``, ``JOBS_ADMIN_MAX_PARAMS_BYTES``,
     ``JOBS_ADMIN_MAX_EXPORTS``, ``JOBS_ADMIN_RESULTS_DIR``, ``JOBS_ADMIN_PAGE_SIZE``,
     ``JOBS_ADMIN_DEFAULT_RANGE``,
@@ -163,6 +165,7 @@ class JobsAdmin(JobsAPI):
         record_items: bool = False,
         preview: str | None = None,
         links: Links | None = None,
+        schedule: str | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -184,6 +187,8 @@ class JobsAdmin(JobsAPI):
             the job's Items table.
         :param preview: the page of a ZIP result the HTML preview opens (``"index.html"``).
         :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
+        :param schedule: a cron expression: shorthand for ``jobs.schedule(name, name, cron)``
+            (a UTC schedule named after the type, with no params).
         """
 
         def decorator(func: F) -> F:
@@ -204,6 +209,8 @@ class JobsAdmin(JobsAPI):
                     links=links,
                 )
             )
+            if schedule is not None:
+                self.schedule(name, name, schedule)
             return func
 
         return decorator

@@ -142,10 +142,18 @@ class JobMixin:
     #: change; on SQLite a number above every number in use. ``NULL``: not changed since the
     #: column was added.
     change_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The schedule that fired the job (``jobs_admin_schedule.id``; no foreign key: the jobs
+    #: outlive a deleted schedule), and the tick it fired for (``NULL`` for "run now"). Unique
+    #: together: processes firing one tick collide in the database and only one job is added.
+    schedule_id: Mapped[int | None] = mapped_column(BigId)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (
+            sa.Index(
+                "uq_jobs_admin_job_schedule_tick", "schedule_id", "scheduled_for", unique=True
+            ),
             sa.Index("ix_jobs_admin_job_created", "created_at", "id"),
             sa.Index("ix_jobs_admin_job_status_created", "status", "created_at", "id"),
             sa.Index("ix_jobs_admin_job_type_created", "type", "created_at", "id"),
@@ -307,6 +315,8 @@ class Models:
     JobCount: Any
     ChangeFloor: Any
     JobItem: Any
+    Schedule: Any = None
+    ScheduleEvent: Any = None
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -337,6 +347,14 @@ def define_models(db: Any) -> Models:
     class JobItem(JobItemMixin, db.Model):
         pass
 
+    from ._schedule_models import ScheduleEventMixin, ScheduleMixin
+
+    class JobSchedule(ScheduleMixin, db.Model):
+        pass
+
+    class JobScheduleEvent(ScheduleEventMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -360,6 +378,8 @@ def define_models(db: Any) -> Models:
         JobCount=JobCount,
         ChangeFloor=JobChangeFloor,
         JobItem=JobItem,
+        Schedule=JobSchedule,
+        ScheduleEvent=JobScheduleEvent,
     )
     _defined[db] = models
     return models

@@ -243,6 +243,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._types: dict[str, JobType] = {}
+        #: Schedules declared in code (``jobs.schedule`` / ``job_type(schedule=...)``), by
+        #: name: :class:`jobs_admin.service.ScheduleSpec` values, stored by ``sync_schedules``.
+        self.schedules: dict[str, Any] = {}
 
     def add(self, job_type: JobType, *, builtin: bool = False) -> None:
         """Register ``job_type``.

@@ -1,4 +1,4 @@
-"""APScheduler wiring: dispatcher, heartbeat, rescue and housekeeping in one process."""
+"""APScheduler wiring: dispatcher, heartbeat, rescue and the schedules' ticker in one process."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ._ends import MAX_FINISH_BATCH, EndWriter
 from ._process import before_pools_exit, worker_name
 from ._sqlite_watch import CommitWatch
-from .config import crontab_trigger
+from ._ticker import Ticker
 from .context import JobContext
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
@@ -70,6 +70,7 @@ class Worker:
         self._stopping = False
         self._stopped = threading.Event()
         self._unlisten: Callable[[], None] | None = None
+        self._ticker = Ticker(rt)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
         self.scheduler = BackgroundScheduler(
             executors={_EXECUTOR: SchedulerPool(3)},
@@ -103,13 +104,6 @@ class Worker:
             executor=_EXECUTOR,
             next_run_time=datetime.now(UTC),
         )
-        if s.housekeeping_cron:
-            add(
-                self._housekeeping,
-                crontab_trigger(s.housekeeping_cron),
-                id="jobs_admin.housekeeping",
-                executor=_EXECUTOR,
-            )
         self.scheduler.start()
         store, engine = self.rt.store, self.rt.engine
         self._watch = store.commit_watch(engine)
@@ -118,6 +112,8 @@ class Worker:
             target=self._dispatch_loop, name="jobs_admin-dispatch", daemon=True
         )
         self._dispatcher.start()
+        # Schedules (the housekeeping among them) fire from every process with a worker.
+        self._ticker.start()
         # Anything may have been enqueued while we were not listening: a (re)connection
         # wakes the dispatcher too.
         self._unlisten = store.listen(engine, NOTIFY_CHANNEL, self.wake)
@@ -147,12 +143,12 @@ class Worker:
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             # Let a claim under way finish before the pool closes (it is one short statement).
             self._dispatcher.join(10)
-        # The rescue and the housekeeping stop now; the heartbeat goes on until the jobs
+        # The rescue and the schedules stop now; the heartbeat goes on until the jobs
         # have handed themselves back or the grace is over, so no other worker's rescue
         # takes a job this one still runs.
-        for task in ("jobs_admin.rescue", "jobs_admin.housekeeping"):
-            with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(task)
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job("jobs_admin.rescue")
+        self._ticker.stop()
         for _job_id, ctx in list(self._running.items()):
             job_type = self._job_type(ctx)
             if ctx is not None and job_type is not None and job_type.cancellable:
@@ -366,12 +362,3 @@ class Worker:
     def _rescue(self) -> None:
         with self.app.app_context():
             rescue(self.rt)
-
-    def _housekeeping(self) -> None:
-        # A jobs_admin.prune job (one for all processes), so the list and history show it.
-        from .builtins import enqueue_housekeeping
-
-        with self.app.app_context():
-            job = enqueue_housekeeping(self.rt)
-            if job is not None:
-                log.info("jobs_admin housekeeping enqueued prune job %s", job.id)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from jobs_admin import InvalidTransition, signals
 from jobs_admin.config import crontab_trigger
+from jobs_admin.cron import next_after
 from jobs_admin.models import JobStatus
 from jobs_admin.store import Finish
 from jobs_admin.worker import Worker
@@ -459,31 +459,38 @@ def test_rescue_by_a_worker_then_runs_the_job(
     assert row["result"] == {"attempt": 2}
 
 
-# -- housekeeping ----------------------------------------------------------------------------
+# -- housekeeping (the built-in schedule jobs_admin.housekeeping) ----------------------------
+
+
+def _housekeeping(jobs: Any) -> dict[str, Any]:
+    (row,) = [s for s in jobs.schedules() if s["name"] == "jobs_admin.housekeeping"]
+    return row
 
 
 @pytest.mark.app_config(JOBS_ADMIN_HOUSEKEEPING_CRON="15 4 * * 1", JOBS_ADMIN_RETENTION_DAYS=7)
-def test_housekeeping_is_scheduled_with_the_configured_crontab(
-    app: Flask, jobs: Any, probe: Probe, make_job: Any, wait_for: Any
+def test_housekeeping_is_a_builtin_schedule_with_the_configured_crontab(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
 ) -> None:
     old = make_job("completed")
     recent = make_job("completed")
     probe.update(old, finished_at=datetime.now(UTC) - timedelta(days=8))
     probe.update(recent, finished_at=datetime.now(UTC) - timedelta(days=6))
-    worker = jobs.start_worker()
-    task = worker.scheduler.get_job("jobs_admin.housekeeping")
-    assert task is not None
-    assert str(task.trigger) == str(crontab_trigger("15 4 * * 1"))
-    nxt = task.next_run_time.astimezone(UTC)
+    row = _housekeeping(jobs)
+    assert (row["type"], row["cron"], row["origin"]) == (
+        "jobs_admin.prune",
+        "15 4 * * 1",
+        "builtin",
+    )
+    nxt = row["next_run_at"].astimezone(UTC)
     assert (nxt.strftime("%A"), nxt.hour, nxt.minute) == ("Monday", 4, 15)  # crontab: 1 = Monday
-    # Run it now through the scheduler: it enqueues a built-in prune job, which the worker runs
-    # with JOBS_ADMIN_RETENTION_DAYS.
-    worker.scheduler.modify_job("jobs_admin.housekeeping", next_run_time=datetime.now(UTC))
-    wait_for(lambda: [j["status"] for j in probe.jobs(type="jobs_admin.prune")] == ["completed"])
+    # The tick comes: one built-in prune job, which runs with JOBS_ADMIN_RETENTION_DAYS.
+    assert jobs.fire_schedules(now=nxt + timedelta(seconds=1)) == 1
+    assert jobs.work_off() == 1
     (prune,) = probe.jobs(type="jobs_admin.prune")
     assert prune["result"] == {"deleted": 1, "days": 7}
-    assert prune["created_by"] is None and prune["reference"].startswith("housekeeping ")
-    assert prune["name"] == "Clear old jobs (housekeeping)"
+    assert prune["created_by"] is None and prune["schedule_id"] == row["id"]
+    assert prune["scheduled_for"] == nxt
+    assert prune["reference"] == f"schedule jobs_admin.housekeeping {nxt:%Y-%m-%d %H:%M} UTC"
     assert probe.job(old) is None
     assert probe.job(recent) is not None
     assert jobs.counts() == probe.group_by_status()
@@ -492,35 +499,27 @@ def test_housekeeping_is_scheduled_with_the_configured_crontab(
 def test_housekeeping_enqueues_one_prune_per_tick_and_none_while_one_is_active(
     app: Flask, jobs: Any, probe: Probe, make_job: Any
 ) -> None:
-    from jobs_admin.builtins import enqueue_housekeeping
-
     old = make_job("completed")
     probe.update(old, finished_at=datetime.now(UTC) - timedelta(days=40))
-    tick = datetime(2030, 1, 6, 3, 0, 0, 120000, tzinfo=UTC)
-    first = enqueue_housekeeping(jobs.runtime(), tick)
-    assert first is not None
-    # The same tick in another process (its clock a little later), and the next tick while
-    # the first prune is still pending: no second job.
-    assert enqueue_housekeeping(jobs.runtime(), tick + timedelta(seconds=20)) is None
-    assert enqueue_housekeeping(jobs.runtime(), tick + timedelta(days=1)) is None
+    tick = _housekeeping(jobs)["next_run_at"]
+    assert jobs.fire_schedules(now=tick + timedelta(seconds=1)) == 1
+    # The same tick again (another process, its clock a little later), and the next tick while
+    # the first prune is still pending: no second job; the skip is recorded.
+    assert jobs.fire_schedules(now=tick + timedelta(seconds=20)) == 0
+    assert jobs.fire_schedules(now=tick + timedelta(days=1, seconds=1)) == 0
     (row,) = probe.jobs(type="jobs_admin.prune")
-    assert (row["id"], row["reference"]) == (first.id, "housekeeping 2030-01-06 03:00 UTC")
     assert row["params"] == {"days": None} and row["status"] == "pending"  # the retention
     assert jobs.work_off() == 1
-    assert probe.job(first.id)["result"] == {"deleted": 1, "days": 30}
+    assert probe.job(row["id"])["result"] == {"deleted": 1, "days": 30}
     assert probe.job(old) is None
-    # Done: the same tick still adds nothing, the next one does.
-    assert enqueue_housekeeping(jobs.runtime(), tick) is None
-    second = enqueue_housekeeping(jobs.runtime(), tick + timedelta(days=1))
-    assert second is not None
-    assert [j["id"] for j in probe.jobs(type="jobs_admin.prune")] == [first.id, second.id]
+    # Done: the next tick adds one.
+    assert jobs.fire_schedules(now=tick + timedelta(days=2, seconds=1)) == 1
+    assert len(probe.jobs(type="jobs_admin.prune")) == 2
     assert jobs.counts() == probe.group_by_status()
 
 
 def test_housekeeping_default_crontab(app: Flask, jobs: Any) -> None:
-    task = jobs.start_worker().scheduler.get_job("jobs_admin.housekeeping")
-    assert str(task.trigger) == str(CronTrigger.from_crontab("0 3 * * *", timezone=UTC))
-    nxt = task.next_run_time.astimezone(UTC)
+    nxt = _housekeeping(jobs)["next_run_at"].astimezone(UTC)
     assert (nxt.hour, nxt.minute) == (3, 0)
     assert nxt - datetime.now(UTC) <= timedelta(days=1)
 
@@ -543,18 +542,21 @@ def test_housekeeping_default_crontab(app: Flask, jobs: Any) -> None:
     ],
 )
 def test_housekeeping_crontab_weekdays_follow_crontab(expr: str, days: set[str]) -> None:
-    trigger = crontab_trigger(expr)
-    when, seen = datetime(2026, 11, 23, tzinfo=UTC), set()
-    for _ in range(14):
-        when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
-        seen.add(when.strftime("%A"))
-    assert seen == days
+    for next_tick in (
+        lambda when: crontab_trigger(expr).get_next_fire_time(None, when + timedelta(seconds=1)),
+        lambda when: next_after(expr, "UTC", when),
+    ):
+        when, seen = datetime(2026, 11, 23, tzinfo=UTC), set()
+        for _ in range(14):
+            when = next_tick(when)
+            seen.add(when.strftime("%A"))
+        assert seen == days
 
 
 @pytest.mark.app_config(JOBS_ADMIN_HOUSEKEEPING_CRON=None)
 def test_housekeeping_cron_none_disables_it(app: Flask, jobs: Any) -> None:
     worker = jobs.start_worker()
-    assert worker.scheduler.get_job("jobs_admin.housekeeping") is None
+    assert [s for s in jobs.schedules() if s["name"] == "jobs_admin.housekeeping"] == []
     assert worker.scheduler.get_job("jobs_admin.heartbeat") is not None
     assert worker.scheduler.get_job("jobs_admin.rescue") is not None
 

@@ -62,3 +62,15 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     view.page_size = size
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))
     admin.add_view(view)
+    from .schedules import ScheduleView
+
+    admin.add_view(
+        ScheduleView(
+            jobs,
+            jobs_view=view,
+            name="Schedules",
+            endpoint="jobs_schedules",
+            url=view.url.rstrip("/") + "/schedules",
+            category=jobs.category,
+        )
+    )

@@ -17,6 +17,8 @@ from ._actions import (
     retry_failed_items,
 )
 from ._enqueue import WAKE_KEY, check_label, enqueue
+from ._firing import fire_due, run_now
+from ._firing import next_due as next_schedule_due
 from ._prune import count_prunable, prune
 from ._running import (
     ensure_worker,
@@ -27,26 +29,51 @@ from ._running import (
     stop_worker,
     work_off,
 )
+from ._schedule_reads import all_schedules, find_schedule, schedule_history
+from ._schedules import (
+    HOUSEKEEPING,
+    ScheduleSpec,
+    create_schedule,
+    delete_schedule,
+    set_schedule_enabled,
+    update_schedule,
+)
+from ._schedules import spec as schedule_spec
+from ._schedules import sync as sync_schedules
 
 __all__ = [
+    "HOUSEKEEPING",
     "WAKE_KEY",
+    "ScheduleSpec",
+    "all_schedules",
     "cancel",
     "check_label",
     "count_prunable",
+    "create_schedule",
     "delete",
+    "delete_schedule",
     "enqueue",
     "ensure_worker",
+    "find_schedule",
+    "fire_due",
     "get",
     "job_id_of",
     "live_feed",
+    "next_schedule_due",
     "prune",
     "recount",
     "require",
     "rescue",
     "retry",
     "retry_failed_items",
+    "run_now",
+    "schedule_history",
+    "schedule_spec",
+    "set_schedule_enabled",
     "start_worker",
     "stop_live",
     "stop_worker",
+    "sync_schedules",
+    "update_schedule",
     "work_off",
 ]

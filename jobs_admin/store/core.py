@@ -41,6 +41,10 @@ class JobStore(ActionStore):
     :param models: the concrete models made by :func:`~jobs_admin.models.define_models`.
     """
 
+    #: The database's ``insert()`` construct (with ``on_conflict_do_nothing``), for the
+    #: schedules' exactly-once inserts (:mod:`.schedules`).
+    dialect_insert: Callable[..., Any]
+
     # -- what each database does its own way -----------------------------------------------
 
     @abc.abstractmethod

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,7 @@ class PostgreSQLStore(JobStore):
     """The store on PostgreSQL."""
 
     dialect: ClassVar[str] = "postgresql"
+    dialect_insert = staticmethod(pg_insert)
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_POSTGRESQL
 
     # -- the change cursor, counters, locks ------------------------------------------------

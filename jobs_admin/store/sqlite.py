@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,7 @@ class SQLiteStore(JobStore):
     """The store on SQLite."""
 
     dialect: ClassVar[str] = "sqlite"
+    dialect_insert = staticmethod(sqlite_insert)
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_SQLITE
 
     # -- the change cursor, counters, locks ------------------------------------------------
