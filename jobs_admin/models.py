@@ -77,6 +77,10 @@ JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 PENDING_WHERE = sa.text("status = 'pending'")
 
+#: The jobs that hold their unique key: a unique job while pending or running (a job of a
+#: ``unique_while=("pending",)`` type has its key cleared when a worker claims it).
+UNIQUE_WHERE = sa.text("unique_key IS NOT NULL AND status IN ('pending', 'running')")
+
 
 #: SQLite's FTS5 trigram index of job names and references (substring search).
 SEARCH_TABLE = "jobs_admin_job_fts"
@@ -142,6 +146,14 @@ class JobMixin:
     #: change; on SQLite a number above every number in use. ``NULL``: not changed since the
     #: column was added.
     change_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The key of a job of a ``unique`` type (see :mod:`jobs_admin._unique`): no two pending or
+    #: running jobs share one (a partial unique index). ``p:``-prefixed keys are held while
+    #: pending only, and cleared when a worker claims the job.
+    unique_key: Mapped[str | None] = mapped_column(sa.String(200))
+
+    #: Whether :meth:`JobsAdmin.enqueue` returned an existing job instead of a new one (not a
+    #: column: set on the returned object only).
+    duplicate = False
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -162,6 +174,20 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
             sa.Index("ix_jobs_admin_job_change", "change_seq"),
+            sa.Index(
+                "ix_jobs_admin_job_unique",
+                "unique_key",
+                unique=True,
+                postgresql_where=UNIQUE_WHERE,
+                sqlite_where=UNIQUE_WHERE,
+            ),
+            # Params search (``params @> '{...}'``) on PostgreSQL; SQLite reads json_extract.
+            sa.Index(
+                "ix_jobs_admin_job_params",
+                "params",
+                postgresql_using="gin",
+                postgresql_ops={"params": "jsonb_path_ops"},
+            ).ddl_if(dialect="postgresql"),
             # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
             # table (see define_models). SQLite walks the created_at index instead.
             sa.Index(

@@ -203,6 +203,8 @@ class PostgreSQLStore(JobStore):
                         THEN '{RESUMING}' ELSE j.phase END,
                     heartbeat_at = CAST(:now AS timestamptz),
                     attempts = j.attempts + 1, finished_at = NULL, cancel_requested = false,
+                    unique_key = CASE WHEN j.unique_key LIKE 'p:%' THEN NULL
+                        ELSE j.unique_key END,
                     updated_at = CAST(:now AS timestamptz),
                     change_seq = {PG_STAMP}
                 FROM picked

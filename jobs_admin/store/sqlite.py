@@ -149,6 +149,8 @@ class SQLiteStore(JobStore):
                 "attempts": j.c.attempts + 1,
                 "finished_at": None,
                 "cancel_requested": False,
+                # A key held while pending only is let go at the claim (see jobs_admin._unique).
+                "unique_key": sa.case((j.c.unique_key.like("p:%"), None), else_=j.c.unique_key),
             },
             order_by=[j.c.priority.desc(), j.c.run_at, j.c.id],
             limit=limit,
