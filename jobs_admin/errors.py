@@ -76,3 +76,13 @@ class WorkerError(JobsAdminError, RuntimeError):
 
 class InvalidArgument(JobsAdminError, ValueError):
     """A value given to a jobs_admin method or form is out of range or malformed."""
+
+
+class DuplicateJob(JobsAdminError):
+    """A job of a ``unique`` type was enqueued (or retried) while another job holds its key:
+    the one pending or running, whose id is ``job_id``."""
+
+    def __init__(self, job_id: int, type_name: str | None = None) -> None:
+        what = f"a {type_name!r} job" if type_name else "a job"
+        super().__init__(f"{what} with the same unique key is already queued: #{job_id}")
+        self.job_id = job_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask
@@ -13,6 +13,7 @@ from wtforms import Form
 
 from . import _listener, permissions
 from ._api import JobsAPI
+from ._unique import DEFAULT_WHILE, Unique, check_while
 from .builtins import register_builtins
 from .config import read_settings
 from .connections import enable_wal, own_connections
@@ -163,6 +164,8 @@ class JobsAdmin(JobsAPI):
         record_items: bool = False,
         preview: str | None = None,
         links: Links | None = None,
+        unique: Unique = False,
+        unique_while: Sequence[str] = DEFAULT_WHILE,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -184,7 +187,14 @@ class JobsAdmin(JobsAPI):
             the job's Items table.
         :param preview: the page of a ZIP result the HTML preview opens (``"index.html"``).
         :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
+        :param unique: ``True``: at most one job of this type with the same params is queued;
+            ``key(params)``: at most one per key; ``enqueue`` of a duplicate returns the queued
+            job (see :mod:`jobs_admin._unique`).
+        :param unique_while: ``("pending", "running")`` (a running job blocks a duplicate too)
+            or ``("pending",)``.
+        :raises ValueError: an option out of range.
         """
+        unique_while = check_while(unique_while)
 
         def decorator(func: F) -> F:
             self.registry.add(
@@ -202,6 +212,8 @@ class JobsAdmin(JobsAPI):
                     record_items=record_items,
                     preview=preview,
                     links=links,
+                    unique=unique,
+                    unique_while=unique_while,
                 )
             )
             return func

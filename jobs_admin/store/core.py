@@ -22,6 +22,7 @@ from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
 from .actions import ActionStore
 from .base import Conn
+from .unique import holder, insert_unique
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
 
 #: How to stop listening (see :meth:`JobStore.listen`), or ``None``.
@@ -95,6 +96,19 @@ class JobStore(ActionStore):
         session.flush()
         self._enqueued(session, job)
         return job
+
+    def enqueue_unique(self, session: Session, **values: Any) -> tuple[Any, bool]:
+        """:meth:`enqueue` for a job with a ``unique_key``: (the new ``Job``, False), or (the
+        pending or running job that holds the key, True) with nothing added."""
+        job_id, duplicate = insert_unique(self, session, values)
+        job = session.get(self.models.Job, job_id)
+        if not duplicate:
+            self._enqueued(session, job)
+        return job, duplicate
+
+    def unique_holder(self, conn: Conn, key: str) -> int | None:
+        """The id of the pending or running job that holds the unique ``key``, if any."""
+        return holder(self, conn, key)
 
     # -- the worker's side -----------------------------------------------------------------
 
