@@ -10,7 +10,7 @@ from flask_admin.contrib.sqla import filters as sqla_filters
 
 from ..errors import InvalidArgument
 from ..models import JobStatus
-from ..store.params import ParamsTerm, params_clause, parse_term
+from ..store.params import ParamsTerm, parse_term
 
 #: Date-range presets: URL value -> (label, days back; 0 = since midnight UTC, None = all).
 PRESETS: dict[str, tuple[str, int | None]] = {
@@ -154,9 +154,9 @@ class ParamsFilter(sqla_filters.BaseSQLAFilter):
     ``params.customer.id:4711`` term of the search box matches (see
     :mod:`jobs_admin.store.params`)."""
 
-    def __init__(self, column: Any, dialect: Callable[[], str]) -> None:
+    def __init__(self, column: Any, clause: Callable[[ParamsTerm], Any]) -> None:
         super().__init__(column, "Params")
-        self._dialect = dialect
+        self._clause = clause
 
     def operation(self) -> str:
         return "equals"
@@ -172,4 +172,4 @@ class ParamsFilter(sqla_filters.BaseSQLAFilter):
         return parse_term(value)
 
     def apply(self, query: Any, value: ParamsTerm, alias: Any = None) -> Any:
-        return query.filter(params_clause(self.get_column(alias), value, self._dialect()))
+        return query.filter(self._clause(value))

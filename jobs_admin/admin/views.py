@@ -127,7 +127,7 @@ class JobView(
             self._user_filter,
             CreatedWithinFilter(job.created_at),
             CreatedBetweenFilter(job.created_at),
-            ParamsFilter(job.params, lambda: jobs.store.dialect),
+            ParamsFilter(job.params, lambda term: jobs.store.params_clause(term)),
         )
         super().__init__(job, jobs.db, **kwargs)
 

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, JobNotFound
 from ..models import TRANSITIONS, EventKind, JobStatus, Models, utcnow
-from .params import params_clause, split_search
 from .search import search_clause
 from .values import CHANGED_KEY, PAUSED, RESUMING, Moved
 
@@ -142,20 +141,6 @@ class StoreBase(abc.ABC):
         :param term: what the user typed.
         """
         return search_clause(self.models.Job, term, self.search_ids(session, term))
-
-    def search_clauses(self, session: Any, text: str) -> list[sa.ColumnElement[bool]]:
-        """The conditions of everything typed in a search box, to AND: one per free-text term
-        (:meth:`search_clause`) and one per ``params.KEY:VALUE`` term (see :mod:`.params`).
-
-        :param session: the session the list reads with.
-        :param text: the search box's text.
-        :raises InvalidArgument: a params term that does not parse.
-        """
-        found, words = split_search(text)
-        job = self.models.Job
-        return [params_clause(job.params, term, self.dialect) for term in found] + [
-            self.search_clause(session, word) for word in words
-        ]
 
     # -- the live feed's change cursor ------------------------------------------------------
 

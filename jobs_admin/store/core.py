@@ -22,6 +22,7 @@ from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
 from .actions import ActionStore
 from .base import Conn
+from .params import ParamsTerm, split_search
 from .unique import holder, insert_unique
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
 
@@ -43,6 +44,9 @@ class JobStore(ActionStore):
     """
 
     # -- what each database does its own way -----------------------------------------------
+
+    #: The dialect's ``insert`` (with ``on_conflict_do_nothing``), for unique jobs.
+    upsert: Callable[..., Any]
 
     @abc.abstractmethod
     def _enqueued(self, session: Session, job: Any) -> None:
@@ -86,6 +90,25 @@ class JobStore(ActionStore):
         """Run a read that may fail inside this, so that its failure leaves ``conn``'s
         transaction usable."""
         yield
+
+    # -- search ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        """The condition of one ``params.KEY:VALUE`` term (see :mod:`.params`)."""
+
+    def search_clauses(self, session: Any, text: str) -> list[sa.ColumnElement[bool]]:
+        """The conditions of everything typed in a search box, to AND: one per free-text term
+        (:meth:`search_clause`) and one per ``params.KEY:VALUE`` term (see :mod:`.params`).
+
+        :param session: the session the list reads with.
+        :param text: the search box's text.
+        :raises InvalidArgument: a params term that does not parse.
+        """
+        found, words = split_search(text)
+        return [self.params_clause(term) for term in found] + [
+            self.search_clause(session, word) for word in words
+        ]
 
     # -- enqueue ---------------------------------------------------------------------------
 

@@ -5,10 +5,11 @@ a value that the key's JSON value must equal exactly: a string, or, when typed u
 numeric (``4711``, ``-2.5``), that number or that string. A quoted value (``"ACME feed"``,
 with ``\\"`` and ``\\\\`` escapes) is a string only.
 
-On PostgreSQL a term is a ``params @> '{...}'`` containment, which the GIN index
-``ix_jobs_admin_job_params`` (``jsonb_path_ops``) serves; on SQLite it is a ``json_extract``
-comparison (with ``json_type``, so that the string ``"4711"`` and the number ``4711`` stay
-apart as on PostgreSQL), read on the rows the other conditions leave.
+On PostgreSQL a term is a ``params @> '{...}'`` containment (:func:`containment_clause`),
+which the GIN index ``ix_jobs_admin_job_params`` (``jsonb_path_ops``) serves; on SQLite a
+``json_extract`` comparison (:func:`json_extract_clause`, with ``json_type``, so that the string
+``"4711"`` and the number ``4711`` stay apart as on PostgreSQL), read on the rows the other
+conditions leave. Each store's ``params_clause`` picks its own.
 """
 
 from __future__ import annotations
@@ -149,22 +150,31 @@ def split_search(text: str) -> tuple[list[ParamsTerm], list[str]]:
     return found, words
 
 
-def params_clause(column: Any, term: ParamsTerm, dialect: str) -> sa.ColumnElement[bool]:
-    """The condition of one params term on ``dialect`` (``"postgresql"`` or ``"sqlite"``).
+def containment_clause(column: Any, term: ParamsTerm) -> sa.ColumnElement[bool]:
+    """PostgreSQL's condition of one params term: ``params @> '{...}'`` for each JSON value
+    the term may match (served by the GIN index ``ix_jobs_admin_job_params``).
 
-    :param column: the ``Job.params`` column.
+    :param column: the ``Job.params`` column (``jsonb``).
     :param term: the parsed term.
-    :param dialect: the engine's dialect name.
     """
-    if dialect == "postgresql":
-        column = sa.type_coerce(column, postgresql.JSONB)
-        docs = []
-        for value in term.candidates():
-            doc: Any = value
-            for key in reversed(term.path):
-                doc = {key: doc}
-            docs.append(column.op("@>")(sa.bindparam(None, doc, type_=postgresql.JSONB)))
-        return sa.or_(*docs)
+    column = sa.type_coerce(column, postgresql.JSONB)
+    docs = []
+    for value in term.candidates():
+        doc: Any = value
+        for key in reversed(term.path):
+            doc = {key: doc}
+        docs.append(column.op("@>")(sa.bindparam(None, doc, type_=postgresql.JSONB)))
+    return sa.or_(*docs)
+
+
+def json_extract_clause(column: Any, term: ParamsTerm) -> sa.ColumnElement[bool]:
+    """SQLite's condition of one params term: ``json_extract`` compared with the value, with
+    ``json_type`` so that a string and a number (or a boolean, which SQLite reads as 1) stay
+    apart as they do on PostgreSQL.
+
+    :param column: the ``Job.params`` column (JSON text).
+    :param term: the parsed term.
+    """
     path = "$" + "".join(f'."{key}"' for key in term.path)
     kind = sa.func.json_type(column, path)
     value = sa.func.json_extract(column, path)

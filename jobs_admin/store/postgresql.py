@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from ..config import PRUNE_BATCH_POSTGRESQL
 from ..models import FINISHED, TRANSITIONS, JobStatus, utcnow
 from .base import Conn
 from .core import Ended, JobStore, Unlisten, Where
+from .params import ParamsTerm, containment_clause
 from .values import (
     CHANGED_KEY,
     CLAIM_COLUMNS,
@@ -66,6 +68,11 @@ class PostgreSQLStore(JobStore):
 
     dialect: ClassVar[str] = "postgresql"
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_POSTGRESQL
+    #: ``INSERT ... ON CONFLICT`` (unique jobs, see :mod:`.unique`).
+    upsert = staticmethod(pg_insert)
+
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        return containment_clause(self.models.Job.params, term)
 
     # -- the change cursor, counters, locks ------------------------------------------------
 

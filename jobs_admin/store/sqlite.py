@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ from ..config import PRUNE_BATCH_SQLITE
 from ..models import FINISHED, EventKind, JobStatus
 from .base import Conn
 from .core import Ended, JobStore, Where
+from .params import ParamsTerm, json_extract_clause
 from .search import fts_match
 from .values import CLAIM_COLUMNS, RESUMING, Finish
 
@@ -52,6 +54,11 @@ class SQLiteStore(JobStore):
 
     dialect: ClassVar[str] = "sqlite"
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_SQLITE
+    #: ``INSERT ... ON CONFLICT`` (unique jobs, see :mod:`.unique`).
+    upsert = staticmethod(sqlite_insert)
+
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        return json_extract_clause(self.models.Job.params, term)
 
     # -- the change cursor, counters, locks ------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import UNIQUE_WHERE, JobStatus
@@ -40,17 +39,16 @@ def holder(store: Any, conn: Any, key: str) -> int | None:
 def insert_unique(store: Any, session: Session, values: dict[str, Any]) -> tuple[int, bool]:
     """Insert a pending job holding ``values["unique_key"]`` unless a job holds it already.
 
-    :param store: the app's store.
+    :param store: the app's store (its ``upsert`` is its dialect's ``insert``).
     :param session: the caller's session (the insert joins its transaction).
     :param values: the job's columns (``status`` and the change stamp added here).
     :returns: (the new job's id, False), or (the holder's id, True).
     """
     j = store.jobs
-    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
     row = {"status": JobStatus.PENDING.value, **values, **store._changed(session)}
     for _ in range(_TRIES):
         stmt = (
-            insert(j)
+            store.upsert(j)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["unique_key"], index_where=UNIQUE_WHERE)
             .returning(j.c.id)
