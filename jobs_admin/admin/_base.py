@@ -186,7 +186,8 @@ class ViewBase(_Base):
         except InvalidArgument as exc:
             if not g.get("jobs_admin_bad_search"):
                 g.jobs_admin_bad_search = True
-                flash(f"{exc}; the search is ignored.", "error")
+                message = str(exc)  # not capitalize(): it would lower-case the term
+                flash(f"{message[:1].upper()}{message[1:]}; the search is ignored.", "error")
             clauses = []
         for clause in clauses:
             query = query.filter(clause)
