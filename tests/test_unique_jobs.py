@@ -148,3 +148,31 @@ def test_unique_eight_processes_enqueueing_at_once_get_one_job(app: Flask, jobs:
         assert {a["id"] for a in answers} == {rows[0][0]}
         assert sorted(a["duplicate"] for a in answers) == [False] + [True] * 7
         assert jobs.counts()["pending"] == 1
+
+
+def test_unique_enqueue_with_flash_says_already_queued(app: Flask, jobs: Any) -> None:
+    from flask import get_flashed_messages
+
+    with app.test_request_context("/"):
+        first = jobs.enqueue("test.unique", name="Once", params={"k": 1}, commit=True, flash=True)
+        jobs.db.session.expunge_all()
+        again = jobs.enqueue("test.unique", params={"k": 1}, commit=True, flash=True)
+        assert again.id == first.id
+        url = f"/admin/jobs/details/?id={first.id}"
+        assert get_flashed_messages(with_categories=True) == [
+            ("success", f'Started job <a href="{url}">#{first.id} Once</a>.'),
+            ("warning", f'Not started: already queued: job <a href="{url}">#{first.id} Once</a>.'),
+        ]
+
+
+def test_unique_retry_of_failed_items_refuses_a_taken_key(app: Flask, jobs: Any) -> None:
+    with app.app_context():
+        partial = jobs.enqueue("test.unique_items", count=4, fail_every=2, commit=True)
+        assert jobs.work_off(limit=1) == 1 and jobs.get(partial.id).status == "partial"
+        rerun = jobs.retry_failed_items(partial.id)
+        assert not rerun.duplicate and rerun.retry_of == partial.id
+        with pytest.raises(DuplicateJob) as caught:
+            jobs.retry_failed_items(partial.id)
+        assert caught.value.job_id == rerun.id
+        jobs.db.session.rollback()
+        assert [i for i, _s in _rows(jobs, "test.unique_items")] == [partial.id, rerun.id]

@@ -30,6 +30,24 @@ if "test.unique" not in jobs.registry:
         """Unique per profile while pending only."""
 
 
+    @jobs.job_type(
+        "test.unique_items",
+        title="Test: unique items",
+        unique=True,
+        retry_items=lambda params, keys: {**params, "only": sorted(keys)},
+    )
+    def unique_items(
+        ctx: JobContext, count: int, fail_every: int = 0, only: list[str] | None = None
+    ) -> None:
+        """Counts items; every ``fail_every``-th fails (once: not on a rerun of failed items)."""
+        ctx.set_total(count)
+        for n in range(1, count + 1):
+            if fail_every and n % fail_every == 0 and only is None:
+                ctx.item_failed(str(n), "odd luck")
+            else:
+                ctx.advance()
+
+
 def main(url: str, start: float) -> None:
     app = host_app.create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "JOBS_ADMIN_WORKER": "off"}

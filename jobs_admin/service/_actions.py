@@ -85,6 +85,7 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
 
     :raises InvalidTransition: the job is not partial.
     :raises InvalidArgument: its type declares no ``retry_items`` hook.
+    :raises DuplicateJob: its type is unique and a job holds the rerun's key.
     """
     row = require(rt, job)
     session = rt.db.session
@@ -108,6 +109,8 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
         priority=row.priority,
         params=params,
         created_by=who,
+        # A unique type's rerun while a job holds its key: refused, not that job relabelled.
+        on_duplicate="raise",
     )
     new.retry_of = row.id
     rt.store.event(
