@@ -29,7 +29,6 @@ if "test.unique" not in jobs.registry:
     def unique_profile(ctx: JobContext, profile_id: int, note: str = "") -> None:
         """Unique per profile while pending only."""
 
-
     @jobs.job_type(
         "test.unique_items",
         title="Test: unique items",
