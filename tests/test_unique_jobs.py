@@ -66,17 +66,15 @@ def test_unique_key_function_and_pending_only_hold(app: Flask, jobs: Any) -> Non
         assert jobs.enqueue("test.unique_profile", profile_id=7, commit=True).id == second.id
 
 
-def test_unique_running_job_blocks_until_it_ends(app: Flask, jobs: Any) -> None:
+def test_unique_running_job_blocks_a_duplicate(app: Flask, jobs: Any) -> None:
     with app.app_context():
         first = jobs.enqueue("test.unique", params={"k": 1}, commit=True)
         with jobs.db.engine.begin() as conn:
             assert jobs.store.claim(conn, "ghost:1:test", 10) == [first.id]
         jobs.db.session.expire_all()
-        assert jobs.enqueue("test.unique", params={"k": 1}, commit=True).id == first.id
-        jobs.cancel(first.id)  # asks the running job to stop: still running
-        done = jobs.enqueue("test.noop", commit=True)
-        assert jobs.work_off(limit=1) == 1 and jobs.get(done.id).status == "completed"
-        assert jobs.get(first.id).status == "running"
+        again = jobs.enqueue("test.unique", params={"k": 1}, commit=True)
+        assert again.id == first.id and again.duplicate
+        assert _rows(jobs, "test.unique") == [(first.id, "running")]
 
 
 def test_unique_finished_job_frees_its_key_and_its_retry_is_refused_while_taken(
