@@ -54,7 +54,7 @@ from _common import (
 )
 
 #: Bump when the generator changes what it writes: cached datasets are rebuilt.
-GEN_VERSION = 3
+GEN_VERSION = 4
 #: Cached datasets older than this are rebuilt (their dates drift out of the presets).
 MAX_AGE_DAYS = 7
 SEED = 20261101
@@ -181,7 +181,14 @@ def generate(
             "reference": reference,
             "status": status,
             "phase": None,
-            "params": {"definition": word, "n": i % 97},
+            # A customer id (a number) and a feed (a string) each match a few dozen jobs in a
+            # million: what a params search finds.
+            "params": {
+                "definition": word,
+                "n": i % 97,
+                "customer": {"id": i % 40000},
+                "feed": f"F{i % 30011}",
+            },
             "result": None,
             "result_file": None,
             "message": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import errors, signals
 from .context import JobContext
 from .errors import (
+    DuplicateJob,
     InvalidArgument,
     InvalidParams,
     InvalidSchedule,
@@ -24,6 +25,7 @@ from .permissions import PERMISSIONS
 
 __all__ = [
     "PERMISSIONS",
+    "DuplicateJob",
     "InvalidArgument",
     "InvalidParams",
     "InvalidSchedule",

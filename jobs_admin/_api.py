@@ -94,6 +94,7 @@ class JobsAPI:
         created_by: str | None = None,
         commit: bool = False,
         flash: bool = False,
+        on_duplicate: str = "return",
         **kwargs: Any,
     ) -> Any:
         """Add a job of the registered ``type`` to the caller's transaction; return the ``Job``.
@@ -109,9 +110,13 @@ class JobsAPI:
         :param created_by: who to record as its creator (defaults to the logged-in user).
         :param commit: commit the session at once.
         :param flash: flash "Started job #N" with a link to it (see :meth:`flash_started`).
+        :param on_duplicate: for a ``unique`` type whose key a queued job holds: ``"return"``
+            that job (``job.duplicate`` is true; nothing is added) or ``"raise"``
+            :class:`~jobs_admin.errors.DuplicateJob`.
         :param kwargs: the params, by keyword.
         :raises UnknownJobType: no such type.
         :raises InvalidParams: params that do not validate, are not JSON, or are too large.
+        :raises DuplicateJob: a duplicate, with ``on_duplicate="raise"``.
         """
         job = service.enqueue(
             self.runtime(),
@@ -124,6 +129,7 @@ class JobsAPI:
             created_by=created_by,
             commit=commit,
             kwargs=kwargs,
+            on_duplicate=on_duplicate,
         )
         if flash:
             self.flash_started(job)

@@ -88,3 +88,13 @@ class ScheduleNotFound(JobsAdminError, LookupError):
 
 class ScheduleProtected(JobsAdminError):
     """A built-in or code-declared schedule cannot be deleted (only disabled)."""
+
+
+class DuplicateJob(JobsAdminError):
+    """A job of a ``unique`` type was enqueued (or retried) while another job holds its key:
+    the one pending or running, whose id is ``job_id``."""
+
+    def __init__(self, job_id: int, type_name: str | None = None) -> None:
+        what = f"a {type_name!r} job" if type_name else "a job"
+        super().__init__(f"{what} with the same unique key is already queued: #{job_id}")
+        self.job_id = job_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import Flask
@@ -14,6 +14,7 @@ from wtforms import Form
 from . import _listener, permissions
 from ._api import JobsAPI
 from ._api_schedules import ScheduleAPI
+from ._unique import DEFAULT_WHILE, Unique, check_while
 from .builtins import register_builtins
 from .config import read_settings
 from .connections import enable_wal, own_connections
@@ -166,6 +167,8 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
         preview: str | None = None,
         links: Links | None = None,
         schedule: str | None = None,
+        unique: Unique = False,
+        unique_while: Sequence[str] = DEFAULT_WHILE,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -189,7 +192,14 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
         :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
         :param schedule: a cron expression: shorthand for ``jobs.schedule(name, name, cron)``
             (a UTC schedule named after the type, with no params).
+        :param unique: ``True``: at most one job of this type with the same params is queued;
+            ``key(params)``: at most one per key; ``enqueue`` of a duplicate returns the queued
+            job (see :mod:`jobs_admin._unique`).
+        :param unique_while: ``("pending", "running")`` (a running job blocks a duplicate too)
+            or ``("pending",)``.
+        :raises ValueError: an option out of range.
         """
+        unique_while = check_while(unique_while)
 
         def decorator(func: F) -> F:
             self.registry.add(
@@ -207,6 +217,8 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
                     record_items=record_items,
                     preview=preview,
                     links=links,
+                    unique=unique,
+                    unique_while=unique_while,
                 )
             )
             if schedule is not None:

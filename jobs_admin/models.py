@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from ._coltypes import BigId, JSONType, UTCDateTime, utcnow
+from ._side_models import ChangeFloorMixin, JobCountMixin, JobEventMixin, JobItemMixin
 from .statuses import (
     ACTIVE,
     BADGES,
@@ -46,36 +46,11 @@ __all__ = [
 ]
 
 
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite stores it naive, in UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("jobs_admin stores timezone-aware datetimes only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-# BIGINT primary keys do not autoincrement on SQLite; INTEGER does and is 64-bit there anyway.
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-
 PENDING_WHERE = sa.text("status = 'pending'")
+
+#: The jobs that hold their unique key: a unique job while pending or running (a job of a
+#: ``unique_while=("pending",)`` type has its key cleared when a worker claims it).
+UNIQUE_WHERE = sa.text("unique_key IS NOT NULL AND status IN ('pending', 'running')")
 
 
 #: SQLite's FTS5 trigram index of job names and references (substring search).
@@ -148,6 +123,15 @@ class JobMixin:
     schedule_id: Mapped[int | None] = mapped_column(BigId)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    #: The key of a job of a ``unique`` type (see :mod:`jobs_admin._unique`): no two pending or
+    #: running jobs share one (a partial unique index). ``p:``-prefixed keys are held while
+    #: pending only, and cleared when a worker claims the job.
+    unique_key: Mapped[str | None] = mapped_column(sa.String(200))
+
+    #: Whether :meth:`JobsAdmin.enqueue` returned an existing job instead of a new one (not a
+    #: column: set on the returned object only).
+    duplicate = False
+
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (
@@ -170,6 +154,20 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
             sa.Index("ix_jobs_admin_job_change", "change_seq"),
+            sa.Index(
+                "ix_jobs_admin_job_unique",
+                "unique_key",
+                unique=True,
+                postgresql_where=UNIQUE_WHERE,
+                sqlite_where=UNIQUE_WHERE,
+            ),
+            # Params search (``params @> '{...}'``) on PostgreSQL; SQLite reads json_extract.
+            sa.Index(
+                "ix_jobs_admin_job_params",
+                "params",
+                postgresql_using="gin",
+                postgresql_ops={"params": "jsonb_path_ops"},
+            ).ddl_if(dialect="postgresql"),
             # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
             # table (see define_models). SQLite walks the created_at index instead.
             sa.Index(
@@ -219,91 +217,6 @@ class JobMixin:
 
     def __repr__(self) -> str:
         return f"<Job {self.id} {self.type} {self.status}>"
-
-
-class JobEventMixin:
-    """Columns of ``jobs_admin_job_event``: log lines, steps, failed items, audit trail."""
-
-    __tablename__ = "jobs_admin_job_event"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    job_id: Mapped[int] = mapped_column(
-        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="CASCADE")
-    )
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(sa.String(16))
-    level: Mapped[str] = mapped_column(sa.String(16), default="info")
-    message: Mapped[str | None] = mapped_column(sa.Text)
-    data: Mapped[Any | None] = mapped_column(JSONType)
-
-    @declared_attr.directive
-    def __table_args__(cls) -> tuple[Any, ...]:
-        return (sa.Index("ix_jobs_admin_job_event_job", "job_id", "id"),)
-
-    def __repr__(self) -> str:
-        return f"<JobEvent {self.id} job={self.job_id} {self.kind}>"
-
-
-class JobItemMixin:
-    """Columns of ``jobs_admin_job_item``: one row per item a ``record_items`` job handled.
-
-    ``seq`` numbers a run's items in the order the job reported them; the one index,
-    ``(job_id, attempt, outcome, seq)``, serves a page of either outcome by keyset, and a page
-    of both as two such reads merged (see :mod:`jobs_admin.store.items`), so that a million
-    items per job cost one index to write.
-    """
-
-    __tablename__ = "jobs_admin_job_item"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    job_id: Mapped[int] = mapped_column(
-        BigId, sa.ForeignKey("jobs_admin_job.id", ondelete="CASCADE")
-    )
-    attempt: Mapped[int] = mapped_column(sa.Integer)
-    seq: Mapped[int] = mapped_column(sa.BigInteger)
-    key: Mapped[str] = mapped_column(sa.String(500))
-    outcome: Mapped[str] = mapped_column(sa.String(8))
-    message: Mapped[str | None] = mapped_column(sa.Text)
-    step: Mapped[str | None] = mapped_column(sa.String(200))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    @declared_attr.directive
-    def __table_args__(cls) -> tuple[Any, ...]:
-        return (sa.Index("ix_jobs_admin_job_item_job", "job_id", "attempt", "outcome", "seq"),)
-
-    def __repr__(self) -> str:
-        return f"<JobItem {self.job_id}#{self.seq} {self.outcome}>"
-
-
-class JobCountMixin:
-    """Exact job counts per (status, created_by), kept by the status machine.
-
-    Spread over a few ``slot`` rows so that concurrent writers rarely wait on one row; readers
-    sum the slots. ``created_by`` is ``""`` for jobs without a user.
-    """
-
-    __tablename__ = "jobs_admin_job_count"
-
-    status: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
-    created_by: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    slot: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    n: Mapped[int] = mapped_column(sa.BigInteger, default=0)
-
-
-class ChangeFloorMixin:
-    """One row (``id = 1``): the highest change cursor of deleted jobs, used on SQLite only.
-
-    On SQLite the next change cursor is one more than the highest in use; deleting the jobs that
-    hold the highest numbers would let a number be handed out again, below a cursor a feed has
-    already passed. :meth:`~jobs_admin.store.JobStore._delete_finished` records their highest
-    number here first, and the next number is taken above both. PostgreSQL's cursor (a
-    transaction id) is never reused, so the table stays empty there.
-    """
-
-    __tablename__ = "jobs_admin_change_floor"
-
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(sa.BigInteger)
 
 
 @dataclass(frozen=True)

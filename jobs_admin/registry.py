@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 from wtforms import Form
 
+from ._unique import DEFAULT_WHILE, Unique, check_while, unique_key
 from .errors import InvalidParams, UnknownJobType
 
 JobFunc = Callable[..., Any]
@@ -48,12 +49,22 @@ class JobType:
     preview: str | None = None
     #: ``links(job) -> [(label, url)]``: reference links shown in the detail overview.
     links: Links | None = None
+    #: ``True`` (type + params) or ``key(params)``: at most one job per key is queued (see
+    #: :mod:`jobs_admin._unique`); ``False``: no limit.
+    unique: Unique = False
+    #: While which statuses a job holds its unique key: ``("pending", "running")`` or
+    #: ``("pending",)``.
+    unique_while: tuple[str, ...] = DEFAULT_WHILE
     signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
 
     @property
     def builtin(self) -> bool:
         """Whether this is one of jobs_admin's own types (``jobs_admin.*``)."""
         return self.name.startswith(BUILTIN_PREFIX)
+
+    def unique_key(self, params: dict[str, Any]) -> str | None:
+        """The unique key a job with these (validated) params holds; ``None``: not unique."""
+        return unique_key(self.name, self.unique, self.unique_while, params)
 
     def validate(self, params: Mapping[str, Any], max_bytes: int) -> dict[str, Any]:
         """Check and coerce ``params``; return them as JSON-ready data.
@@ -277,6 +288,9 @@ class Registry:
             raise ValueError("retry_backoff must not be negative")
         if job_type.timeout is not None and job_type.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if not (isinstance(job_type.unique, bool) or callable(job_type.unique)):
+            raise ValueError("unique must be True, False or a function of the params")
+        check_while(job_type.unique_while)
         self._types[name] = job_type
 
     def get(self, name: str) -> JobType:

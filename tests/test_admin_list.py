@@ -576,7 +576,7 @@ def test_search_matches_name_reference_id_and_creator(
         str(a),
     ]
     # The box says what it searches.
-    assert 'placeholder="ID, name, reference, type or user"' in page(client)
+    assert 'placeholder="ID, name, reference, type, user or params.KEY:VALUE"' in page(client)
     # The search box keeps the term; an empty search shows everything.
     assert 'value="catalog"' in page(client, "search=catalog")
     assert set(rows(page(client, "search="))) == {a, b, c, d}

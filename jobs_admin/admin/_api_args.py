@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidArgument
 from ..models import JobStatus
+from ..store.params import split_search
 
 #: Rows one ``api/jobs`` answer holds at most, and by default.
 MAX_LIMIT = 200
@@ -139,6 +141,11 @@ def parse_list_args(args: Mapping[str, Any], types: Iterable[str]) -> ListArgs:
         value = args.get(key)
         if value:
             setattr(out, key, _text(key, value))
+    if out.search:
+        try:
+            split_search(out.search)
+        except InvalidArgument as exc:
+            raise BadArgument("search", str(exc)) from None
     reference = args.get("reference")
     if reference:
         out.references = [_text("reference", reference)]

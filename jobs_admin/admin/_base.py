@@ -6,10 +6,20 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Response, abort, current_app, has_request_context, redirect, request
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+)
 from flask_admin.helpers import get_redirect_target
 
 from .. import permissions as perms
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     # Type checkers see the mixins as what they end up in; at run time they are plain classes
@@ -169,9 +179,17 @@ class ViewBase(_Base):
     def _apply_search(
         self, query: Any, count_query: Any, joins: Any, count_joins: Any, search: str
     ) -> Any:
-        # NUL ends a string for SQLite's FTS5 and is refused in PostgreSQL text.
-        for term in search.replace("\x00", "").split()[:8]:
-            clause = self.jobs.store.search_clause(self.jobs.db.session, term[:200])
+        # NUL ends a string for SQLite's FTS5 and is refused in PostgreSQL text (dropped by
+        # split_search). A params term that does not parse: said once, the search ignored.
+        try:
+            clauses = self.jobs.store.search_clauses(self.jobs.db.session, search)
+        except InvalidArgument as exc:
+            if not g.get("jobs_admin_bad_search"):
+                g.jobs_admin_bad_search = True
+                message = str(exc)  # not capitalize(): it would lower-case the term
+                flash(f"{message[:1].upper()}{message[1:]}; the search is ignored.", "error")
+            clauses = []
+        for clause in clauses:
             query = query.filter(clause)
             if count_query is not None:
                 count_query = count_query.filter(clause)

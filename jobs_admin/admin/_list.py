@@ -61,7 +61,7 @@ class ListMixin(ViewBase):
 
     def search_placeholder(self) -> str:
         """What the search box matches (Flask-Admin would list only the searchable columns)."""
-        return "ID, name, reference, type or user"
+        return "ID, name, reference, type, user or params.KEY:VALUE"
 
     def get_list(
         self,

@@ -95,6 +95,16 @@ class RunMixin(ViewBase):
                                 form[field].errors = [*form[field].errors, *messages]
                     flash(str(exc), "error")
                 else:
+                    if job.duplicate:
+                        # A unique type whose key a queued job holds: that job, not a second.
+                        url = self.get_url(".details_view", id=job.id)
+                        flash(
+                            Markup('Not started: already queued: <a href="{}">#{}</a>.').format(
+                                url, job.id
+                            ),
+                            "warning",
+                        )
+                        return redirect(back or self.get_url(".index_view"))
                     when = options.run_at_utc()
                     text = (
                         "Started job {job}."

@@ -8,7 +8,9 @@ from typing import Any
 
 from flask_admin.contrib.sqla import filters as sqla_filters
 
+from ..errors import InvalidArgument
 from ..models import JobStatus
+from ..store.params import ParamsTerm, parse_term
 
 #: Date-range presets: URL value -> (label, days back; 0 = since midnight UTC, None = all).
 PRESETS: dict[str, tuple[str, int | None]] = {
@@ -145,3 +147,29 @@ class CreatedBetweenFilter(sqla_filters.DateBetweenFilter):
         start, end = value
         column = self.get_column(alias)
         return query.filter(column >= start, column < end)
+
+
+class ParamsFilter(sqla_filters.BaseSQLAFilter):
+    """Jobs whose params hold a value (``flt0_params_equals=customer.id:4711``): what a
+    ``params.customer.id:4711`` term of the search box matches (see
+    :mod:`jobs_admin.store.params`)."""
+
+    def __init__(self, column: Any, clause: Callable[[ParamsTerm], Any]) -> None:
+        super().__init__(column, "Params")
+        self._clause = clause
+
+    def operation(self) -> str:
+        return "equals"
+
+    def validate(self, value: str) -> bool:
+        try:
+            parse_term(value)
+        except InvalidArgument:
+            return False
+        return True
+
+    def clean(self, value: str) -> ParamsTerm:
+        return parse_term(value)
+
+    def apply(self, query: Any, value: ParamsTerm, alias: Any = None) -> Any:
+        return query.filter(self._clause(value))

@@ -18,8 +18,14 @@ def flash_started(job: Any, category: str = "success") -> None:
     :param category: the flash category.
     """
     label = f"#{job.id} {job.name or job.type}"
+    # A unique type's duplicate: the job returned was queued before, nothing was started.
+    text, category = (
+        ("Not started: already queued: job {}.", "warning")
+        if getattr(job, "duplicate", False)
+        else ("Started job {}.", category)
+    )
     if f"{ENDPOINT}.details_view" in current_app.view_functions:
         url = url_for(f"{ENDPOINT}.details_view", id=job.id)
-        flash(Markup('Started job <a href="{}">{}</a>.').format(url, label), category)
+        flash(Markup(text).format(Markup('<a href="{}">{}</a>').format(url, label)), category)
     else:
-        flash(f"Started job {label}.", category)
+        flash(text.format(label), category)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from .. import signals
-from ..errors import InvalidArgument, InvalidTransition, JobNotFound
+from ..errors import DuplicateJob, InvalidArgument, InvalidTransition, JobNotFound
 from ..models import EventKind
 from ..runtime import Runtime
 from ..store import remove_files
@@ -55,10 +57,21 @@ def retry(rt: Runtime, job: Any, who: str | None) -> Any:
     row = require(rt, job_id)
     job_type = rt.registry.get(row.type)
     session = rt.db.session
+    # A unique job back in the queue holds its key again: not while another job holds it.
+    holder = rt.store.unique_holder(session, row.unique_key) if row.unique_key else None
+    if holder is not None and holder != job_id:
+        raise DuplicateJob(holder, row.type)
     try:
         old_file = rt.store.retry(session, job_id, who, job_type.max_attempts)
         session.info[WAKE_KEY] = True
         session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        # Another job took the key between the check and the move.
+        holder = rt.store.unique_holder(session, row.unique_key) if row.unique_key else None
+        if holder is None:
+            raise
+        raise DuplicateJob(holder, row.type) from None
     except Exception:
         session.rollback()
         raise
@@ -72,6 +85,7 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
 
     :raises InvalidTransition: the job is not partial.
     :raises InvalidArgument: its type declares no ``retry_items`` hook.
+    :raises DuplicateJob: its type is unique and a job holds the rerun's key.
     """
     row = require(rt, job)
     session = rt.db.session
@@ -95,6 +109,8 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
         priority=row.priority,
         params=params,
         created_by=who,
+        # A unique type's rerun while a job holds its key: refused, not that job relabelled.
+        on_duplicate="raise",
     )
     new.retry_of = row.id
     rt.store.event(

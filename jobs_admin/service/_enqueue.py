@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from .. import signals
-from ..errors import InvalidParams
+from ..errors import DuplicateJob, InvalidArgument, InvalidParams
 from ..models import utcnow
 from ..registry import describe_char, unstorable_char
 from ..runtime import Runtime
+
+log = logging.getLogger("jobs_admin.enqueue")
 
 #: ``session.info`` key: the transaction made a job due; its commit wakes this process's worker.
 WAKE_KEY = "jobs_admin_wake"
@@ -28,6 +31,7 @@ def enqueue(
     created_by: str | None = None,
     commit: bool = False,
     kwargs: Mapping[str, Any] | None = None,
+    on_duplicate: str = "return",
 ) -> Any:
     """Add a job of the registered ``type`` to ``db.session``; return the flushed ``Job``.
 
@@ -41,9 +45,15 @@ def enqueue(
     :param created_by: its creator (defaults to the current user's identity).
     :param commit: commit the session at once.
     :param kwargs: more params, given by keyword to the public ``enqueue``.
+    :param on_duplicate: for a ``unique`` type whose key a pending (or running) job holds:
+        ``"return"`` that job, its ``duplicate`` attribute true, or ``"raise"``
+        :class:`~jobs_admin.errors.DuplicateJob`.
     :raises UnknownJobType: no such type.
     :raises InvalidParams: params that do not validate, are not JSON, or are too large.
+    :raises DuplicateJob: a duplicate, with ``on_duplicate="raise"``.
     """
+    if on_duplicate not in ("return", "raise"):
+        raise InvalidArgument('on_duplicate must be "return" or "raise"')
     job_type = rt.registry.get(type)
     merged = dict(params or {})
     extra = dict(kwargs or {})
@@ -60,18 +70,30 @@ def enqueue(
     for label, value in (("name", name), ("reference", reference), ("creator", created_by)):
         check_label(label, value)
     session = rt.db.session
-    job = rt.store.enqueue(
-        session,
-        type=job_type.name,
-        name=name or job_type.title,
-        reference=reference or None,
-        params=data,
-        priority=int(priority),
-        run_at=run_at or utcnow(),
-        max_attempts=job_type.max_attempts,
-        created_by=created_by,
-        updated_by=created_by,
-    )
+    values: dict[str, Any] = {
+        "type": job_type.name,
+        "name": name or job_type.title,
+        "reference": reference or None,
+        "params": data,
+        "priority": int(priority),
+        "run_at": run_at or utcnow(),
+        "max_attempts": job_type.max_attempts,
+        "created_by": created_by,
+        "updated_by": created_by,
+    }
+    key = job_type.unique_key(data)
+    if key is None:
+        job = rt.store.enqueue(session, **values)
+    else:
+        job, duplicate = rt.store.enqueue_unique(session, unique_key=key, **values)
+        if duplicate:
+            log.debug("enqueue %s: a duplicate of job %s, which is returned", type, job.id)
+            if on_duplicate == "raise":
+                raise DuplicateJob(job.id, job_type.name)
+            job.duplicate = True
+            if commit:
+                session.commit()
+            return job
     session.info[WAKE_KEY] = True
     signals.job_enqueued.send(rt.app, job=job)
     if commit:

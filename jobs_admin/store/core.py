@@ -22,6 +22,8 @@ from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
 from .actions import ActionStore
 from .base import Conn
+from .params import ParamsTerm, split_search
+from .unique import holder, insert_unique
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
 
 #: How to stop listening (see :meth:`JobStore.listen`), or ``None``.
@@ -46,6 +48,9 @@ class JobStore(ActionStore):
     dialect_insert: Callable[..., Any]
 
     # -- what each database does its own way -----------------------------------------------
+
+    #: The dialect's ``insert`` (with ``on_conflict_do_nothing``), for unique jobs.
+    upsert: Callable[..., Any]
 
     @abc.abstractmethod
     def _enqueued(self, session: Session, job: Any) -> None:
@@ -90,6 +95,25 @@ class JobStore(ActionStore):
         transaction usable."""
         yield
 
+    # -- search ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        """The condition of one ``params.KEY:VALUE`` term (see :mod:`.params`)."""
+
+    def search_clauses(self, session: Any, text: str) -> list[sa.ColumnElement[bool]]:
+        """The conditions of everything typed in a search box, to AND: one per free-text term
+        (:meth:`search_clause`) and one per ``params.KEY:VALUE`` term (see :mod:`.params`).
+
+        :param session: the session the list reads with.
+        :param text: the search box's text.
+        :raises InvalidArgument: a params term that does not parse.
+        """
+        found, words = split_search(text)
+        return [self.params_clause(term) for term in found] + [
+            self.search_clause(session, word) for word in words
+        ]
+
     # -- enqueue ---------------------------------------------------------------------------
 
     def enqueue(self, session: Session, **values: Any) -> Any:
@@ -99,6 +123,19 @@ class JobStore(ActionStore):
         session.flush()
         self._enqueued(session, job)
         return job
+
+    def enqueue_unique(self, session: Session, **values: Any) -> tuple[Any, bool]:
+        """:meth:`enqueue` for a job with a ``unique_key``: (the new ``Job``, False), or (the
+        pending or running job that holds the key, True) with nothing added."""
+        job_id, duplicate = insert_unique(self, session, values)
+        job = session.get(self.models.Job, job_id)
+        if not duplicate:
+            self._enqueued(session, job)
+        return job, duplicate
+
+    def unique_holder(self, conn: Conn, key: str) -> int | None:
+        """The id of the pending or running job that holds the unique ``key``, if any."""
+        return holder(self, conn, key)
 
     # -- the worker's side -----------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from ..config import PRUNE_BATCH_POSTGRESQL
 from ..models import FINISHED, TRANSITIONS, JobStatus, utcnow
 from .base import Conn
 from .core import Ended, JobStore, Unlisten, Where
+from .params import ParamsTerm, containment_clause
 from .values import (
     CHANGED_KEY,
     CLAIM_COLUMNS,
@@ -68,6 +69,11 @@ class PostgreSQLStore(JobStore):
     dialect: ClassVar[str] = "postgresql"
     dialect_insert = staticmethod(pg_insert)
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_POSTGRESQL
+    #: ``INSERT ... ON CONFLICT`` (unique jobs, see :mod:`.unique`).
+    upsert = staticmethod(pg_insert)
+
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        return containment_clause(self.models.Job.params, term)
 
     # -- the change cursor, counters, locks ------------------------------------------------
 
@@ -205,6 +211,8 @@ class PostgreSQLStore(JobStore):
                         THEN '{RESUMING}' ELSE j.phase END,
                     heartbeat_at = CAST(:now AS timestamptz),
                     attempts = j.attempts + 1, finished_at = NULL, cancel_requested = false,
+                    unique_key = CASE WHEN j.unique_key LIKE 'p:%' THEN NULL
+                        ELSE j.unique_key END,
                     updated_at = CAST(:now AS timestamptz),
                     change_seq = {PG_STAMP}
                 FROM picked

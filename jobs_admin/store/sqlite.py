@@ -25,6 +25,7 @@ from ..config import PRUNE_BATCH_SQLITE
 from ..models import FINISHED, EventKind, JobStatus
 from .base import Conn
 from .core import Ended, JobStore, Where
+from .params import ParamsTerm, json_extract_clause
 from .search import fts_match
 from .values import CLAIM_COLUMNS, RESUMING, Finish
 
@@ -54,6 +55,11 @@ class SQLiteStore(JobStore):
     dialect: ClassVar[str] = "sqlite"
     dialect_insert = staticmethod(sqlite_insert)
     prune_batch_size: ClassVar[int] = PRUNE_BATCH_SQLITE
+    #: ``INSERT ... ON CONFLICT`` (unique jobs, see :mod:`.unique`).
+    upsert = staticmethod(sqlite_insert)
+
+    def params_clause(self, term: ParamsTerm) -> sa.ColumnElement[bool]:
+        return json_extract_clause(self.models.Job.params, term)
 
     # -- the change cursor, counters, locks ------------------------------------------------
 
@@ -151,6 +157,8 @@ class SQLiteStore(JobStore):
                 "attempts": j.c.attempts + 1,
                 "finished_at": None,
                 "cancel_requested": False,
+                # A key held while pending only is let go at the claim (see jobs_admin._unique).
+                "unique_key": sa.case((j.c.unique_key.like("p:%"), None), else_=j.c.unique_key),
             },
             order_by=[j.c.priority.desc(), j.c.run_at, j.c.id],
             limit=limit,
