@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
+from .stats.model import define_stat_table
 from .statuses import (
     ACTIVE,
     BADGES,
@@ -307,6 +308,8 @@ class Models:
     JobCount: Any
     ChangeFloor: Any
     JobItem: Any
+    #: The ``jobs_admin_stat`` table of rollups (a Core table: its columns are generated).
+    Stat: Any = None
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -360,6 +363,7 @@ def define_models(db: Any) -> Models:
         JobCount=JobCount,
         ChangeFloor=JobChangeFloor,
         JobItem=JobItem,
+        Stat=define_stat_table(db.metadata),
     )
     _defined[db] = models
     return models

@@ -9,10 +9,12 @@ from __future__ import annotations
 from ._actions import (
     cancel,
     delete,
+    fold_stats,
     get,
     job_id_of,
     recount,
     require,
+    restat,
     retry,
     retry_failed_items,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "delete",
     "enqueue",
     "ensure_worker",
+    "fold_stats",
     "get",
     "job_id_of",
     "live_feed",
@@ -43,6 +46,7 @@ __all__ = [
     "recount",
     "require",
     "rescue",
+    "restat",
     "retry",
     "retry_failed_items",
     "start_worker",

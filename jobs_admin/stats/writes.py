@@ -1,0 +1,177 @@
+"""Writing rollups: the ends of a transaction added up per minute, housekeeping's folds, restat.
+
+Every function takes the caller's connection or session and writes in its transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from ..statuses import FINISHED
+from .model import DAY, HOUR, KEY_COLS, MINUTE, RUN_COLS, SUM_COLS, WAIT_COLS, bucket_of
+
+
+class End(NamedTuple):
+    """One job's end as the rollups see it."""
+
+    type: str
+    status: str
+    finished_at: datetime | None
+    started_at: datetime | None
+    run_at: datetime | None
+
+
+#: The job columns an end is made of (what the status machine returns for a finishing move).
+END_COLUMNS = ("type", "status", "finished_at", "started_at", "run_at")
+
+
+def epoch(when: datetime) -> float:
+    """Unix seconds of an aware (or naive UTC) datetime.
+
+    :param when: a time.
+    """
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _zero() -> dict[str, Any]:
+    return {name: 0 for name in SUM_COLS}
+
+
+def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The minute rows adding ``ends`` up, sorted by key (upserts in one order cannot deadlock).
+
+    :param ends: the ends to count.
+    :param slot: the counter slot of the transaction.
+    :param now: the end time of an end without one.
+    """
+    rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for end in ends:
+        finished = end.finished_at or now or datetime.now(UTC)
+        at = epoch(finished)
+        bucket = int(at // MINUTE) * MINUTE
+        row = rows.get((bucket, end.type, end.status))
+        if row is None:
+            row = rows[(bucket, end.type, end.status)] = {
+                "span": MINUTE,
+                "bucket": bucket,
+                "type": end.type,
+                "status": end.status,
+                "slot": slot,
+                **_zero(),
+            }
+        row["n"] += 1
+        if end.started_at is not None:
+            run = max(at - epoch(end.started_at), 0.0)
+            row["run_n"] += 1
+            row["run_sum"] += run
+            row[RUN_COLS[bucket_of(run) or 0]] += 1
+            if end.run_at is not None:
+                wait = max(epoch(end.started_at) - epoch(end.run_at), 0.0)
+                row["wait_n"] += 1
+                row["wait_sum"] += wait
+                row[WAIT_COLS[bucket_of(wait) or 0]] += 1
+    return [rows[k] for k in sorted(rows)]
+
+
+class StatWriter:
+    """The rollup statements of one stat table (built once; both databases accept them).
+
+    :param table: the ``jobs_admin_stat`` table.
+    """
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+
+    @functools.cached_property
+    def _upsert(self) -> sa.TextClause:
+        t = self.table.name
+        cols = ", ".join((*KEY_COLS, *SUM_COLS))
+        values = ", ".join(f":{c}" for c in (*KEY_COLS, *SUM_COLS))
+        adds = ", ".join(f"{c} = {t}.{c} + excluded.{c}" for c in SUM_COLS)
+        return sa.text(
+            f"INSERT INTO {t} ({cols}) VALUES ({values}) "
+            f"ON CONFLICT ({', '.join(KEY_COLS)}) DO UPDATE SET {adds}"
+        )
+
+    def add(self, conn: Any, ends: Sequence[End], slot: int) -> None:
+        """Count ``ends`` in the caller's transaction.
+
+        :param conn: the transaction's connection or session.
+        :param ends: the ends of this transaction.
+        :param slot: the counter slot of this transaction.
+        """
+        rows = rows_of(ends, slot)
+        if rows:
+            conn.execute(self._upsert, rows)
+
+    def fold(self, conn: Any, now: datetime, retention_days: int) -> int:
+        """Fold minute rows older than two days into hours, hour rows older than 32 days into
+        days, and delete rows older than ``retention_days``; return the rows removed.
+
+        :param conn: the caller's transaction.
+        :param now: the current time.
+        :param retention_days: ``JOBS_ADMIN_STATS_RETENTION_DAYS``.
+        """
+        t = self.table
+        at = int(epoch(now))
+        removed = 0
+        for span, into, keep in ((MINUTE, HOUR, 2 * DAY), (HOUR, DAY, 32 * DAY)):
+            cutoff = (at - keep) // into * into
+            old = [t.c.span == span, t.c.bucket < cutoff]
+            bucket = t.c.bucket - t.c.bucket % into
+            sums = [sa.func.sum(t.c[c]).label(c) for c in SUM_COLS]
+            select = (
+                sa.select(
+                    sa.literal(into).label("span"),
+                    bucket.label("bucket"),
+                    t.c.type,
+                    t.c.status,
+                    sa.literal(0).label("slot"),
+                    *sums,
+                )
+                .where(*old)
+                .group_by(bucket, t.c.type, t.c.status)
+            )
+            rows = [dict(r._mapping) for r in conn.execute(select)]
+            if rows:
+                conn.execute(self._upsert, rows)
+            removed += conn.execute(sa.delete(t).where(*old)).rowcount or 0
+        horizon = at - retention_days * DAY
+        removed += conn.execute(sa.delete(t).where(t.c.bucket < horizon)).rowcount or 0
+        return removed
+
+    def restat(self, conn: Any, jobs: sa.Table, slot: int, batch: int = 5000) -> int:
+        """Rebuild the rollups from the finished jobs still stored (each one's last end).
+
+        Ends of jobs no longer stored (pruned, deleted) and earlier ends of reopened jobs are
+        lost: the rollups then count what the jobs table holds.
+
+        :param conn: the caller's transaction.
+        :param jobs: the jobs table.
+        :param slot: the slot to write to.
+        :param batch: jobs read per round.
+        :returns: how many ends were counted.
+        """
+        conn.execute(sa.delete(self.table))
+        finished = sorted(s.value for s in FINISHED)
+        last = 0
+        counted = 0
+        while True:
+            rows = conn.execute(
+                sa.select(jobs.c.id, *(jobs.c[c] for c in END_COLUMNS))
+                .where(jobs.c.status.in_(finished), jobs.c.id > last)
+                .order_by(jobs.c.id)
+                .limit(batch)
+            ).all()
+            if not rows:
+                return counted
+            last = rows[-1].id
+            self.add(conn, [End(*r[1:]) for r in rows], slot)
+            counted += len(rows)
