@@ -172,6 +172,7 @@ def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
             "bucket": bucket // MINUTE * MINUTE,
             "type": "test.noop",
             "status": status,
+            "created_by": "",
             "slot": slot,
             "n": n,
             "run_n": n,

@@ -27,7 +27,7 @@ WAIT_COLS = tuple(f"w{i}" for i in range(len(BOUNDS) + 1))
 SUM_COLS = ("n", "run_n", "run_sum", "wait_n", "wait_sum", *RUN_COLS, *WAIT_COLS)
 
 #: The key columns, in primary-key order.
-KEY_COLS = ("span", "bucket", "type", "status", "slot")
+KEY_COLS = ("span", "bucket", "type", "status", "created_by", "slot")
 
 
 def bucket_of(seconds: float | None) -> int | None:
@@ -46,12 +46,14 @@ def bucket_of(seconds: float | None) -> int | None:
 def define_stat_table(metadata: sa.MetaData) -> sa.Table:
     """Define ``jobs_admin_stat`` on ``metadata`` (once; later calls return the same table).
 
-    One row per (span, bucket, type, status, slot): ``bucket`` is the interval's start in Unix
-    seconds (UTC), ``span`` its width (60, 3600 or 86400); ``slot`` spreads concurrent writers
-    over a few rows as the job counters do; readers sum them. ``n`` counts the ends;
-    ``run_n``/``run_sum`` the ends that ran (a pending job cancelled did not) and their summed
-    seconds, ``wait_*`` the same for the wait from ``run_at`` to the start; ``r0``..``r14`` and
-    ``w0``..``w14`` count them per histogram bucket (see :data:`BOUNDS`).
+    One row per (span, bucket, type, status, created_by, slot): ``bucket`` is the interval's
+    start in Unix seconds (UTC), ``span`` its width (60, 3600 or 86400); ``slot`` spreads
+    concurrent writers over a few rows as the job counters do; readers sum them.
+    ``created_by`` (``""`` for jobs without a user) lets a user without ``view_all`` see the
+    figures of their own jobs. ``n`` counts the ends; ``run_n``/``run_sum`` the ends that ran
+    (a pending job cancelled did not) and their summed seconds, ``wait_*`` the same for the
+    wait from ``run_at`` to the start; ``r0``..``r14`` and ``w0``..``w14`` count them per
+    histogram bucket (see :data:`BOUNDS`).
 
     :param metadata: the host's ``db.metadata``.
     """
@@ -68,6 +70,7 @@ def define_stat_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("bucket", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("type", sa.String(100), primary_key=True),
         sa.Column("status", sa.String(16), primary_key=True),
+        sa.Column("created_by", sa.String(200), primary_key=True),
         sa.Column("slot", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("run_sum", sa.Float, nullable=False, default=0.0),
         sa.Column("wait_sum", sa.Float, nullable=False, default=0.0),

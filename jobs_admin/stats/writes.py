@@ -21,13 +21,14 @@ class End(NamedTuple):
 
     type: str
     status: str
+    created_by: str | None
     finished_at: datetime | None
     started_at: datetime | None
     run_at: datetime | None
 
 
 #: The job columns an end is made of (what the status machine returns for a finishing move).
-END_COLUMNS = ("type", "status", "finished_at", "started_at", "run_at")
+END_COLUMNS = ("type", "status", "created_by", "finished_at", "started_at", "run_at")
 
 
 def epoch(when: datetime) -> float:
@@ -51,18 +52,20 @@ def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list
     :param slot: the counter slot of the transaction.
     :param now: the end time of an end without one.
     """
-    rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+    rows: dict[tuple[int, str, str, str], dict[str, Any]] = {}
     for end in ends:
         finished = end.finished_at or now or datetime.now(UTC)
         at = epoch(finished)
         bucket = int(at // MINUTE) * MINUTE
-        row = rows.get((bucket, end.type, end.status))
+        key = (bucket, end.type, end.status, end.created_by or "")
+        row = rows.get(key)
         if row is None:
-            row = rows[(bucket, end.type, end.status)] = {
+            row = rows[key] = {
                 "span": MINUTE,
                 "bucket": bucket,
                 "type": end.type,
                 "status": end.status,
+                "created_by": end.created_by or "",
                 "slot": slot,
                 **_zero(),
             }
@@ -133,11 +136,12 @@ class StatWriter:
                     bucket.label("bucket"),
                     t.c.type,
                     t.c.status,
+                    t.c.created_by,
                     sa.literal(0).label("slot"),
                     *sums,
                 )
                 .where(*old)
-                .group_by(bucket, t.c.type, t.c.status)
+                .group_by(bucket, t.c.type, t.c.status, t.c.created_by)
             )
             rows = [dict(r._mapping) for r in conn.execute(select)]
             if rows:

@@ -4,9 +4,9 @@ Revision ID: jobs_admin_0008
 Revises: jobs_admin_0005
 Create Date: 2026-12-06 13:00:00
 
-Adds ``jobs_admin_stat`` (see ``jobs_admin/stats/model.py``): one row per (span, bucket, type,
-status, slot) with the count of ends, their summed run time and wait and their histogram
-buckets. A new, empty table: instant on both engines. ``flask jobs restat`` fills it from the
+Adds ``jobs_admin_stat`` (see ``jobs_admin/stats/model.py``): one row per (span, bucket,
+type, status, created_by, slot) with the count of ends, their summed run time and wait and their
+histogram buckets. A new, empty table: instant on both engines. ``flask jobs restat`` fills it from the
 finished jobs already stored.
 """
 
@@ -40,11 +40,12 @@ def upgrade() -> None:
         sa.Column("bucket", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_by", sa.String(200), nullable=False),
         sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("run_sum", sa.Float(), nullable=False),
         sa.Column("wait_sum", sa.Float(), nullable=False),
         *counts,
-        sa.PrimaryKeyConstraint("span", "bucket", "type", "status", "slot"),
+        sa.PrimaryKeyConstraint("span", "bucket", "type", "status", "created_by", "slot"),
     )
 
 
