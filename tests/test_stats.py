@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from jobs_admin.models import utcnow
-from jobs_admin.stats.model import DAY, HOUR, MINUTE, RUN_COLS, SUM_COLS, WAIT_COLS
+from jobs_admin.stats import reads
+from jobs_admin.stats.model import DAY, HOUR, MINUTE, RUN_COLS, SUM_COLS, TOTAL, WAIT_COLS
 from jobs_admin.store import Finish
 from tests.support import Probe
 
@@ -111,6 +112,15 @@ def test_stats_rollups_equal_a_group_by_over_the_jobs_after_a_mixed_run(
     expected = group_by_jobs(probe)
     assert {k[0][1] for k in expected} == set(FINISHED)
     assert rollups(jobs) == expected
+    # The all-time totals (what the metrics read) are the same ends, without the minutes.
+    assert rollups(jobs, TOTAL) == all_time(expected)
+
+
+def all_time(minutes: Counter[tuple[Key, str]]) -> Counter[tuple[Key, str]]:
+    out: Counter[tuple[Key, str]] = Counter()
+    for ((type_, status, _bucket), name), n in minutes.items():
+        out[((type_, status, 0), name)] += n
+    return out
 
 
 def test_stats_a_retry_keeps_the_earlier_end_and_a_prune_takes_nothing(
@@ -137,6 +147,7 @@ def test_stats_a_retry_keeps_the_earlier_end_and_a_prune_takes_nothing(
     assert jobs.prune(days=0) > 0
     assert not any(r["status"] in FINISHED for r in probe.jobs())
     assert rollups(jobs) == counted
+    assert rollups(jobs, TOTAL) == all_time(counted)
 
 
 def test_stats_restat_rebuilds_equal_rollups(
@@ -155,6 +166,7 @@ def test_stats_restat_rebuilds_equal_rollups(
     finished = sum(1 for r in probe.jobs() if r["status"] in FINISHED)
     assert f"counted the ends of {finished} finished job(s)" in result.output
     assert rollups(jobs) == live == group_by_jobs(probe)
+    assert rollups(jobs, TOTAL) == all_time(live)
 
 
 def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
@@ -187,6 +199,7 @@ def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
         row(at - 3 * DAY, 4, status="failed"),
         row(at - 40 * DAY, 5),  # folded into its hour, then its day
         row(at - 100 * DAY, 6),  # past the 90 days: dropped
+        {**row(0, 21), "span": TOTAL},  # the all-time totals stay whatever their age
     ]
     with jobs.db.engine.begin() as conn:
         conn.execute(sa.insert(t), rows)
@@ -198,8 +211,46 @@ def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
     hour = (at - 3 * DAY) // HOUR * HOUR
     day = (at - 40 * DAY) // DAY * DAY
     assert got == {
+        (TOTAL, 0, "completed"): (21, 21, 4.2),
         (MINUTE, (at - 60) // 60 * 60, "completed"): (1, 1, 0.2),
         (HOUR, hour, "completed"): (5, 5, 1.0),
         (HOUR, hour, "failed"): (4, 4, 0.8),
         (DAY, day, "completed"): (5, 5, 1.0),
     }
+
+
+def test_stats_series_and_by_type_read_the_rollups_of_the_users_jobs(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
+) -> None:
+    for who in ("admin", "viewer"):
+        make_job("completed", created_by=who)
+        make_job("failed", created_by=who)
+    make_job("completed", created_by="viewer")
+    t = jobs.store.stats.table
+    session = jobs.db.session
+    now = utcnow()
+    everyone = reads.series(session, t, reads.RANGES["1h"], now)
+    assert len(everyone["times"]) == 60
+    assert everyone["times"][-1] == int(now.timestamp()) // 60 * 60
+    assert sum(everyone["counts"]["completed"]) == 3
+    assert sum(everyone["counts"]["failed"]) == 2
+    assert everyone["failure_rate"][-1] is None or everyone["failure_rate"][-1] == 40.0
+    viewer = reads.series(session, t, reads.RANGES["90d"], now, created_by="viewer")
+    assert len(viewer["times"]) == 90
+    assert (sum(viewer["counts"]["completed"]), sum(viewer["counts"]["failed"])) == (2, 1)
+    types = {r["type"]: r for r in reads.by_type(session, t, now - timedelta(hours=1))}
+    assert types["test.noop"]["ends"] == 3
+    assert types["test.fail_once"]["failed"] == 2
+    assert types["test.fail_once"]["failure_rate"] == 100.0
+    assert types["test.noop"]["run_p95"] is not None
+    only = reads.by_type(session, t, now - timedelta(hours=1), created_by="nobody")
+    assert only == []
+
+
+def test_stats_quantile_interpolates_in_the_bucket() -> None:
+    buckets = [0] * 15
+    assert reads.quantile(buckets, 0.5) is None
+    buckets[1] = 10  # ten runs between 0.01 and 0.05 s
+    assert reads.quantile(buckets, 0.5) == 0.03
+    buckets[14] = 90  # ninety over an hour
+    assert reads.quantile(buckets, 0.95) == 3600.0

@@ -19,6 +19,10 @@ BOUNDS: tuple[float, ...] = (
 MINUTE, HOUR, DAY = 60, 3600, 86400
 SPANS = (MINUTE, HOUR, DAY)
 
+#: The ``span`` of the all-time totals (``bucket`` 0): never folded or dropped by the retention;
+#: what the Prometheus counters read (a few rows, whatever the history).
+TOTAL = 0
+
 #: Column names of the run-time (``r``) and wait (``w``) histogram buckets.
 RUN_COLS = tuple(f"r{i}" for i in range(len(BOUNDS) + 1))
 WAIT_COLS = tuple(f"w{i}" for i in range(len(BOUNDS) + 1))

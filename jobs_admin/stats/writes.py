@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from ..statuses import FINISHED
-from .model import DAY, HOUR, KEY_COLS, MINUTE, RUN_COLS, SUM_COLS, WAIT_COLS, bucket_of
+from .model import DAY, HOUR, KEY_COLS, MINUTE, RUN_COLS, SUM_COLS, TOTAL, WAIT_COLS, bucket_of
 
 
 class End(NamedTuple):
@@ -46,7 +46,8 @@ def _zero() -> dict[str, Any]:
 
 
 def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The minute rows adding ``ends`` up, sorted by key (upserts in one order cannot deadlock).
+    """The rows adding ``ends`` up: all-time totals, then minute rows, each sorted by key (upserts
+    in one order cannot deadlock).
 
     :param ends: the ends to count.
     :param slot: the counter slot of the transaction.
@@ -80,7 +81,16 @@ def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list
                 row["wait_n"] += 1
                 row["wait_sum"] += wait
                 row[WAIT_COLS[bucket_of(wait) or 0]] += 1
-    return [rows[k] for k in sorted(rows)]
+    # The all-time totals (span 0, bucket 0): the metrics' counters read these few rows.
+    totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
+    for row in rows.values():
+        key = (0, row["type"], row["status"], row["created_by"])
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = {**row, "span": TOTAL, "bucket": 0, **_zero()}
+        for name in SUM_COLS:
+            total[name] += row[name]
+    return [totals[k] for k in sorted(totals)] + [rows[k] for k in sorted(rows)]
 
 
 class StatWriter:
@@ -148,7 +158,8 @@ class StatWriter:
                 conn.execute(self._upsert, rows)
             removed += conn.execute(sa.delete(t).where(*old)).rowcount or 0
         horizon = at - retention_days * DAY
-        removed += conn.execute(sa.delete(t).where(t.c.bucket < horizon)).rowcount or 0
+        old_rows = sa.delete(t).where(t.c.span != TOTAL, t.c.bucket < horizon)
+        removed += conn.execute(old_rows).rowcount or 0
         return removed
 
     def restat(self, conn: Any, jobs: sa.Table, slot: int, batch: int = 5000) -> int:
