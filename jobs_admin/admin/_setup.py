@@ -39,7 +39,11 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
         from ..live.websocket import register
 
-        register(bp, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
+        base = view._get_view_url(admin, view.url).rstrip("/")
+        register(bp, base + "/ws")
+        from . import _metrics
+
+        _metrics.register(bp, base + "/metrics")
     app.register_blueprint(bp)
     app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
