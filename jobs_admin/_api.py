@@ -209,6 +209,18 @@ class JobsAPI:
         created_by = None if user is None else (self.access.identity(user) or "")
         return self.store.counts(self.db.session, created_by)
 
+    def insights(
+        self, range_key: str = "24h", *, type_: str | None = None, user: Any = None
+    ) -> dict[str, Any]:
+        """The Insights figures over a range (``"1h"``, ``"24h"``, ``"7d"``, ``"30d"``,
+        ``"90d"``), read from the rollups: ends per interval and status, failure rate, and
+        per type the p50/p95 run time and p95 wait; of everyone, or of ``user``'s jobs.
+
+        :raises InvalidArgument: an unknown range.
+        """
+        created_by = None if user is None else (self.access.identity(user) or "")
+        return service.insights(self.runtime(), range_key, type_=type_, created_by=created_by)
+
     def recount(self) -> dict[str, int]:
         """Rebuild the per-status counters from the jobs table; commit; return the counts."""
         return service.recount(self.runtime())

@@ -66,3 +66,14 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     view.page_size = size
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))
     admin.add_view(view)
+    from .insights import InsightsView
+
+    admin.add_view(
+        InsightsView(
+            jobs,
+            name="Insights",
+            endpoint="jobs_insights",
+            url="jobs/insights",
+            category=jobs.category,
+        )
+    )

@@ -31,6 +31,7 @@ from ._run import RunMixin
 from .filters import (
     CreatedBetweenFilter,
     CreatedWithinFilter,
+    FinishedBetweenFilter,
     StatusFilter,
     TypeFilter,
     UserFilter,
@@ -126,6 +127,7 @@ class JobView(
             self._user_filter,
             CreatedWithinFilter(job.created_at),
             CreatedBetweenFilter(job.created_at),
+            FinishedBetweenFilter(job.finished_at),
         )
         super().__init__(job, jobs.db, **kwargs)
 

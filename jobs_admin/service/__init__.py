@@ -19,6 +19,7 @@ from ._actions import (
     retry_failed_items,
 )
 from ._enqueue import WAKE_KEY, check_label, enqueue
+from ._insights import insights
 from ._prune import count_prunable, prune
 from ._running import (
     ensure_worker,
@@ -40,6 +41,7 @@ __all__ = [
     "ensure_worker",
     "fold_stats",
     "get",
+    "insights",
     "job_id_of",
     "live_feed",
     "prune",
