@@ -77,6 +77,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 PENDING_WHERE = sa.text("status = 'pending'")
+FAILED_WHERE = sa.text("status = 'failed'")
 
 
 #: SQLite's FTS5 trigram index of job names and references (substring search).
@@ -143,6 +144,8 @@ class JobMixin:
     #: change; on SQLite a number above every number in use. ``NULL``: not changed since the
     #: column was added.
     change_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The cause of a failed job's error (see :mod:`jobs_admin.stats.failures`), set as it fails.
+    error_group: Mapped[str | None] = mapped_column(sa.String(16))
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -163,6 +166,15 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
             sa.Index("ix_jobs_admin_job_change", "change_seq"),
+            # The Failures page: failed jobs grouped by (type, cause), only failed rows.
+            sa.Index(
+                "ix_jobs_admin_job_failed_group",
+                "type",
+                "error_group",
+                "finished_at",
+                postgresql_where=FAILED_WHERE,
+                sqlite_where=FAILED_WHERE,
+            ),
             # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
             # table (see define_models). SQLite walks the created_at index instead.
             sa.Index(

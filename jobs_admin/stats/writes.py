@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from ..statuses import FINISHED
+from .failures import group_key
 from .model import DAY, HOUR, KEY_COLS, MINUTE, RUN_COLS, SUM_COLS, TOTAL, WAIT_COLS, bucket_of
 
 
@@ -175,6 +176,7 @@ class StatWriter:
         :returns: how many ends were counted.
         """
         conn.execute(sa.delete(self.table))
+        regroup(conn, jobs, batch)
         finished = sorted(s.value for s in FINISHED)
         last = 0
         counted = 0
@@ -190,3 +192,38 @@ class StatWriter:
             last = rows[-1].id
             self.add(conn, [End(*r[1:]) for r in rows], slot)
             counted += len(rows)
+
+
+def regroup(conn: Any, jobs: sa.Table, batch: int = 5000) -> int:
+    """Set the ``error_group`` of every failed job from its error (see
+    :mod:`jobs_admin.stats.failures`); return how many jobs were updated.
+
+    :param conn: the caller's transaction.
+    :param jobs: the jobs table.
+    :param batch: jobs read per round.
+    """
+    j = jobs.c
+    last, changed = 0, 0
+    update = (
+        sa.update(jobs)
+        .where(j.id == sa.bindparam("job_id"))
+        .values(error_group=sa.bindparam("key"))
+    )
+    while True:
+        rows = conn.execute(
+            sa.select(j.id, j.error, j.error_group)
+            .where(j.status == "failed", j.id > last)
+            .order_by(j.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return changed
+        last = rows[-1].id
+        todo = [
+            {"job_id": r.id, "key": key}
+            for r in rows
+            if (key := group_key(r.error)) != r.error_group
+        ]
+        if todo:
+            conn.execute(update, todo)
+            changed += len(todo)

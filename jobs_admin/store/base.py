@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, JobNotFound
 from ..models import FINISHED, TRANSITIONS, EventKind, JobStatus, Models, utcnow
+from ..stats.failures import group_key
 from ..stats.writes import END_COLUMNS, End, StatWriter
 from .search import search_clause
 from .values import CHANGED_KEY, PAUSED, RESUMING, Moved
@@ -263,6 +264,8 @@ class StoreBase(abc.ABC):
             raise InvalidTransition(None, old.value, new.value)
         j = self.jobs
         ends = new in FINISHED
+        if new is JobStatus.FAILED and values.get("error") is not None:
+            values = {**values, "error_group": group_key(values["error"])}
         if ends:
             returning = (*returning, *(c for c in END_COLUMNS if c not in returning))
         ids = sa.select(j.c.id).where(j.c.status == old.value, *where)

@@ -6,8 +6,11 @@ Create Date: 2026-12-06 13:00:00
 
 Adds ``jobs_admin_stat`` (see ``jobs_admin/stats/model.py``): one row per (span, bucket,
 type, status, created_by, slot) with the count of ends, their summed run time and wait and their
-histogram buckets. A new, empty table: instant on both engines. ``flask jobs restat`` fills it from the
-finished jobs already stored.
+histogram buckets. A new, empty table: instant on both engines. ``flask jobs restat`` fills it
+from the finished jobs already stored.
+
+Adds ``jobs_admin_job.error_group`` (the cause of a failed job, for the Failures page) and its
+partial index ``ix_jobs_admin_job_failed_group`` over failed jobs.
 """
 
 import sqlalchemy as sa
@@ -49,5 +52,21 @@ def upgrade() -> None:
     )
 
 
+    # The Failures page's group key, and its partial index over failed jobs (small: only failed
+    # rows; on a large table build it by hand with CREATE INDEX CONCURRENTLY first, then
+    # ``flask db stamp``). ``flask jobs restat`` fills the key of jobs that failed before.
+    op.add_column("jobs_admin_job", sa.Column("error_group", sa.String(16), nullable=True))
+    op.create_index(
+        "ix_jobs_admin_job_failed_group",
+        "jobs_admin_job",
+        ["type", "error_group", "finished_at"],
+        postgresql_where=sa.text("status = 'failed'"),
+        sqlite_where=sa.text("status = 'failed'"),
+    )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_jobs_admin_job_failed_group", table_name="jobs_admin_job")
+    with op.batch_alter_table("jobs_admin_job") as batch:
+        batch.drop_column("error_group")
     op.drop_table(TABLE)
