@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from wtforms import Form, IntegerField
-from wtforms.validators import NumberRange, Optional
+from wtforms import Form, IntegerField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from . import service
 from .context import JobContext
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 #: The built-in job type that deletes old finished jobs.
 PRUNE_TYPE = f"{BUILTIN_PREFIX}prune"
+
+#: The built-in job type behind the Failures page's "Retry all" and "Delete all".
+FAILURE_GROUP_TYPE = f"{BUILTIN_PREFIX}failure_group"
 
 #: The most days a prune cut-off may be (the admin's form says the same).
 MAX_PRUNE_DAYS = 36500
@@ -48,6 +51,17 @@ class PruneParams(Form):
     )
 
 
+class FailureGroupParams(Form):
+    """Params of ``jobs_admin.failure_group``."""
+
+    action = StringField("Action", validators=[AnyOf(("retry", "delete"))])
+    job_type = StringField("Job type", validators=[DataRequired(), Length(max=100)])
+    group = StringField("Group", validators=[Optional(), Length(max=16)])
+    max_id = IntegerField("Up to job id", validators=[NumberRange(min=1, max=2**63 - 1)])
+    user_id = StringField("Requested by (user id)", validators=[Optional(), Length(max=200)])
+    own = StringField("Only the jobs of", validators=[Optional(), Length(max=200)])
+
+
 def register_builtins(registry: Registry) -> None:
     """Register jobs_admin's own job types on ``registry``.
 
@@ -60,6 +74,30 @@ def register_builtins(registry: Registry) -> None:
 
     registry.add(
         make_job_type(PRUNE_TYPE, prune, title="Clear old jobs", params=PruneParams),
+        builtin=True,
+    )
+
+    def failure_group(
+        ctx: JobContext,
+        action: str,
+        job_type: str,
+        max_id: int,
+        group: str | None = None,
+        user_id: str | None = None,
+        own: str | None = None,
+    ) -> dict[str, Any]:
+        """Retry or delete the failed jobs of one group of the Failures page."""
+        return service.run_failure_group(
+            runtime_of(), ctx, action, job_type, group or "", max_id, user_id, own or None
+        )
+
+    registry.add(
+        make_job_type(
+            FAILURE_GROUP_TYPE,
+            failure_group,
+            title="Retry or delete a failure group",
+            params=FailureGroupParams,
+        ),
         builtin=True,
     )
 

@@ -66,6 +66,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     view.page_size = size
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))
     admin.add_view(view)
+    from .failures import FailuresView
     from .insights import InsightsView
 
     admin.add_view(
@@ -74,6 +75,15 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
             name="Insights",
             endpoint="jobs_insights",
             url="jobs/insights",
+            category=jobs.category,
+        )
+    )
+    admin.add_view(
+        FailuresView(
+            jobs,
+            name="Failures",
+            endpoint="jobs_failures",
+            url="jobs/failures",
             category=jobs.category,
         )
     )

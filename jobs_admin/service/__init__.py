@@ -19,6 +19,7 @@ from ._actions import (
     retry_failed_items,
 )
 from ._enqueue import WAKE_KEY, check_label, enqueue
+from ._failures import failure_groups, newest_id, run_failure_group
 from ._insights import insights
 from ._prune import count_prunable, prune
 from ._running import (
@@ -39,11 +40,13 @@ __all__ = [
     "delete",
     "enqueue",
     "ensure_worker",
+    "failure_groups",
     "fold_stats",
     "get",
     "insights",
     "job_id_of",
     "live_feed",
+    "newest_id",
     "prune",
     "recount",
     "require",
@@ -51,6 +54,7 @@ __all__ = [
     "restat",
     "retry",
     "retry_failed_items",
+    "run_failure_group",
     "start_worker",
     "stop_live",
     "stop_worker",
