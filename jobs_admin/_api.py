@@ -265,6 +265,11 @@ class JobsAPI:
             commit=True,
         )
 
+    def restat(self) -> int:
+        """Rebuild the rollups of job ends (Insights, metrics) and the failure groups from the
+        jobs still stored; commit; return how many ends were counted."""
+        return service.restat(self.runtime())
+
     def recount(self) -> dict[str, int]:
         """Rebuild the per-status counters from the jobs table; commit; return the counts."""
         return service.recount(self.runtime())

@@ -81,11 +81,14 @@
         stroke: COLORS.failed,
         width: 2,
         spanGaps: false,
-        points: { size: 5 },
+        points: { show: true, size: 5, fill: COLORS.failed },
         value: function (u, v) { return v == null ? "–" : v.toFixed(1) + " %"; },
       },
     ],
   }, [data.times, data.failure_rate], rateEl);
+
+  // For tests and the screenshot script: the charts and the figures they show.
+  window.jobsAdminInsights = { ends: ends, rate: rate, data: function () { return data; } };
 
   // A click on a bar: the jobs that finished in that interval with that status.
   ends.over.addEventListener("click", function () {
