@@ -34,6 +34,9 @@
     return [d.times].concat(ORDER.map(function (s) { return bands[s]; }));
   }
 
+  // Half an interval of room on each side: the first and last bars are whole.
+  function halfStep(u, min, max) { return [min - data.step / 2, max + data.step / 2]; }
+
   function width(el) { return Math.max(el.clientWidth, 280); }
 
   function axes(yLabel) {
@@ -48,7 +51,7 @@
   var ends = new uPlot({
     width: width(endsEl),
     height: 260,
-    scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
+    scales: { x: { time: true, range: halfStep }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
     axes: axes("jobs"),
     cursor: { points: { show: false } },
     legend: { live: true },
@@ -72,7 +75,7 @@
   var rate = new uPlot({
     width: width(rateEl),
     height: 260,
-    scales: { x: { time: true }, y: { range: [0, 100] } },
+    scales: { x: { time: true, range: halfStep }, y: { range: [0, 100] } },
     axes: axes("%"),
     series: [
       { label: "Time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
