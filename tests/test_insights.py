@@ -87,3 +87,18 @@ def test_insights_link_opens_the_list_filtered_to_interval_and_status(
         f"/admin/jobs/?flt1_finished_between={start - 3600}-{start - 3000}&flt2_created_within=all"
     ).get_data(as_text=True)
     assert f"details/?id={failed}" not in empty
+
+
+def test_insights_sparkline_above_the_list_tiles(
+    app: Flask, client: Any, auth: Any, make_job: Any
+) -> None:
+    make_job("completed", created_by="admin")
+    make_job("failed", created_by="viewer")
+    auth.login("admin")
+    html = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "2 jobs finished in 24 h (1 failed)" in html
+    assert 'href="/admin/jobs/insights/?range=24h"' in html
+    auth.logout()
+    auth.login("viewer")
+    html = client.get("/admin/jobs/").get_data(as_text=True)
+    assert "1 jobs finished in 24 h (1 failed)" in html

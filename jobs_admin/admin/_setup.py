@@ -67,7 +67,9 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))
     admin.add_view(view)
     from .failures import FailuresView
-    from .insights import InsightsView
+    from .insights import InsightsView, sparkline
+
+    app.jinja_env.globals["jobs_admin_sparkline"] = lambda: sparkline(jobs)
 
     admin.add_view(
         InsightsView(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import flash, jsonify, request, url_for
 from flask_admin import BaseView, expose
+from markupsafe import Markup
 
 from .. import permissions as perms
 from ..stats.reads import DEFAULT_RANGE, END_STATUSES, RANGES
@@ -95,3 +96,35 @@ class InsightsView(BaseView):
     def jobs_list_url(self) -> str:
         """The jobs list's URL (the charts' points link to it with filters)."""
         return str(url_for("jobs.index_view"))
+
+
+def sparkline(jobs: JobsAdmin) -> Markup:
+    """A small SVG of the jobs finished per 15 minutes over 24 h (the user's own without
+    ``view_all``), linking to the Insights page: shown above the list's tiles.
+
+    :param jobs: the extension.
+    """
+    user = None if request_answers(jobs).can(perms.VIEW_ALL) else jobs.get_current_user()
+    data = jobs.insights("24h", user=user)
+    totals = [sum(col) for col in zip(*data["counts"].values(), strict=True)]
+    failed = sum(data["counts"]["failed"])
+    width, height = 160, 24
+    top = max(totals) or 1
+    step = width / max(len(totals) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 1 - (n / top) * (height - 2):.1f}" for i, n in enumerate(totals)
+    )
+    title = f"{sum(totals):,} jobs finished in 24 h ({failed:,} failed): open Insights"
+    return Markup(
+        '<a class="jobs-admin-sparkline small text-muted" href="{url}" title="{title}">'
+        '<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{title}">'
+        '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/>'
+        "</svg> {total} finished in 24 h</a>"
+    ).format(
+        url=url_for("jobs_insights.index", range="24h"),
+        title=title,
+        w=width,
+        h=height,
+        points=points,
+        total=f"{sum(totals):,}",
+    )
