@@ -411,8 +411,12 @@ def main() -> None:
         + "\n"
     )
     if not args.no_write:
+        # One section per set of backends (each backend's dataset builds at its own time).
+        names = "+".join(args.backends)
         write_section(
-            "insights", "Insights, failure groups and metrics at 1,000,000 jobs (issue 18)", body
+            "insights" if names == "postgresql" else f"insights-{names}",
+            f"Insights, failure groups and metrics at 1,000,000 jobs (issue 18): {names}",
+            body,
         )
     print(body)
 
