@@ -166,12 +166,14 @@ class JobMixin:
             sa.Index("ix_jobs_admin_job_retry_of", "retry_of"),
             sa.Index("ix_jobs_admin_job_reference", "reference"),
             sa.Index("ix_jobs_admin_job_change", "change_seq"),
-            # The Failures page: failed jobs grouped by (type, cause), only failed rows.
+            # The Failures page: failed jobs grouped by (type, cause), only failed rows; with
+            # finished_at and id the GROUP BY is an index-only scan.
             sa.Index(
                 "ix_jobs_admin_job_failed_group",
                 "type",
                 "error_group",
                 "finished_at",
+                "id",
                 postgresql_where=FAILED_WHERE,
                 sqlite_where=FAILED_WHERE,
             ),

@@ -59,7 +59,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_jobs_admin_job_failed_group",
         "jobs_admin_job",
-        ["type", "error_group", "finished_at"],
+        ["type", "error_group", "finished_at", "id"],
         postgresql_where=sa.text("status = 'failed'"),
         sqlite_where=sa.text("status = 'failed'"),
     )
