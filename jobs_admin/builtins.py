@@ -131,7 +131,7 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
         ctx.check_cancelled()
 
     deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
-    # The rollups outlive the jobs: fold old minutes into hours and days, drop the oldest.
+    # The rollups outlive the jobs: drop old minute and hour rows, and days past their retention.
     service.fold_stats(rt)
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}

@@ -120,8 +120,8 @@ MAX_LOG_LINES = 10000
 MY_JOBS = True
 
 #: Days the rollups of job ends (the Insights charts, the metrics' totals) are kept; longer
-#: than :data:`RETENTION_DAYS`, so the history outlives the jobs. Housekeeping folds minute
-#: rows into hours after two days and hours into days after 32 days.
+#: than :data:`RETENTION_DAYS`, so the history outlives the jobs. (Minute rows are kept two
+#: days and hour rows 32 days; day rows this long.)
 STATS_RETENTION_DAYS = 90
 
 #: Serve Prometheus metrics at ``<jobs url>/metrics``; off (404) unless true.

@@ -169,7 +169,19 @@ def test_stats_restat_rebuilds_equal_rollups(
     assert rollups(jobs, TOTAL) == all_time(live)
 
 
-def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
+def test_stats_each_end_is_counted_in_its_minute_hour_day_and_total(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any
+) -> None:
+    mixed_run(jobs, probe, make_job)
+    minutes = rollups(jobs)
+    for span in (HOUR, DAY):
+        coarse: Counter[tuple[Key, str]] = Counter()
+        for ((type_, status, bucket), name), n in minutes.items():
+            coarse[((type_, status, bucket // span * span), name)] += n
+        assert rollups(jobs, span) == coarse
+
+
+def test_stats_trim_drops_old_minutes_hours_and_days_and_keeps_the_totals(
     app: Flask, jobs: Any, probe: Probe
 ) -> None:
     t = jobs.store.stats.table
@@ -177,46 +189,26 @@ def test_stats_fold_keeps_the_totals_and_drops_rows_past_retention(
     at = int(now.timestamp())
     zero = {c: 0 for c in SUM_COLS}
 
-    def row(bucket: int, n: int, status: str = "completed", slot: int = 0) -> dict[str, Any]:
+    def row(span: int, age: int) -> dict[str, Any]:
+        bucket = (at - age) // span * span if span else 0
         return {
             **zero,
-            "span": MINUTE,
-            "bucket": bucket // MINUTE * MINUTE,
+            "span": span,
+            "bucket": bucket,
             "type": "test.noop",
-            "status": status,
+            "status": "completed",
             "created_by": "",
-            "slot": slot,
-            "n": n,
-            "run_n": n,
-            "r3": n,
-            "run_sum": 0.2 * n,
+            "slot": 0,
+            "n": 1,
         }
 
-    rows = [
-        row(at - 60, 1),  # recent: stays a minute row
-        row(at - 3 * DAY, 2),  # folded into its hour
-        row(at - 3 * DAY + 60, 3, slot=1),  # the same hour, another slot
-        row(at - 3 * DAY, 4, status="failed"),
-        row(at - 40 * DAY, 5),  # folded into its hour, then its day
-        row(at - 100 * DAY, 6),  # past the 90 days: dropped
-        {**row(0, 21), "span": TOTAL},  # the all-time totals stay whatever their age
-    ]
+    kept = [row(MINUTE, 60), row(HOUR, 3 * DAY), row(DAY, 40 * DAY), row(TOTAL, 0)]
+    dropped = [row(MINUTE, 3 * DAY), row(HOUR, 40 * DAY), row(DAY, 100 * DAY)]
     with jobs.db.engine.begin() as conn:
-        conn.execute(sa.insert(t), rows)
-        jobs.store.stats.fold(conn, now, 90)
-    got = {
-        (r.span, r.bucket, r.status): (r.n, r.r3, round(r.run_sum, 6))
-        for r in jobs.db.session.execute(sa.select(t))
-    }
-    hour = (at - 3 * DAY) // HOUR * HOUR
-    day = (at - 40 * DAY) // DAY * DAY
-    assert got == {
-        (TOTAL, 0, "completed"): (21, 21, 4.2),
-        (MINUTE, (at - 60) // 60 * 60, "completed"): (1, 1, 0.2),
-        (HOUR, hour, "completed"): (5, 5, 1.0),
-        (HOUR, hour, "failed"): (4, 4, 0.8),
-        (DAY, day, "completed"): (5, 5, 1.0),
-    }
+        conn.execute(sa.insert(t), kept + dropped)
+        assert jobs.store.stats.fold(conn, now, 90) == len(dropped)
+    got = {(r.span, r.bucket) for r in jobs.db.session.execute(sa.select(t))}
+    assert got == {(r["span"], r["bucket"]) for r in kept}
 
 
 def test_stats_series_and_by_type_read_the_rollups_of_the_users_jobs(

@@ -174,7 +174,7 @@ def restat(rt: Runtime) -> int:
 
 
 def fold_stats(rt: Runtime, now: datetime | None = None) -> int:
-    """Fold old minute and hour rollups into coarser ones and drop those past
-    ``JOBS_ADMIN_STATS_RETENTION_DAYS``; commit; return the rows removed."""
+    """Drop minute rollups older than two days, hour rollups older than 32 days and day rollups
+    past ``JOBS_ADMIN_STATS_RETENTION_DAYS``; commit; return the rows removed."""
     with rt.connections.write() as conn:
         return rt.store.stats.fold(conn, now or utcnow(), rt.settings.stats_retention_days)

@@ -37,7 +37,9 @@ def insights(
     try:
         data = reads.series(session, table, rng, now, type_=type_, created_by=created_by)
         since = datetime.fromtimestamp(data["times"][0], tz=now.tzinfo)
-        data["types"] = reads.by_type(session, table, since, type_=type_, created_by=created_by)
+        data["types"] = reads.by_type(
+            session, table, since, span=rng.span, type_=type_, created_by=created_by
+        )
     finally:
         session.rollback()
     data["now"] = int(now.timestamp())

@@ -15,11 +15,15 @@ BOUNDS: tuple[float, ...] = (
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 )  # fmt: skip
 
-#: Bucket widths in seconds: minute rows are written as jobs end; housekeeping folds them.
+#: Bucket widths in seconds: each end is counted in its minute, hour and day rows.
 MINUTE, HOUR, DAY = 60, 3600, 86400
 SPANS = (MINUTE, HOUR, DAY)
 
-#: The ``span`` of the all-time totals (``bucket`` 0): never folded or dropped by the retention;
+#: Seconds minute rows are kept (the 1 h and 24 h charts read them), and hour rows (7 d, 30 d);
+#: day rows are kept ``JOBS_ADMIN_STATS_RETENTION_DAYS``.
+KEEP_MINUTES, KEEP_HOURS = 2 * DAY, 32 * DAY
+
+#: The ``span`` of the all-time totals (``bucket`` 0): never dropped by the retention;
 #: what the Prometheus counters read (a few rows, whatever the history).
 TOTAL = 0
 
@@ -27,7 +31,7 @@ TOTAL = 0
 RUN_COLS = tuple(f"r{i}" for i in range(len(BOUNDS) + 1))
 WAIT_COLS = tuple(f"w{i}" for i in range(len(BOUNDS) + 1))
 
-#: Every additive column (what an upsert and a fold add up).
+#: Every additive column (what an upsert adds up).
 SUM_COLS = ("n", "run_n", "run_sum", "wait_n", "wait_sum", *RUN_COLS, *WAIT_COLS)
 
 #: The key columns, in primary-key order.

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..statuses import FINISHED
-from .model import BOUNDS, RUN_COLS, SPANS, TOTAL, WAIT_COLS
+from .model import BOUNDS, DAY, HOUR, MINUTE, RUN_COLS, TOTAL, WAIT_COLS
 from .writes import epoch
 
 #: The end statuses, in the order the charts stack them.
@@ -30,25 +30,27 @@ class Range:
     label: str
     seconds: int
     step: int
+    #: The rollup rows it reads (minute, hour or day rows).
+    span: int
 
 
-#: The Insights ranges: each interval is at least as wide as the rollup rows of its age (minute
-#: rows for two days, hour rows for 32 days, then day rows), so no row straddles two intervals.
+#: The Insights ranges: each reads one span of rollup rows (minute rows are kept two days, hour
+#: rows 32 days, day rows the retention), as wide as its interval or narrower.
 RANGES: dict[str, Range] = {
     r.key: r
     for r in (
-        Range("1h", "1 h", 3600, 60),
-        Range("24h", "24 h", 86400, 900),
-        Range("7d", "7 d", 7 * 86400, 3 * 3600),
-        Range("30d", "30 d", 30 * 86400, 86400 // 4),
-        Range("90d", "90 d", 90 * 86400, 86400),
+        Range("1h", "1 h", 3600, 60, MINUTE),
+        Range("24h", "24 h", 86400, 900, MINUTE),
+        Range("7d", "7 d", 7 * 86400, 3 * 3600, HOUR),
+        Range("30d", "30 d", 30 * 86400, 86400 // 4, HOUR),
+        Range("90d", "90 d", 90 * 86400, 86400, DAY),
     )
 }
 DEFAULT_RANGE = "24h"
 
 
-def _scope(t: sa.Table, type_: str | None, created_by: str | None) -> list[Any]:
-    where: list[Any] = [t.c.span.in_(SPANS)]
+def _scope(t: sa.Table, span: int, type_: str | None, created_by: str | None) -> list[Any]:
+    where: list[Any] = [t.c.span == span]
     if type_ is not None:
         where.append(t.c.type == type_)
     if created_by is not None:
@@ -83,7 +85,7 @@ def series(
     interval = (t.c.bucket - t.c.bucket % start).label("interval")
     rows = conn.execute(
         sa.select(interval, t.c.status, sa.func.sum(t.c.n))
-        .where(t.c.bucket >= first, *_scope(t, type_, created_by))
+        .where(t.c.bucket >= first, *_scope(t, rng.span, type_, created_by))
         .group_by(interval, t.c.status)
     ).all()
     times = list(range(first, last + step, step))
@@ -127,10 +129,13 @@ def by_type(
     t: sa.Table,
     since: datetime,
     *,
+    span: int = MINUTE,
     type_: str | None = None,
     created_by: str | None = None,
 ) -> list[dict[str, Any]]:
     """Per job type since ``since``: ends, failures, failure rate, p50/p95 run time, p95 wait.
+
+    :param span: the rollup rows to read (those of the chart's range).
 
     :returns: one dict per type, the busiest first.
     """
@@ -138,7 +143,7 @@ def by_type(
     sums = [sa.func.sum(t.c[c]) for c in (*RUN_COLS, *WAIT_COLS)]
     rows = conn.execute(
         sa.select(t.c.type, sa.func.sum(t.c.n), failed, sa.func.sum(t.c.run_sum), *sums)
-        .where(t.c.bucket >= int(epoch(since)), *_scope(t, type_, created_by))
+        .where(t.c.bucket >= int(epoch(since)), *_scope(t, span, type_, created_by))
         .group_by(t.c.type)
     ).all()
     out = []

@@ -1,4 +1,5 @@
-"""Writing rollups: the ends of a transaction added up per minute, housekeeping's folds, restat.
+"""Writing rollups: the ends of a transaction added up per minute, hour and day, housekeeping's
+trim, restat.
 
 Every function takes the caller's connection or session and writes in its transaction.
 """
@@ -14,7 +15,19 @@ import sqlalchemy as sa
 
 from ..statuses import FINISHED
 from .failures import group_key
-from .model import DAY, HOUR, KEY_COLS, MINUTE, RUN_COLS, SUM_COLS, TOTAL, WAIT_COLS, bucket_of
+from .model import (
+    DAY,
+    HOUR,
+    KEEP_HOURS,
+    KEEP_MINUTES,
+    KEY_COLS,
+    MINUTE,
+    RUN_COLS,
+    SUM_COLS,
+    TOTAL,
+    WAIT_COLS,
+    bucket_of,
+)
 
 
 class End(NamedTuple):
@@ -47,8 +60,8 @@ def _zero() -> dict[str, Any]:
 
 
 def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The rows adding ``ends`` up: all-time totals, then minute rows, each sorted by key (upserts
-    in one order cannot deadlock).
+    """The rows adding ``ends`` up: all-time totals, then day, hour and minute rows, each sorted
+    by key (upserts in one order cannot deadlock).
 
     :param ends: the ends to count.
     :param slot: the counter slot of the transaction.
@@ -82,16 +95,21 @@ def rows_of(ends: Iterable[End], slot: int, now: datetime | None = None) -> list
                 row["wait_n"] += 1
                 row["wait_sum"] += wait
                 row[WAIT_COLS[bucket_of(wait) or 0]] += 1
-    # The all-time totals (span 0, bucket 0): the metrics' counters read these few rows.
-    totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
-    for row in rows.values():
-        key = (0, row["type"], row["status"], row["created_by"])
-        total = totals.get(key)
-        if total is None:
-            total = totals[key] = {**row, "span": TOTAL, "bucket": 0, **_zero()}
-        for name in SUM_COLS:
-            total[name] += row[name]
-    return [totals[k] for k in sorted(totals)] + [rows[k] for k in sorted(rows)]
+    # The same ends in the hour, day and all-time rows: each chart range reads one span (a
+    # 90-day chart reads 90 day rows per key, not the minutes of the last two days too).
+    out: list[dict[str, Any]] = []
+    for span in (TOTAL, DAY, HOUR):
+        coarse: dict[tuple[int, str, str, str], dict[str, Any]] = {}
+        for row in rows.values():
+            bucket = row["bucket"] // span * span if span else 0
+            key = (bucket, row["type"], row["status"], row["created_by"])
+            into = coarse.get(key)
+            if into is None:
+                into = coarse[key] = {**row, "span": span, "bucket": bucket, **_zero()}
+            for name in SUM_COLS:
+                into[name] += row[name]
+        out += [coarse[k] for k in sorted(coarse)]
+    return out + [rows[k] for k in sorted(rows)]
 
 
 class StatWriter:
@@ -126,8 +144,9 @@ class StatWriter:
             conn.execute(self._upsert, rows)
 
     def fold(self, conn: Any, now: datetime, retention_days: int) -> int:
-        """Fold minute rows older than two days into hours, hour rows older than 32 days into
-        days, and delete rows older than ``retention_days``; return the rows removed.
+        """Drop minute rows older than two days, hour rows older than 32 days and day rows older
+        than ``retention_days`` (their ends stay counted in the coarser rows); return the rows
+        removed. The all-time totals are never dropped.
 
         :param conn: the caller's transaction.
         :param now: the current time.
@@ -136,31 +155,9 @@ class StatWriter:
         t = self.table
         at = int(epoch(now))
         removed = 0
-        for span, into, keep in ((MINUTE, HOUR, 2 * DAY), (HOUR, DAY, 32 * DAY)):
-            cutoff = (at - keep) // into * into
-            old = [t.c.span == span, t.c.bucket < cutoff]
-            bucket = t.c.bucket - t.c.bucket % into
-            sums = [sa.func.sum(t.c[c]).label(c) for c in SUM_COLS]
-            select = (
-                sa.select(
-                    sa.literal(into).label("span"),
-                    bucket.label("bucket"),
-                    t.c.type,
-                    t.c.status,
-                    t.c.created_by,
-                    sa.literal(0).label("slot"),
-                    *sums,
-                )
-                .where(*old)
-                .group_by(bucket, t.c.type, t.c.status, t.c.created_by)
-            )
-            rows = [dict(r._mapping) for r in conn.execute(select)]
-            if rows:
-                conn.execute(self._upsert, rows)
-            removed += conn.execute(sa.delete(t).where(*old)).rowcount or 0
-        horizon = at - retention_days * DAY
-        old_rows = sa.delete(t).where(t.c.span != TOTAL, t.c.bucket < horizon)
-        removed += conn.execute(old_rows).rowcount or 0
+        for span, keep in ((MINUTE, KEEP_MINUTES), (HOUR, KEEP_HOURS), (DAY, retention_days * DAY)):
+            old = sa.delete(t).where(t.c.span == span, t.c.bucket < at - keep)
+            removed += conn.execute(old).rowcount or 0
         return removed
 
     def restat(self, conn: Any, jobs: sa.Table, slot: int, batch: int = 5000) -> int:
