@@ -8,8 +8,9 @@ figures, and a scrape costs a handful of small queries whatever the number of jo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,15 +62,24 @@ class JobsCollector(Collector):
                 jobs.add_metric([status], n)
         yield jobs
 
+        # The running jobs (as many as the workers' threads) in one indexed read, counted here:
+        # SQLite would answer a GROUP BY type by walking the whole type index instead.
+        now = utcnow()
+        fresh = now - timedelta(seconds=self.stale_after)
+        by_type: Counter[str] = Counter()
+        alive: set[str] = set()
+        for type_, worker, beat in conn.execute(
+            sa.select(j.c.type, j.c.worker, j.c.heartbeat_at).where(
+                j.c.status == JobStatus.RUNNING.value
+            )
+        ):
+            by_type[type_] += 1
+            if worker and beat is not None and _aware(beat) >= fresh:
+                alive.add(worker)
         running = GaugeMetricFamily(
             "jobs_admin_jobs_running_by_type", "Jobs running now, by type.", labels=["type"]
         )
-        rows = conn.execute(
-            sa.select(j.c.type, sa.func.count())
-            .where(j.c.status == JobStatus.RUNNING.value)
-            .group_by(j.c.type)
-        )
-        for type_, n in rows:
+        for type_, n in sorted(by_type.items()):
             running.add_metric([type_], n)
         yield running
 
@@ -103,7 +113,6 @@ class JobsCollector(Collector):
             wait_by_type,
         )
 
-        now = utcnow()
         oldest = conn.execute(
             sa.select(j.c.run_at)
             .where(j.c.status == JobStatus.PENDING.value, j.c.run_at <= now)
@@ -117,18 +126,16 @@ class JobsCollector(Collector):
         age.add_metric([], max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
         yield age
 
-        fresh = now - timedelta(seconds=self.stale_after)
-        alive = conn.execute(
-            sa.select(sa.func.count(sa.distinct(j.c.worker))).where(
-                j.c.status == JobStatus.RUNNING.value, j.c.heartbeat_at >= fresh
-            )
-        ).scalar()
         workers = GaugeMetricFamily(
             "jobs_admin_workers_alive",
             "Worker processes running jobs whose heartbeat is fresh.",
         )
-        workers.add_metric([], int(alive or 0))
+        workers.add_metric([], len(alive))
         yield workers
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _histogram(
