@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from . import permissions, service
 from .config import Settings
 from .connections import OwnConnections
+from .errors import InvalidArgument
 from .runtime import Runtime
 from .store import CHANGED_KEY, JobStore
 
@@ -214,6 +215,66 @@ class JobsAPI:
         """Jobs per status and ``total``: of everyone, or created by ``user`` when given."""
         created_by = None if user is None else (self.access.identity(user) or "")
         return self.store.counts(self.db.session, created_by)
+
+    def insights(
+        self, range_key: str = "24h", *, type_: str | None = None, user: Any = None
+    ) -> dict[str, Any]:
+        """The Insights figures over a range (``"1h"``, ``"24h"``, ``"7d"``, ``"30d"``,
+        ``"90d"``), read from the rollups: ends per interval and status, failure rate, and
+        per type the p50/p95 run time and p95 wait; of everyone, or of ``user``'s jobs.
+
+        :raises InvalidArgument: an unknown range.
+        """
+        created_by = None if user is None else (self.access.identity(user) or "")
+        return service.insights(self.runtime(), range_key, type_=type_, created_by=created_by)
+
+    def failure_groups(self, *, user: Any = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Failed jobs grouped by type and cause (see :mod:`jobs_admin.stats.failures`), the
+        newest failure first; of everyone, or of ``user``'s jobs."""
+        created_by = None if user is None else (self.access.identity(user) or "")
+        return service.failure_groups(self.runtime(), created_by=created_by, limit=limit)
+
+    def start_failure_group(
+        self, action: str, job_type: str, group: str, *, user: Any, own: bool = False
+    ) -> Any:
+        """Enqueue a ``jobs_admin.failure_group`` job that retries or deletes the failed jobs
+        of a group (those failed so far); commit; return it.
+
+        :param action: ``"retry"`` or ``"delete"``.
+        :param own: only ``user``'s own jobs (a user without ``view_all``).
+        :raises InvalidArgument: an unknown action, or no failed job in the group.
+        """
+        from .builtins import FAILURE_GROUP_TYPE
+
+        if action not in ("retry", "delete"):
+            raise InvalidArgument(f"unknown action {action!r}")
+        rt = self.runtime()
+        mine = (self.access.identity(user) or "") if own else None
+        max_id = service.newest_id(rt, job_type, group, mine)
+        if not max_id:
+            raise InvalidArgument("no failed job is left in this group")
+        get_id = getattr(user, "get_id", None)
+        verb = "Retry" if action == "retry" else "Delete"
+        return self.enqueue(
+            FAILURE_GROUP_TYPE,
+            name=f"{verb} failed {job_type} jobs",
+            reference=f"failures {job_type} {group}"[:200],
+            params={
+                "action": action,
+                "job_type": job_type,
+                "group": group,
+                "max_id": max_id,
+                "user_id": str(get_id()) if get_id is not None else None,
+                "own": mine,
+            },
+            created_by=self.access.who(user),
+            commit=True,
+        )
+
+    def restat(self) -> int:
+        """Rebuild the rollups of job ends (Insights, metrics) and the failure groups from the
+        jobs still stored; commit; return how many ends were counted."""
+        return service.restat(self.runtime())
 
     def recount(self) -> dict[str, int]:
         """Rebuild the per-status counters from the jobs table; commit; return the counts."""

@@ -8,10 +8,10 @@ history and the count deleted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from wtforms import Form, IntegerField
-from wtforms.validators import NumberRange, Optional
+from wtforms import Form, IntegerField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from . import service
 from .context import JobContext
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 #: The built-in job type that deletes old finished jobs.
 PRUNE_TYPE = f"{BUILTIN_PREFIX}prune"
+
+#: The built-in job type behind the Failures page's "Retry all" and "Delete all".
+FAILURE_GROUP_TYPE = f"{BUILTIN_PREFIX}failure_group"
 
 #: The most days a prune cut-off may be (the admin's form says the same).
 MAX_PRUNE_DAYS = 36500
@@ -43,6 +46,17 @@ class PruneParams(Form):
     )
 
 
+class FailureGroupParams(Form):
+    """Params of ``jobs_admin.failure_group``."""
+
+    action = StringField("Action", validators=[AnyOf(("retry", "delete"))])
+    job_type = StringField("Job type", validators=[DataRequired(), Length(max=100)])
+    group = StringField("Group", validators=[Optional(), Length(max=16)])
+    max_id = IntegerField("Up to job id", validators=[NumberRange(min=1, max=2**63 - 1)])
+    user_id = StringField("Requested by (user id)", validators=[Optional(), Length(max=200)])
+    own = StringField("Only the jobs of", validators=[Optional(), Length(max=200)])
+
+
 def register_builtins(registry: Registry) -> None:
     """Register jobs_admin's own job types on ``registry``.
 
@@ -55,6 +69,30 @@ def register_builtins(registry: Registry) -> None:
 
     registry.add(
         make_job_type(PRUNE_TYPE, prune, title="Clear old jobs", params=PruneParams),
+        builtin=True,
+    )
+
+    def failure_group(
+        ctx: JobContext,
+        action: str,
+        job_type: str,
+        max_id: int,
+        group: str | None = None,
+        user_id: str | None = None,
+        own: str | None = None,
+    ) -> dict[str, Any]:
+        """Retry or delete the failed jobs of one group of the Failures page."""
+        return service.run_failure_group(
+            runtime_of(), ctx, action, job_type, group or "", max_id, user_id, own or None
+        )
+
+    registry.add(
+        make_job_type(
+            FAILURE_GROUP_TYPE,
+            failure_group,
+            title="Retry or delete a failure group",
+            params=FailureGroupParams,
+        ),
         builtin=True,
     )
 
@@ -88,5 +126,7 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
         ctx.check_cancelled()
 
     deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
+    # The rollups outlive the jobs: drop old minute and hour rows, and days past their retention.
+    service.fold_stats(rt)
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}

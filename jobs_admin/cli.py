@@ -261,6 +261,14 @@ def recount_command() -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
+@jobs_cli.command("restat")
+@with_appcontext
+def restat_command() -> None:
+    """Rebuild the rollups of job ends (Insights, metrics) from the jobs still stored."""
+    n = service.restat(_rt())
+    click.echo(f"counted the ends of {n} finished job(s)")
+
+
 @jobs_cli.command("types")
 @with_appcontext
 def types_command() -> None:

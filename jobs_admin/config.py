@@ -127,6 +127,17 @@ MAX_LOG_LINES = 10000
 #: with the "job finished" toasts: the admin's base template is wrapped at ``init_app``.
 MY_JOBS = True
 
+#: Days the rollups of job ends (the Insights charts, the metrics' totals) are kept; longer
+#: than :data:`RETENTION_DAYS`, so the history outlives the jobs. (Minute rows are kept two
+#: days and hour rows 32 days; day rows this long.)
+STATS_RETENTION_DAYS = 90
+
+#: Serve Prometheus metrics at ``<jobs url>/metrics``; off (404) unless true.
+METRICS = False
+
+#: A bearer token a scraper sends (``Authorization: Bearer <token>``) to read the metrics; a
+#: logged-in user with ``view_all`` may read them too. ``None``: only such users.
+METRICS_TOKEN: str | None = None
 
 #: The values :data:`DEFAULT_RANGE` may take (the list's date-range presets).
 RANGES = ("today", "7d", "30d", "all")
@@ -162,6 +173,9 @@ class Settings:
     live_max_sockets: int
     live_recheck: float
     my_jobs: bool
+    stats_retention_days: int
+    metrics: bool
+    metrics_token: str | None
 
 
 def read_settings(config: Any, instance_path: str) -> Settings:
@@ -195,6 +209,7 @@ def read_settings(config: Any, instance_path: str) -> Settings:
         "max_log_lines",
         "live_max_sockets_per_user",
         "live_max_sockets",
+        "stats_retention_days",
     ):
         values[name] = int(values[name])
         if values[name] < 1:
@@ -229,6 +244,8 @@ def read_settings(config: Any, instance_path: str) -> Settings:
     values["housekeeping_cron"] = cron
     values["sqlite_write_queue"] = _flag("SQLITE_WRITE_QUEUE", values["sqlite_write_queue"])
     values["my_jobs"] = _flag("MY_JOBS", values["my_jobs"])
+    values["metrics"] = _flag("METRICS", values["metrics"])
+    values["metrics_token"] = str(values["metrics_token"]) if values["metrics_token"] else None
     if values["stale_after"] <= values["heartbeat_interval"]:
         raise ValueError("JOBS_ADMIN_STALE_AFTER must be longer than JOBS_ADMIN_HEARTBEAT_INTERVAL")
     values["live_origins"] = _origins(values["live_origins"])

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from ._coltypes import BigId, JSONType, UTCDateTime, utcnow
 from ._side_models import ChangeFloorMixin, JobCountMixin, JobEventMixin, JobItemMixin
+from .stats.model import define_stat_table
 from .statuses import (
     ACTIVE,
     BADGES,
@@ -47,6 +48,7 @@ __all__ = [
 
 
 PENDING_WHERE = sa.text("status = 'pending'")
+FAILED_WHERE = sa.text("status = 'failed'")
 
 #: The jobs that hold their unique key: a unique job while pending or running (a job of a
 #: ``unique_while=("pending",)`` type has its key cleared when a worker claims it).
@@ -132,6 +134,9 @@ class JobMixin:
     #: column: set on the returned object only).
     duplicate = False
 
+    #: The cause of a failed job's error (see :mod:`jobs_admin.stats.failures`), set as it fails.
+    error_group: Mapped[str | None] = mapped_column(sa.String(16))
+
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         return (
@@ -168,6 +173,17 @@ class JobMixin:
                 postgresql_using="gin",
                 postgresql_ops={"params": "jsonb_path_ops"},
             ).ddl_if(dialect="postgresql"),
+            # The Failures page: failed jobs grouped by (type, cause), only failed rows; with
+            # finished_at and id the GROUP BY is an index-only scan.
+            sa.Index(
+                "ix_jobs_admin_job_failed_group",
+                "type",
+                "error_group",
+                "finished_at",
+                "id",
+                postgresql_where=FAILED_WHERE,
+                sqlite_where=FAILED_WHERE,
+            ),
             # Substring search (ILIKE '%term%') on PostgreSQL; pg_trgm is created before the
             # table (see define_models). SQLite walks the created_at index instead.
             sa.Index(
@@ -231,6 +247,9 @@ class Models:
     Schedule: Any = None
     ScheduleEvent: Any = None
 
+    #: The ``jobs_admin_stat`` table of rollups (a Core table: its columns are generated).
+    Stat: Any = None
+
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
 
@@ -293,6 +312,7 @@ def define_models(db: Any) -> Models:
         JobItem=JobItem,
         Schedule=JobSchedule,
         ScheduleEvent=JobScheduleEvent,
+        Stat=define_stat_table(db.metadata),
     )
     _defined[db] = models
     return models

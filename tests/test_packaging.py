@@ -30,6 +30,8 @@ PACKAGE_DATA = {
     "jobs_admin/static/jobs_admin/jobs_admin_live.js",
     "jobs_admin/static/jobs_admin/jobs_admin_toast.js",
     "jobs_admin/static/jobs_admin/jobs_admin.css",
+    "jobs_admin/static/jobs_admin/vendor/uplot/uPlot.iife.min.js",
+    "jobs_admin/static/jobs_admin/vendor/uplot/LICENSE",
     "jobs_admin/migrations/__init__.py",
     "jobs_admin/migrations/versions/jobs_admin_0001_jobs_tables.py",
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from flask import (
@@ -40,6 +40,7 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 #: Where a request keeps what its view worked out once (``request.environ``: one per request,
 #: unlike ``flask.g``, which an app context held open around several requests would share).
 _STATE = "jobs_admin.view_state"
+_ANSWERS = "jobs_admin.answers"
 
 
 def local(target: str | None) -> str | None:
@@ -69,6 +70,17 @@ def clip(value: str, limit: int = 40) -> str:
     :param limit: the most characters kept, the ellipsis included.
     """
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def request_answers(jobs: JobsAdmin) -> perms.Answers:
+    """The current user's permission answers, shared by every jobs_admin view of the request
+    (the Jobs view and the pages in its menu ask each question of the checker once)."""
+    if not has_request_context():
+        return jobs.answers(jobs.get_current_user())
+    answers = request.environ.get(_ANSWERS)
+    if answers is None:
+        answers = request.environ[_ANSWERS] = jobs.answers(jobs.get_current_user())
+    return cast(perms.Answers, answers)
 
 
 class RequestState:
@@ -109,7 +121,7 @@ class ViewBase(_Base):
         states = request.environ.setdefault(_STATE, {})
         state = states.get(self)
         if state is None:
-            state = states[self] = RequestState(self.jobs.answers(self.user))
+            state = states[self] = RequestState(request_answers(self.jobs))
         return state
 
     def can(self, permission: str, job: Any = None) -> bool:

@@ -39,7 +39,11 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
         from ..live.websocket import register
 
-        register(bp, view._get_view_url(admin, view.url).rstrip("/") + "/ws")
+        base = view._get_view_url(admin, view.url).rstrip("/")
+        register(bp, base + "/ws")
+        from . import _metrics
+
+        _metrics.register(bp, base + "/metrics")
     app.register_blueprint(bp)
     app.add_template_filter(fmt.relative_time, "jobs_admin_relative")
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
@@ -71,6 +75,29 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
             name="Schedules",
             endpoint="jobs_schedules",
             url=view.url.rstrip("/") + "/schedules",
+            category=jobs.category,
+        )
+    )
+    from .failures import FailuresView
+    from .insights import InsightsView, sparkline
+
+    app.jinja_env.globals["jobs_admin_sparkline"] = lambda: sparkline(jobs)
+
+    admin.add_view(
+        InsightsView(
+            jobs,
+            name="Insights",
+            endpoint="jobs_insights",
+            url="jobs/insights",
+            category=jobs.category,
+        )
+    )
+    admin.add_view(
+        FailuresView(
+            jobs,
+            name="Failures",
+            endpoint="jobs_failures",
+            url="jobs/failures",
             category=jobs.category,
         )
     )

@@ -173,3 +173,26 @@ class ParamsFilter(sqla_filters.BaseSQLAFilter):
 
     def apply(self, query: Any, value: ParamsTerm, alias: Any = None) -> Any:
         return query.filter(self._clause(value))
+
+
+class FinishedBetweenFilter(sqla_filters.BaseSQLAFilter):
+    """Jobs that finished in ``<start>-<end>`` (Unix seconds, end excluded): where a point of
+    the Insights charts links to."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, "Finished")
+
+    def validate(self, value: str) -> bool:
+        start, dash, end = value.partition("-")
+        return bool(dash) and start.isdigit() and end.isdigit() and int(start) < int(end) < 2**40
+
+    def clean(self, value: str) -> list[dt.datetime]:
+        return [dt.datetime.fromtimestamp(int(part), dt.UTC) for part in value.split("-")]
+
+    def operation(self) -> str:
+        return "between"
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        start, end = value
+        column = self.get_column(alias)
+        return query.filter(column >= start, column < end)

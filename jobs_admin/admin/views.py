@@ -31,6 +31,7 @@ from ._run import RunMixin
 from .filters import (
     CreatedBetweenFilter,
     CreatedWithinFilter,
+    FinishedBetweenFilter,
     ParamsFilter,
     StatusFilter,
     TypeFilter,
@@ -128,6 +129,7 @@ class JobView(
             CreatedWithinFilter(job.created_at),
             CreatedBetweenFilter(job.created_at),
             ParamsFilter(job.params, lambda term: jobs.store.params_clause(term)),
+            FinishedBetweenFilter(job.finished_at),
         )
         super().__init__(job, jobs.db, **kwargs)
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 from ._actions import (
     cancel,
     delete,
+    fold_stats,
     get,
     job_id_of,
     recount,
     require,
+    restat,
     retry,
     retry_failed_items,
 )
 from ._enqueue import WAKE_KEY, check_label, enqueue
+from ._failures import failure_groups, newest_id, run_failure_group
 from ._firing import fire_due, run_now
 from ._firing import next_due as next_schedule_due
+from ._insights import insights
 from ._prune import count_prunable, prune
 from ._running import (
     ensure_worker,
@@ -54,18 +58,24 @@ __all__ = [
     "delete_schedule",
     "enqueue",
     "ensure_worker",
+    "failure_groups",
     "find_schedule",
     "fire_due",
+    "fold_stats",
     "get",
+    "insights",
     "job_id_of",
     "live_feed",
+    "newest_id",
     "next_schedule_due",
     "prune",
     "recount",
     "require",
     "rescue",
+    "restat",
     "retry",
     "retry_failed_items",
+    "run_failure_group",
     "run_now",
     "schedule_history",
     "schedule_spec",

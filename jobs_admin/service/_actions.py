@@ -5,13 +5,14 @@ Each function checks nothing about the user (the admin views and the CLI do) and
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import signals
 from ..errors import DuplicateJob, InvalidArgument, InvalidTransition, JobNotFound
-from ..models import EventKind
+from ..models import EventKind, utcnow
 from ..runtime import Runtime
 from ..store import remove_files
 from ._enqueue import WAKE_KEY, enqueue
@@ -179,3 +180,17 @@ def recount(rt: Runtime) -> dict[str, int]:
     """Rebuild the per-status counters from the jobs table; commit; return the counts."""
     with rt.connections.write() as conn:
         return rt.store.recount(conn)
+
+
+def restat(rt: Runtime) -> int:
+    """Rebuild the rollups of job ends from the finished jobs still stored; commit; return
+    how many ends were counted (see :mod:`jobs_admin.stats`)."""
+    with rt.connections.write() as conn:
+        return rt.store.stats.restat(conn, rt.store.jobs, 0)
+
+
+def fold_stats(rt: Runtime, now: datetime | None = None) -> int:
+    """Drop minute rollups older than two days, hour rollups older than 32 days and day rollups
+    past ``JOBS_ADMIN_STATS_RETENTION_DAYS``; commit; return the rows removed."""
+    with rt.connections.write() as conn:
+        return rt.store.stats.fold(conn, now or utcnow(), rt.settings.stats_retention_days)

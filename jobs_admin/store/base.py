@@ -27,7 +27,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, JobNotFound
-from ..models import TRANSITIONS, EventKind, JobStatus, Models, utcnow
+from ..models import FINISHED, TRANSITIONS, EventKind, JobStatus, Models, utcnow
+from ..stats.failures import group_key
+from ..stats.writes import END_COLUMNS, End, StatWriter
 from .search import search_clause
 from .values import CHANGED_KEY, PAUSED, RESUMING, Moved
 
@@ -56,6 +58,8 @@ class StoreBase(abc.ABC):
         self.events: sa.Table = models.JobEvent.__table__
         self.counts_table: sa.Table = models.JobCount.__table__
         self.floor_table: sa.Table = models.ChangeFloor.__table__
+        #: The rollups of job ends, written with each end (see :mod:`jobs_admin.stats`).
+        self.stats = StatWriter(models.Stat)
 
     # -- what each database does its own way -----------------------------------------------
 
@@ -259,6 +263,11 @@ class StoreBase(abc.ABC):
         if new not in TRANSITIONS[old]:
             raise InvalidTransition(None, old.value, new.value)
         j = self.jobs
+        ends = new in FINISHED
+        if new is JobStatus.FAILED and values.get("error") is not None:
+            values = {**values, "error_group": group_key(values["error"])}
+        if ends:
+            returning = (*returning, *(c for c in END_COLUMNS if c not in returning))
         ids = sa.select(j.c.id).where(j.c.status == old.value, *where)
         if order_by:
             ids = ids.order_by(*order_by)
@@ -280,7 +289,13 @@ class StoreBase(abc.ABC):
                 deltas[(old.value, m.created_by or "")] -= 1
                 deltas[(new.value, m.created_by or "")] += 1
             self._count(conn, deltas)
+            if ends:
+                self._rollup(conn, [End(*(m.extra[c] for c in END_COLUMNS)) for m in moved])
         return moved
+
+    def _rollup(self, conn: Conn, ends: Sequence[End]) -> None:
+        """Count ``ends`` in the rollups, in the caller's transaction."""
+        self.stats.add(conn, ends, self._counter_slot())
 
     def _move_one(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from .._sqlite_watch import CommitWatch
 from ..errors import InvalidTransition
 from ..models import EventKind, JobStatus, utcnow
+from ..stats.writes import End
 from .actions import ActionStore
 from .base import Conn
 from .params import ParamsTerm, split_search
@@ -33,7 +34,7 @@ Unlisten = Callable[[], None] | None
 Where = tuple[sa.ColumnElement[bool], ...]
 
 #: What :meth:`JobStore._finish_group` returns of each job it ended: (id, creator, status).
-Ended = tuple[int, str | None, str]
+Ended = tuple[int, str | None, str, End]
 
 
 class JobStore(ActionStore):
@@ -282,11 +283,12 @@ class JobStore(ActionStore):
         for group in groups.values():
             moved += self._finish_group(conn, group, common, mine)
         deltas: Counter[tuple[str, str]] = Counter()
-        for _id, user, status in moved:
+        for _id, user, status, _end in moved:
             deltas[(JobStatus.RUNNING.value, user or "")] -= 1
             deltas[(status, user or "")] += 1
         self._count(conn, deltas)
-        done = {job_id for job_id, _user, _status in moved}
+        self._rollup(conn, [end for *_, end in moved])
+        done = {job_id for job_id, *_ in moved}
         self.add_events(
             conn, [{"job_id": e.job_id, **ev} for e in ends if e.job_id in done for ev in e.events]
         )

@@ -25,6 +25,7 @@ from .. import changes
 from .._listener import listener_of
 from ..config import PRUNE_BATCH_POSTGRESQL
 from ..models import FINISHED, TRANSITIONS, JobStatus, utcnow
+from ..stats.writes import END_COLUMNS, End
 from .base import Conn
 from .core import Ended, JobStore, Unlisten, Where
 from .params import ParamsTerm, containment_clause
@@ -274,9 +275,12 @@ class PostgreSQLStore(JobStore):
                 **{name: v.c[name] for name in names},
                 **common,
             )
-            .returning(j.c.id, j.c.created_by, j.c.status)
+            .returning(j.c.id, j.c.created_by, *(j.c[c] for c in END_COLUMNS))
         )
-        return [(row.id, row.created_by, row.status) for row in conn.execute(stmt)]
+        return [
+            (row.id, row.created_by, row.status, End(*(row._mapping[c] for c in END_COLUMNS)))
+            for row in conn.execute(stmt)
+        ]
 
     # -- prune -----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .._sqlite_watch import CommitWatch
 from ..config import PRUNE_BATCH_SQLITE
 from ..models import FINISHED, EventKind, JobStatus
+from ..stats.writes import END_COLUMNS, End
 from .base import Conn
 from .core import Ended, JobStore, Where
 from .params import ParamsTerm, json_extract_clause
@@ -197,11 +198,12 @@ class SQLiteStore(JobStore):
                     **end.values,
                     **common,
                 )
-                .returning(j.c.id, j.c.created_by)
+                .returning(j.c.id, j.c.created_by, *(j.c[c] for c in END_COLUMNS))
             )
             row = conn.execute(stmt).first()
             if row is not None:
-                moved.append((row.id, row.created_by, end.status.value))
+                ended = End(*(row._mapping[c] for c in END_COLUMNS))
+                moved.append((row.id, row.created_by, end.status.value, ended))
         return moved
 
     # -- prune -----------------------------------------------------------------------------

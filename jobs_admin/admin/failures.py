@@ -1,0 +1,111 @@
+"""The Failures page (``<jobs url>/failures/``): failed jobs grouped by type and cause, with
+"Retry all" and "Delete all" run as a ``jobs_admin.failure_group`` job.
+
+Needs ``view``; without ``view_all`` a user sees (and sweeps) the groups of their own jobs. The
+sweep buttons need ``retry`` / ``delete``; the job asks the checker again about every job.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import flash, redirect, request, url_for
+from flask_admin import BaseView, expose
+from markupsafe import Markup
+
+from .. import permissions as perms
+from ..errors import JobsAdminError
+from ._base import request_answers
+from .forms import token_form
+
+if TYPE_CHECKING:
+    from ..extension import JobsAdmin
+
+_PERMISSION = {"retry": perms.RETRY, "delete": perms.DELETE}
+
+
+class FailuresView(BaseView):
+    """Failed jobs grouped by cause.
+
+    :param jobs: the extension whose failed jobs this view groups.
+    """
+
+    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
+        self.jobs = jobs
+        super().__init__(**kwargs)
+
+    def is_accessible(self) -> bool:
+        return request_answers(self.jobs).can(perms.VIEW)
+
+    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
+        from flask import abort, current_app
+
+        if self.jobs.get_current_user() is None:
+            login_manager = getattr(current_app, "login_manager", None)
+            if login_manager is not None and login_manager.login_view:
+                return login_manager.unauthorized()
+        return abort(403)
+
+    def can(self, permission: str) -> bool:
+        """Whether the current user has ``permission`` (used by the template)."""
+        return request_answers(self.jobs).can(permission)
+
+    def _sees_all(self) -> bool:
+        return self.can(perms.VIEW_ALL)
+
+    @expose("/")
+    def index(self) -> Any:
+        user = None if self._sees_all() else self.jobs.get_current_user()
+        groups = self.jobs.failure_groups(user=user)
+        return self.render(
+            "jobs_admin/failures.html",
+            groups=groups,
+            sees_all=user is None,
+            csrf_token=token_form().csrf_token.current_token,
+            list_url=url_for("jobs.index_view"),
+        )
+
+    @expose("/sweep", methods=("POST",))
+    def sweep(self) -> Any:
+        back = redirect(url_for(".index"))
+        if not token_form(request.form).validate():
+            flash(
+                "The form expired or lacks its CSRF token; nothing was changed. Try again.", "error"
+            )
+            return back
+        action = request.form.get("action", "")
+        job_type = request.form.get("job_type", "")[:100]
+        group = request.form.get("group", "")[:16]
+        permission = _PERMISSION.get(action)
+        if permission is None or not job_type:
+            flash("Unknown action; nothing was changed.", "error")
+            return back
+        if not self.jobs.can(permission):
+            flash(f"You do not have the {permission!r} permission.", "error")
+            return back
+        try:
+            job = self.jobs.start_failure_group(
+                action,
+                job_type,
+                group,
+                user=self.jobs.get_current_user(),
+                own=not self.jobs.can(perms.VIEW_ALL),
+            )
+        except JobsAdminError as exc:
+            self.jobs.db.session.rollback()
+            message = str(exc)
+            flash(message[:1].upper() + message[1:] + ".", "error")
+            return back
+        verb = "retries" if action == "retry" else "deletes"
+        link = Markup('<a href="{}">#{} {}</a>').format(
+            url_for("jobs.details_view", id=job.id), job.id, job.name
+        )
+        watch = Markup('<span class="jobs-admin-watch" data-state="{}" hidden></span>').format(
+            url_for("jobs.job_state", job_id=job.id)
+        )
+        flash(
+            Markup("Started job {}: it {} the failed jobs of this group.").format(link, verb)
+            + watch,
+            "success",
+        )
+        return back
