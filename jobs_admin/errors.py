@@ -76,3 +76,16 @@ class WorkerError(JobsAdminError, RuntimeError):
 
 class InvalidArgument(JobsAdminError, ValueError):
     """A value given to a jobs_admin method or form is out of range or malformed."""
+
+
+class InvalidLimit(InvalidArgument):
+    """A ``max_concurrency`` or ``rate_limit`` is malformed (``rate_limit`` reads ``"N/s"``,
+    ``"N/m"`` or ``"N/h"``)."""
+
+
+class UnknownWorker(JobsAdminError, LookupError):
+    """No live worker has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no worker named {name!r}")
+        self.name = name

@@ -13,6 +13,7 @@ from wtforms import Form
 
 from . import _listener, permissions
 from ._api import JobsAPI
+from ._api_flow import FlowAPI
 from .builtins import register_builtins
 from .config import read_settings
 from .connections import enable_wal, own_connections
@@ -26,7 +27,7 @@ log = logging.getLogger("jobs_admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class JobsAdmin(JobsAPI):
+class JobsAdmin(JobsAPI, FlowAPI):
     """A background-jobs monitor for a Flask app's Flask-Admin panel.
 
     Constructing it defines the ``Job``, ``JobEvent`` and ``JobCount`` models on ``db`` at once,
@@ -163,6 +164,8 @@ class JobsAdmin(JobsAPI):
         record_items: bool = False,
         preview: str | None = None,
         links: Links | None = None,
+        max_concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -184,6 +187,11 @@ class JobsAdmin(JobsAPI):
             the job's Items table.
         :param preview: the page of a ZIP result the HTML preview opens (``"index.html"``).
         :param links: ``links(job) -> [(label, url)]``: reference links of the detail page.
+        :param max_concurrency: most jobs of this type running at once across every process.
+        :param rate_limit: most starts per second, minute or hour across every process
+            (``"100/m"``, ``"5/s"``, ``"1000/h"``). Both can be changed at runtime on the Job
+            types page or with :meth:`set_limits`.
+        :raises InvalidLimit: a limit is malformed.
         """
 
         def decorator(func: F) -> F:
@@ -202,6 +210,8 @@ class JobsAdmin(JobsAPI):
                     record_items=record_items,
                     preview=preview,
                     links=links,
+                    max_concurrency=max_concurrency,
+                    rate_limit=rate_limit,
                 )
             )
             return func

@@ -307,6 +307,10 @@ class Models:
     JobCount: Any
     ChangeFloor: Any
     JobItem: Any
+    #: ``jobs_admin_worker`` (see :mod:`jobs_admin.flow_models`).
+    Worker: Any = None
+    #: ``jobs_admin_type_state`` (see :mod:`jobs_admin.flow_models`).
+    TypeState: Any = None
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -337,6 +341,14 @@ def define_models(db: Any) -> Models:
     class JobItem(JobItemMixin, db.Model):
         pass
 
+    from .flow_models import TypeStateMixin, WorkerMixin
+
+    class JobWorker(WorkerMixin, db.Model):
+        pass
+
+    class JobTypeState(TypeStateMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -360,6 +372,8 @@ def define_models(db: Any) -> Models:
         JobCount=JobCount,
         ChangeFloor=JobChangeFloor,
         JobItem=JobItem,
+        Worker=JobWorker,
+        TypeState=JobTypeState,
     )
     _defined[db] = models
     return models

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from ._ends import MAX_FINISH_BATCH, EndWriter
 from ._process import before_pools_exit, worker_name
 from ._sqlite_watch import CommitWatch
+from ._worker_control import CONTROL_INTERVAL, Control
 from .config import crontab_trigger
 from .context import JobContext
 from .registry import JobType
@@ -70,6 +71,8 @@ class Worker:
         self._stopping = False
         self._stopped = threading.Event()
         self._unlisten: Callable[[], None] | None = None
+        #: Its record, the state admins ask of it, the paused and limited types.
+        self.control = Control(self)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
         self.scheduler = BackgroundScheduler(
             executors={_EXECUTOR: SchedulerPool(3)},
@@ -83,6 +86,11 @@ class Worker:
     def running(self) -> bool:
         """Whether the scheduler runs in this process and has not been stopped."""
         return self.scheduler.running and not self._stopping and self.pid == os.getpid()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` has finished (asked by a signal, the app or an admin)."""
+        return self._stopped.is_set()
 
     def start(self) -> None:
         """Start the scheduler and its tasks (call once; :class:`JobsAdmin` makes sure)."""
@@ -110,6 +118,9 @@ class Worker:
                 id="jobs_admin.housekeeping",
                 executor=_EXECUTOR,
             )
+        add(self.control.tick, "interval", seconds=CONTROL_INTERVAL, id="jobs_admin.control",
+            executor=_EXECUTOR)  # fmt: skip
+        self.control.start()
         self.scheduler.start()
         store, engine = self.rt.store, self.rt.engine
         self._watch = store.commit_watch(engine)
@@ -144,13 +155,14 @@ class Worker:
             return self.running_ids()
         if self.pid != os.getpid():
             return []
+        self.control.stopping()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             # Let a claim under way finish before the pool closes (it is one short statement).
             self._dispatcher.join(10)
         # The rescue and the housekeeping stop now; the heartbeat goes on until the jobs
         # have handed themselves back or the grace is over, so no other worker's rescue
         # takes a job this one still runs.
-        for task in ("jobs_admin.rescue", "jobs_admin.housekeeping"):
+        for task in ("jobs_admin.rescue", "jobs_admin.housekeeping", "jobs_admin.control"):
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(task)
         for _job_id, ctx in list(self._running.items()):
@@ -194,6 +206,7 @@ class Worker:
             with contextlib.suppress(Exception):
                 self._hand_back(unstarted)
         left = [i for i in left if i not in unstarted]
+        self.control.stopped()
         self._stopped.set()
         return left
 
@@ -288,10 +301,12 @@ class Worker:
         self._watch.wait(self._wake, interval, lambda: self._stopping)
 
     def _claim_once(self, limit: int) -> int:
-        if limit <= 0 or self._stopping:
+        if limit <= 0 or self._stopping or self.control.quiet:
             return 0
+        with self._lock:
+            free = self.concurrency - len(self._running)
         with self.app.app_context(), self.rt.connections.write() as conn:
-            rows = self.rt.store.claim_rows(conn, self.name, limit)
+            rows = self.control.claim(conn, limit, free)
         for row in rows:
             job_id = row["id"]
             with self._lock:
@@ -321,6 +336,10 @@ class Worker:
                 self._running.pop(job_id, None)
 
     def _run(self, job_id: int, row: dict[str, Any]) -> None:
+        if self.control.held(row):  # claimed ahead, and its type was paused since
+            with contextlib.suppress(Exception):
+                self._hand_back([job_id])
+            return
         started = time.perf_counter()
         try:
             run_job(self.rt, job_id, self.name, self._register, row=row, defer=self._ends.defer)
