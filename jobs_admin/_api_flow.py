@@ -40,7 +40,7 @@ class FlowAPI:
         self,
         type_name: str,
         *,
-        max_concurrency: int | None = None,
+        max_concurrency: int | str | None = None,
         rate_limit: str | None = None,
         user: Any = None,
     ) -> tuple[int | None, str | None]:
@@ -55,6 +55,16 @@ class FlowAPI:
         return _flow.set_limits(
             self.runtime(), type_name, self.access.who(user), max_concurrency, rate_limit
         )
+
+    def held_phases(self) -> dict[str, str]:
+        """Job type -> the phase its pending jobs show while flow control holds them back
+        ("Paused", "Waiting: max concurrency 2", "Waiting: rate limit 100/m")."""
+        return _flow.held_phases(self.runtime())
+
+    def job_types_overview(self) -> list[_flow.TypeRow]:
+        """Every registered type with its pending, running and failed-in-24-h counts, its pause
+        and its limits (the Job types page)."""
+        return _flow.type_rows(self.runtime())
 
     def workers(self) -> list[_flow.WorkerRow]:
         """Every recorded worker (name, hostname, pid, state, heartbeat_at, the jobs it runs),

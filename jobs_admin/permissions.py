@@ -20,6 +20,7 @@ CANCEL = "cancel"
 DELETE = "delete"
 EXPORT = "export"
 PRUNE = "prune"
+MANAGE = "manage"
 
 #: Every permission a checker is asked about, with what it grants.
 PERMISSIONS: dict[str, str] = {
@@ -31,6 +32,7 @@ PERMISSIONS: dict[str, str] = {
     DELETE: "delete finished jobs",
     EXPORT: "download the job list as CSV",
     PRUNE: "clear finished jobs older than a cut-off",
+    MANAGE: "quiet, resume and stop workers; pause and resume job types; change their limits",
 }
 
 #: Built-in job types that a permission other than :data:`RUN` starts: retrying one of them

@@ -62,3 +62,13 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     view.page_size = size
     view.page_size_options = tuple(sorted({size, *view.page_size_options}))
     admin.add_view(view)
+    from .flow_views import TypesView, WorkersView
+
+    base = view.url.rstrip("/")
+    for cls, name, endpoint, url in (
+        (WorkersView, "Workers", "jobs_workers", "workers"),
+        (TypesView, "Job types", "jobs_types", "types"),
+    ):
+        admin.add_view(
+            cls(jobs, name=name, endpoint=endpoint, url=f"{base}/{url}", category=jobs.category)
+        )

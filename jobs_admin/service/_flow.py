@@ -149,13 +149,16 @@ def type_rows(rt: Runtime) -> list[TypeRow]:
     ]
 
 
-def held_phases(rt: Runtime, types: set[str]) -> dict[str, str]:
-    """The phase pending jobs of each of ``types`` show while flow control holds them back:
-    paused, or a limit reached now. Types missing from the answer are not held back."""
-    if not types:
+def held_phases(rt: Runtime, types: set[str] | None = None) -> dict[str, str]:
+    """The phase pending jobs of each of ``types`` (default: all) show while flow control
+    holds them back: paused, or a limit reached now. Types missing from the answer are not
+    held back."""
+    if types is not None and not types:
         return {}
     with rt.engine.connect() as conn:
-        states = {k: v for k, v in rt.store.type_states(conn).items() if k in types}
+        states = {
+            k: v for k, v in rt.store.type_states(conn).items() if types is None or k in types
+        }
         limited = [k for k, v in states.items() if v.max_concurrency is not None]
         running = rt.store.running_of(conn, limited)
     now = utcnow()
