@@ -27,6 +27,11 @@ log = logging.getLogger("jobs_admin.worker")
 #: Seconds between two reads of a worker's requested state and of the restricted types.
 CONTROL_INTERVAL = 0.5
 
+#: Most seconds a claim trusts the restricted types it read last: older, it reads them again in
+#: its own transaction (a control tick may be late on a busy machine; a pause must be seen
+#: within a second).
+RESTRICTIONS_TTL = 0.25
+
 #: Set by ``flask jobs worker`` before it starts its worker: the record says "cli".
 CLI_WORKER = {"on": False}
 
@@ -52,6 +57,7 @@ class Control:
         self.rt = worker.rt
         self.state = WORKER_RUNNING
         self.restrictions = Restrictions()
+        self._read_at = 0.0
         self._beat_at = 0.0
         self._stop_thread: threading.Thread | None = None
 
@@ -76,7 +82,7 @@ class Control:
                     threads=w.concurrency,
                 )
             self.restrictions = _flow.restrictions(self.rt)
-        self._beat_at = time.monotonic()
+        self._beat_at = self._read_at = time.monotonic()
 
     def tick(self) -> None:
         """Read (or, once per heartbeat interval, write) the worker's row and obey its state;
@@ -92,9 +98,10 @@ class Control:
             else:
                 with self.rt.engine.connect() as conn:
                     state = store.worker_state(conn, w.name)
+            read_at = time.monotonic()
             restrictions = _flow.restrictions(self.rt)
         was_paused = self.restrictions.paused
-        self.restrictions = restrictions
+        self.restrictions, self._read_at = restrictions, read_at
         if state is None:
             # The row went (removed as lost after a long silence): record the worker again.
             log.warning("jobs_admin worker %s lost its record; recording it again", w.name)
@@ -125,6 +132,9 @@ class Control:
         """Claim within the pauses and limits (see :func:`jobs_admin.service._flow.claim`)."""
         if self.quiet:
             return []
+        now = time.monotonic()
+        if now - self._read_at > RESTRICTIONS_TTL:
+            self.restrictions, self._read_at = self.rt.store.restrictions(conn), now
         return _flow.claim(self.rt, conn, self.worker.name, limit, free, self.restrictions)
 
     def stopping(self) -> None:
