@@ -58,6 +58,7 @@ class Control:
         self.state = WORKER_RUNNING
         self.restrictions = Restrictions()
         self._read_at = 0.0
+        self._wake_due: float | None = None
         self._beat_at = 0.0
         self._stop_thread: threading.Thread | None = None
 
@@ -135,7 +136,27 @@ class Control:
         now = time.monotonic()
         if now - self._read_at > RESTRICTIONS_TTL:
             self.restrictions, self._read_at = self.rt.store.restrictions(conn), now
-        return _flow.claim(self.rt, conn, self.worker.name, limit, free, self.restrictions)
+        rows, retry = _flow.claim_within_limits(
+            self.rt, conn, self.worker.name, limit, free, self.restrictions
+        )
+        if retry is not None:
+            self._wake_in(retry)
+        return rows
+
+    def _wake_in(self, seconds: float) -> None:
+        """Wake the dispatcher in ``seconds`` (once: a later wake-up replaces none sooner)."""
+        due = time.monotonic() + seconds
+        if self._wake_due is not None and self._wake_due <= due:
+            return
+        self._wake_due = due
+
+        def wake() -> None:
+            self._wake_due = None
+            self.worker.wake()
+
+        timer = threading.Timer(seconds, wake)
+        timer.daemon = True
+        timer.start()
 
     def stopping(self) -> None:
         """The worker begins to stop: its record says so (best effort)."""

@@ -22,13 +22,13 @@ _release = threading.Event()
 ADMIN = SimpleNamespace(username="admin", is_authenticated=True)
 
 
-@_register("flow.limited", title="Flow: limited", max_concurrency=2)
+@_register("flowtest.limited", title="Flow: limited", max_concurrency=2)
 def limited(ctx: JobContext) -> None:
     """Waits for the test to release it."""
     _release.wait(10)
 
 
-@_register("flow.rated", title="Flow: rated", rate_limit="3/h")
+@_register("flowtest.rated", title="Flow: rated", rate_limit="3/h")
 def rated(ctx: JobContext) -> None:
     """Does nothing, at most three times an hour."""
 
@@ -103,24 +103,24 @@ def test_pause_survives_a_new_app_on_the_same_database(make_app: Any, jobs: Any)
 def test_max_concurrency_caps_running_jobs_across_claimers(app: Flask, jobs: Any) -> None:
     with app.app_context():
         _flow.sync_declared(jobs.runtime())
-        made = _types(jobs, 5, "flow.limited", "test.noop")
+        made = _types(jobs, 5, "flowtest.limited", "test.noop")
         first = _claim(jobs, "w1", 10, 10)
         second = _claim(jobs, "w2", 10, 10)
         got = set(first) | set(second)
-        assert len(got & set(made["flow.limited"])) == 2
+        assert len(got & set(made["flowtest.limited"])) == 2
         assert set(made["test.noop"]) <= got
-        assert _flow.held_phases(jobs.runtime(), {"flow.limited"}) == {
-            "flow.limited": "Waiting: max concurrency 2"
+        assert _flow.held_phases(jobs.runtime(), {"flowtest.limited"}) == {
+            "flowtest.limited": "Waiting: max concurrency 2"
         }
         # A runtime change of the limit is obeyed at the next claim.
-        jobs.set_limits("flow.limited", max_concurrency=3, user=ADMIN)
+        jobs.set_limits("flowtest.limited", max_concurrency=3, user=ADMIN)
         assert len(_claim(jobs, "w3", 10, 10)) == 1
 
 
 def test_limited_type_is_claimed_for_free_threads_only(app: Flask, jobs: Any) -> None:
     with app.app_context():
         _flow.sync_declared(jobs.runtime())
-        _types(jobs, 3, "flow.limited")
+        _types(jobs, 3, "flowtest.limited")
         assert _claim(jobs, "w1", 10, 0) == []
         assert len(_claim(jobs, "w1", 10, 1)) == 1
 
@@ -128,12 +128,12 @@ def test_limited_type_is_claimed_for_free_threads_only(app: Flask, jobs: Any) ->
 def test_rate_limit_counts_starts_in_the_window(app: Flask, jobs: Any) -> None:
     with app.app_context():
         _flow.sync_declared(jobs.runtime())
-        made = _types(jobs, 5, "flow.rated")
+        made = _types(jobs, 5, "flowtest.rated")
         assert len(_claim(jobs, "w1", 2, 2)) == 2
         assert len(_claim(jobs, "w2", 5, 5)) == 1
         assert _claim(jobs, "w3", 5, 5) == []
-        assert _flow.held_phases(jobs.runtime(), {"flow.rated"}) == {
-            "flow.rated": "Waiting: rate limit 3/h"
+        assert _flow.held_phases(jobs.runtime(), {"flowtest.rated"}) == {
+            "flowtest.rated": "Waiting: rate limit 3/h"
         }
         assert len(made) == 1
 
@@ -153,9 +153,9 @@ def test_runtime_limits_override_the_declared_ones_across_restarts(app: Flask, j
     with app.app_context():
         rt = jobs.runtime()
         _flow.sync_declared(rt)
-        jobs.set_limits("flow.limited", max_concurrency=None, user=ADMIN)
+        jobs.set_limits("flowtest.limited", max_concurrency=None, user=ADMIN)
         _flow.sync_declared(rt)  # a restart: the admin's choice stays
-        assert "flow.limited" not in _flow.restrictions(rt).limited
+        assert "flowtest.limited" not in _flow.restrictions(rt).limited
 
 
 def test_worker_record_quiet_resume_and_stop(app: Flask, jobs: Any, wait_for: Any) -> None:

@@ -191,26 +191,41 @@ def _rate_spent(state: TypeState, now: datetime) -> bool:
 def claim(
     rt: Runtime, conn: Conn, worker: str, limit: int, free: int, restrictions: Restrictions
 ) -> list[dict[str, Any]]:
+    """:func:`claim_within_limits`, the claimed rows only."""
+    return claim_within_limits(rt, conn, worker, limit, free, restrictions)[0]
+
+
+def claim_within_limits(
+    rt: Runtime, conn: Conn, worker: str, limit: int, free: int, restrictions: Restrictions
+) -> tuple[list[dict[str, Any]], float | None]:
     """Claim up to ``limit`` jobs for ``worker`` in ``conn``'s transaction, within the pauses
     and limits: each limited type first (at most ``free`` jobs, for threads free now, so a
     limited job starts when it is counted), then the plain claim of every other type.
 
     With no paused or limited type this is exactly the plain claim of before.
+
+    :returns: the claimed rows, and in how many seconds a limited type held back may have
+        room again (a rate window opens, another worker's claim of it ends), or ``None``.
     """
     store = rt.store
     rows: list[dict[str, Any]] = []
+    retry: float | None = None
     limited = list(restrictions.limited)
     random.shuffle(limited)  # no limited type always goes last
     for type_name in limited:
         if free <= 0 or len(rows) >= limit:
             break
-        got, _held = store.claim_limited(conn, worker, type_name, min(free, limit - len(rows)))
+        got, _held, again = store.claim_limited(
+            conn, worker, type_name, min(free, limit - len(rows))
+        )
+        if again is not None:
+            retry = again if retry is None else min(retry, again)
         rows += got
         free -= len(got)
     if len(rows) < limit:
         rows += store.claim_rows(conn, worker, limit - len(rows), skip=restrictions.skip)
     rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
-    return rows
+    return rows, retry
 
 
 def restrictions(rt: Runtime) -> Restrictions:

@@ -58,6 +58,11 @@ def window_of(now: datetime, seconds: float) -> datetime:
     return datetime.fromtimestamp(math.floor(epoch / seconds) * seconds, UTC)
 
 
+#: Seconds after which a worker that found a limited type's row locked by another worker's claim
+#: tries again (rather than at its next poll).
+BUSY_RETRY = 0.05
+
+
 class FlowStore:
     """Mixed into :class:`~jobs_admin.store.JobStore`: the SQL of flow control."""
 
@@ -196,24 +201,26 @@ class FlowStore:
 
     def claim_limited(
         self, conn: Conn, worker: str, type_name: str, limit: int
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[dict[str, Any]], str | None, float | None]:
         """Claim up to ``limit`` jobs of the limited type ``type_name`` within its limits.
 
         Locks that type's row for the transaction (``SKIP LOCKED``: a worker claiming it
         elsewhere right now makes this one pass), counts its running jobs and its starts in the
         rate window under that lock, and claims what the limits leave.
 
-        :returns: the claimed rows, and the limit that held jobs back (``"max_concurrency"``,
-            ``"rate_limit"``, ``"paused"``, ``"busy"``) or ``None``.
+        :returns: the claimed rows; the limit that held jobs back (``"max_concurrency"``,
+            ``"rate_limit"``, ``"paused"``, ``"busy"``) or ``None``; and in how many seconds
+            another try may claim more (the row is busy: soon; the rate window is spent: when
+            the next one opens), or ``None``.
         """
         t = self.type_table
         row = conn.execute(
             sa.select(t).where(t.c.type == type_name).with_for_update(skip_locked=True)
         ).first()
         if row is None:
-            return [], "busy"
+            return [], "busy", BUSY_RETRY
         if row.paused:
-            return [], "paused"
+            return [], "paused", None
         now = utcnow()
         room = limit
         held: str | None = None
@@ -231,7 +238,10 @@ class FlowStore:
             if rate.count - count < room:
                 room, held = max(rate.count - count, 0), "rate_limit"
         if room <= 0:
-            return [], held
+            retry = None
+            if held == "rate_limit" and rate is not None and window is not None:
+                retry = max((window - now).total_seconds() + rate.seconds, 0.0)
+            return [], held, retry
         rows = self._claim(conn, worker, room, now, only=type_name)
         if rate is not None and rows:
             conn.execute(
@@ -239,7 +249,7 @@ class FlowStore:
                 .where(t.c.type == type_name)
                 .values(window_start=window, window_count=count + len(rows))
             )
-        return rows, held
+        return rows, held, None
 
     # -- worker records --------------------------------------------------------------------
 
