@@ -93,6 +93,12 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
         ctx.check_cancelled()
 
     deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
+    # Housekeeping of the Workers page too: the records of workers gone for good.
+    from .service._flow import remove_lost_workers
+
+    lost = remove_lost_workers(rt)
+    if lost:
+        ctx.log(f"removed the records of {lost} lost worker(s)")
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}
 

@@ -209,3 +209,18 @@ def test_lost_workers_show_as_lost_and_are_removed(app: Flask, jobs: Any) -> Non
         assert jobs.workers()[0].lost is True
         assert _flow.remove_lost_workers(rt) == 1
         assert jobs.workers() == []
+
+
+def test_prune_job_removes_lost_worker_records(app: Flask, jobs: Any) -> None:
+    with app.app_context():
+        rt = jobs.runtime()
+        with rt.connections.write() as conn:
+            rt.store.register_worker(conn, name="gone:1:x", hostname="gone", pid=1, threads=2)
+            rt.store.register_worker(conn, name="here:2:y", hostname="here", pid=2, threads=2)
+            old = _flow.utcnow().replace(year=2020)
+            w = rt.store.worker_table
+            conn.execute(sa.update(w).where(w.c.name == "gone:1:x").values(heartbeat_at=old))
+        job = jobs.enqueue("jobs_admin.prune", commit=True)
+        assert jobs.work_off() == 1
+        assert jobs.get(job.id).status == "completed"
+        assert [w.name for w in jobs.workers()] == ["here:2:y"]
