@@ -68,7 +68,22 @@ class Control:
         return self.state != WORKER_RUNNING
 
     def start(self) -> None:
-        """Record the worker, write the limits declared in code, read the restrictions."""
+        """Record the worker, write the limits declared in code, read the restrictions.
+
+        A failure (the database down, the tables of ``jobs_admin_0009`` missing) is logged and
+        the worker starts anyway: its control tick records it once it can, and its claims fail
+        (logged, retried) until the restricted types can be read.
+        """
+        try:
+            self._record()
+        except Exception:
+            log.exception(
+                "jobs_admin worker %s could not record itself (are the migrations up to date?)",
+                self.worker.name,
+            )
+        self._beat_at = self._read_at = time.monotonic()
+
+    def _record(self) -> None:
         w = self.worker
         with w.app.app_context():
             _flow.sync_declared(self.rt)
@@ -83,7 +98,6 @@ class Control:
                     threads=w.concurrency,
                 )
             self.restrictions = _flow.restrictions(self.rt)
-        self._beat_at = self._read_at = time.monotonic()
 
     def tick(self) -> None:
         """Read (or, once per heartbeat interval, write) the worker's row and obey its state;
