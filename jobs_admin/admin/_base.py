@@ -30,6 +30,7 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 #: Where a request keeps what its view worked out once (``request.environ``: one per request,
 #: unlike ``flask.g``, which an app context held open around several requests would share).
 _STATE = "jobs_admin.view_state"
+_ANSWERS = "jobs_admin.answers"
 
 
 def local(target: str | None) -> str | None:
@@ -59,6 +60,17 @@ def clip(value: str, limit: int = 40) -> str:
     :param limit: the most characters kept, the ellipsis included.
     """
     return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def request_answers(jobs: JobsAdmin) -> perms.Answers:
+    """The current user's permission answers, made once per request and shared by every jobs
+    view drawn in it (the Jobs view, and the Workers and Job types menu entries)."""
+    if not has_request_context():
+        return jobs.answers(jobs.get_current_user())
+    answers = request.environ.get(_ANSWERS)
+    if answers is None or answers[0] is not jobs:
+        answers = request.environ[_ANSWERS] = (jobs, jobs.answers(jobs.get_current_user()))
+    return answers[1]
 
 
 class RequestState:
@@ -99,7 +111,7 @@ class ViewBase(_Base):
         states = request.environ.setdefault(_STATE, {})
         state = states.get(self)
         if state is None:
-            state = states[self] = RequestState(self.jobs.answers(self.user))
+            state = states[self] = RequestState(request_answers(self.jobs))
         return state
 
     def can(self, permission: str, job: Any = None) -> bool:

@@ -14,6 +14,7 @@ from flask_admin import BaseView, expose
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
+from ._base import request_answers
 from .forms import token_form
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class FlowView(BaseView):
         super().__init__(**kwargs)
 
     def is_accessible(self) -> bool:
-        return self.jobs.can(perms.VIEW_ALL)
+        return request_answers(self.jobs).can(perms.VIEW_ALL)
 
     def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
         if self.jobs.get_current_user() is None:
@@ -47,7 +48,7 @@ class FlowView(BaseView):
 
     def can_manage(self) -> bool:
         """Whether the current user may act on this page (the templates ask)."""
-        return self.jobs.can(perms.MANAGE)
+        return request_answers(self.jobs).can(perms.MANAGE)
 
     def csrf_token(self) -> str:
         """A CSRF token for the page's forms."""
