@@ -22,7 +22,18 @@ bp = Blueprint("auth", __name__)
 #: What each role may do in the jobs panel.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"view", "view_all", "run", "retry", "cancel", "delete", "export", "prune", "schedule"}
+        {
+            "view",
+            "view_all",
+            "run",
+            "retry",
+            "cancel",
+            "delete",
+            "export",
+            "prune",
+            "schedule",
+            "manage",
+        }
     ),
     "operator": frozenset({"view", "view_all", "run", "retry", "cancel", "export"}),
     "viewer": frozenset({"view"}),

@@ -128,5 +128,11 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
     deleted = service.prune(rt, days, on_batch=on_batch, on_wait=on_wait, poll=LOCK_POLL)
     # The rollups outlive the jobs: drop old minute and hour rows, and days past their retention.
     service.fold_stats(rt)
+    # Housekeeping of the Workers page too: the records of workers gone for good.
+    from .service._flow import remove_lost_workers
+
+    lost = remove_lost_workers(rt)
+    if lost:
+        ctx.log(f"removed the records of {lost} lost worker(s)")
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask.cli import with_appcontext
 
 from . import service
+from ._worker_control import CLI_WORKER
 from .errors import JobsAdminError
 from .models import JobStatus
 from .runtime import Runtime, runtime_of
@@ -56,10 +57,11 @@ def worker_command(concurrency: int | None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    CLI_WORKER["on"] = True
     worker = service.start_worker(rt, concurrency)
     click.echo(f"jobs worker {worker.name}: {worker.concurrency} threads; Ctrl-C to stop", err=True)
-    while not stop.wait(0.5):
-        pass
+    while not stop.wait(0.2) and not worker.stopped:
+        pass  # a signal, or an admin's Stop on the Workers page
     left = service.stop_worker(rt, wait=True)
     if left:
         click.echo(

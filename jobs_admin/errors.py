@@ -98,3 +98,16 @@ class DuplicateJob(JobsAdminError):
         what = f"a {type_name!r} job" if type_name else "a job"
         super().__init__(f"{what} with the same unique key is already queued: #{job_id}")
         self.job_id = job_id
+
+
+class InvalidLimit(InvalidArgument):
+    """A ``max_concurrency`` or ``rate_limit`` is malformed (``rate_limit`` reads ``"N/s"``,
+    ``"N/m"`` or ``"N/h"``)."""
+
+
+class UnknownWorker(JobsAdminError, LookupError):
+    """No live worker has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no worker named {name!r}")
+        self.name = name

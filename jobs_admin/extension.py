@@ -13,6 +13,7 @@ from wtforms import Form
 
 from . import _listener, permissions
 from ._api import JobsAPI
+from ._api_flow import FlowAPI
 from ._api_schedules import ScheduleAPI
 from ._unique import DEFAULT_WHILE, Unique, check_while
 from .builtins import register_builtins
@@ -28,7 +29,7 @@ log = logging.getLogger("jobs_admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class JobsAdmin(JobsAPI, ScheduleAPI):
+class JobsAdmin(JobsAPI, ScheduleAPI, FlowAPI):
     """A background-jobs monitor for a Flask app's Flask-Admin panel.
 
     Constructing it defines the ``Job``, ``JobEvent`` and ``JobCount`` models on ``db`` at once,
@@ -169,6 +170,8 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
         schedule: str | None = None,
         unique: Unique = False,
         unique_while: Sequence[str] = DEFAULT_WHILE,
+        max_concurrency: int | None = None,
+        rate_limit: str | None = None,
     ) -> Callable[[F], F]:
         """Register the decorated function as the job type ``name``; return it unchanged.
 
@@ -198,6 +201,11 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
         :param unique_while: ``("pending", "running")`` (a running job blocks a duplicate too)
             or ``("pending",)``.
         :raises ValueError: an option out of range.
+        :param max_concurrency: most jobs of this type running at once across every process.
+        :param rate_limit: most starts per second, minute or hour across every process
+            (``"100/m"``, ``"5/s"``, ``"1000/h"``). Both can be changed at runtime on the Job
+            types page or with :meth:`set_limits`.
+        :raises InvalidLimit: a limit is malformed.
         """
         unique_while = check_while(unique_while)
 
@@ -219,6 +227,8 @@ class JobsAdmin(JobsAPI, ScheduleAPI):
                     links=links,
                     unique=unique,
                     unique_while=unique_while,
+                    max_concurrency=max_concurrency,
+                    rate_limit=rate_limit,
                 )
             )
             if schedule is not None:

@@ -249,6 +249,10 @@ class Models:
 
     #: The ``jobs_admin_stat`` table of rollups (a Core table: its columns are generated).
     Stat: Any = None
+    #: ``jobs_admin_worker`` (see :mod:`jobs_admin.flow_models`).
+    Worker: Any = None
+    #: ``jobs_admin_type_state`` (see :mod:`jobs_admin.flow_models`).
+    TypeState: Any = None
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -287,6 +291,14 @@ def define_models(db: Any) -> Models:
     class JobScheduleEvent(ScheduleEventMixin, db.Model):
         pass
 
+    from .flow_models import TypeStateMixin, WorkerMixin
+
+    class JobWorker(WorkerMixin, db.Model):
+        pass
+
+    class JobTypeState(TypeStateMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -313,6 +325,8 @@ def define_models(db: Any) -> Models:
         Schedule=JobSchedule,
         ScheduleEvent=JobScheduleEvent,
         Stat=define_stat_table(db.metadata),
+        Worker=JobWorker,
+        TypeState=JobTypeState,
     )
     _defined[db] = models
     return models

@@ -21,6 +21,7 @@ DELETE = "delete"
 EXPORT = "export"
 PRUNE = "prune"
 SCHEDULE = "schedule"
+MANAGE = "manage"
 
 #: Every permission a checker is asked about, with what it grants.
 PERMISSIONS: dict[str, str] = {
@@ -33,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     EXPORT: "download the job list as CSV",
     PRUNE: "clear finished jobs older than a cut-off",
     SCHEDULE: "create, edit, enable, disable and delete schedules (run now needs 'run')",
+    MANAGE: "quiet, resume and stop workers; pause and resume job types; change their limits",
 }
 
 #: Built-in job types that a permission other than :data:`RUN` starts: retrying one of them

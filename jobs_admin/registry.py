@@ -55,7 +55,16 @@ class JobType:
     #: While which statuses a job holds its unique key: ``("pending", "running")`` or
     #: ``("pending",)``.
     unique_while: tuple[str, ...] = DEFAULT_WHILE
+    #: Most jobs of this type running at once across every process (``None``: no limit).
+    max_concurrency: int | None = None
+    #: Most starts per period across every process (``"100/m"``; ``None``: no limit).
+    rate_limit: str | None = None
     signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def limited(self) -> bool:
+        """Whether the type declares a limit in code."""
+        return self.max_concurrency is not None or self.rate_limit is not None
 
     @property
     def builtin(self) -> bool:
@@ -323,6 +332,10 @@ def make_job_type(name: str, func: JobFunc, **options: Any) -> JobType:
         signature: inspect.Signature | None = inspect.signature(func)
     except (TypeError, ValueError):
         signature = None
+    from .limits import check_concurrency, normal_rate
+
+    options["max_concurrency"] = check_concurrency(options.get("max_concurrency"))
+    options["rate_limit"] = normal_rate(options.get("rate_limit"))
     return JobType(
         name=name,
         func=func,

@@ -23,6 +23,7 @@ from ._ends import MAX_FINISH_BATCH, EndWriter
 from ._process import before_pools_exit, worker_name
 from ._sqlite_watch import CommitWatch
 from ._ticker import Ticker
+from ._worker_control import CONTROL_INTERVAL, Control
 from .context import JobContext
 from .registry import JobType
 from .runner import SHUTDOWN, run_job
@@ -71,6 +72,8 @@ class Worker:
         self._stopped = threading.Event()
         self._unlisten: Callable[[], None] | None = None
         self._ticker = Ticker(rt)
+        #: Its record, the state admins ask of it, the paused and limited types.
+        self.control = Control(self)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="jobs_admin-job")
         self.scheduler = BackgroundScheduler(
             executors={_EXECUTOR: SchedulerPool(3)},
@@ -84,6 +87,11 @@ class Worker:
     def running(self) -> bool:
         """Whether the scheduler runs in this process and has not been stopped."""
         return self.scheduler.running and not self._stopping and self.pid == os.getpid()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` has finished (asked by a signal, the app or an admin)."""
+        return self._stopped.is_set()
 
     def start(self) -> None:
         """Start the scheduler and its tasks (call once; :class:`JobsAdmin` makes sure)."""
@@ -104,6 +112,9 @@ class Worker:
             executor=_EXECUTOR,
             next_run_time=datetime.now(UTC),
         )
+        add(self.control.tick, "interval", seconds=CONTROL_INTERVAL, id="jobs_admin.control",
+            executor=_EXECUTOR)  # fmt: skip
+        self.control.start()
         self.scheduler.start()
         store, engine = self.rt.store, self.rt.engine
         self._watch = store.commit_watch(engine)
@@ -140,14 +151,16 @@ class Worker:
             return self.running_ids()
         if self.pid != os.getpid():
             return []
+        self.control.stopping()
         if self._dispatcher is not None and self._dispatcher is not threading.current_thread():
             # Let a claim under way finish before the pool closes (it is one short statement).
             self._dispatcher.join(10)
         # The rescue and the schedules stop now; the heartbeat goes on until the jobs
         # have handed themselves back or the grace is over, so no other worker's rescue
         # takes a job this one still runs.
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job("jobs_admin.rescue")
+        for task in ("jobs_admin.rescue", "jobs_admin.control"):
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(task)
         self._ticker.stop()
         for _job_id, ctx in list(self._running.items()):
             job_type = self._job_type(ctx)
@@ -190,6 +203,7 @@ class Worker:
             with contextlib.suppress(Exception):
                 self._hand_back(unstarted)
         left = [i for i in left if i not in unstarted]
+        self.control.stopped()
         self._stopped.set()
         return left
 
@@ -284,10 +298,12 @@ class Worker:
         self._watch.wait(self._wake, interval, lambda: self._stopping)
 
     def _claim_once(self, limit: int) -> int:
-        if limit <= 0 or self._stopping:
+        if limit <= 0 or self._stopping or self.control.quiet:
             return 0
+        with self._lock:
+            free = self.concurrency - len(self._running)
         with self.app.app_context(), self.rt.connections.write() as conn:
-            rows = self.rt.store.claim_rows(conn, self.name, limit)
+            rows = self.control.claim(conn, limit, free)
         for row in rows:
             job_id = row["id"]
             with self._lock:
@@ -317,6 +333,10 @@ class Worker:
                 self._running.pop(job_id, None)
 
     def _run(self, job_id: int, row: dict[str, Any]) -> None:
+        if self.control.held(row):  # claimed ahead, and its type was paused since
+            with contextlib.suppress(Exception):
+                self._hand_back([job_id])
+            return
         started = time.perf_counter()
         try:
             run_job(self.rt, job_id, self.name, self._register, row=row, defer=self._ends.defer)

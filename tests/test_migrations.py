@@ -35,6 +35,8 @@ JOBS_TABLES = {
     "jobs_admin_job_event",
     "jobs_admin_job_count",
     "jobs_admin_job_item",
+    "jobs_admin_worker",
+    "jobs_admin_type_state",
 }
 SHOP_TABLES = {"shop_user", "shop_product"}
 HOST_MIGRATIONS = ROOT / "migrations"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import (
@@ -73,14 +73,14 @@ def clip(value: str, limit: int = 40) -> str:
 
 
 def request_answers(jobs: JobsAdmin) -> perms.Answers:
-    """The current user's permission answers, shared by every jobs_admin view of the request
-    (the Jobs view and the pages in its menu ask each question of the checker once)."""
+    """The current user's permission answers, made once per request and shared by every jobs
+    view drawn in it (the Jobs view, and the Workers and Job types menu entries)."""
     if not has_request_context():
         return jobs.answers(jobs.get_current_user())
     answers = request.environ.get(_ANSWERS)
-    if answers is None:
-        answers = request.environ[_ANSWERS] = jobs.answers(jobs.get_current_user())
-    return cast(perms.Answers, answers)
+    if answers is None or answers[0] is not jobs:
+        answers = request.environ[_ANSWERS] = (jobs, jobs.answers(jobs.get_current_user()))
+    return answers[1]
 
 
 class RequestState:

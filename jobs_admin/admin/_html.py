@@ -61,10 +61,13 @@ def status_badge(
     error: Any = None,
     stale: bool = False,
     paused: str | None = None,
+    held: str | None = None,
 ) -> Markup:
     """A job's status badge, with its error icon, "worker lost?" badge and phase.
 
     :param paused: a paused job's reason (its last "paused: ..." event), shown on hover.
+    :param held: the phase of a pending job flow control holds back (its type paused, or a
+        limit of its type reached): "Paused", "Waiting: max concurrency 2".
     """
     text = escape(status)
     html = (
@@ -86,7 +89,21 @@ def status_badge(
         html += f'\n    <div class="small text-muted jobs-admin-phase">{escape(phase)}</div>'
     if status == "pending" and phase == PAUSED:
         html += f"\n    {paused_badge(paused)}"
+    elif status == "pending" and held:
+        html += f"\n    {held_badge(held)}"
     return Markup(html)
+
+
+def held_badge(phase: str) -> str:
+    """The label of a pending job that flow control holds back (see :func:`status_badge`)."""
+    if phase == PAUSED:
+        why, css = "Its job type is paused (Jobs > Job types); it runs once resumed.", "secondary"
+    else:
+        why, css = "A limit of its job type holds it back for now (Jobs > Job types).", "light"
+    return (
+        f'<span class="badge badge-{css} jobs-admin-held" title="{escape(why)}">'
+        f"{escape(phase)}</span>"
+    )
 
 
 def progress(job: Any, big: bool = False) -> Markup:
@@ -163,6 +180,7 @@ class ListRows:
         self.view = view
         self.can = answers.can
         self.paused = paused or {}
+        self._held: dict[str, str] | None = None
         self.stale_after = view.jobs.settings().stale_after
         self.select_title = str(escape(gettext("Select record")))
         # Flask-Admin's cell: ``<td class="col-{{ c }}">{{ get_value(row, c) }}</td>``.
@@ -188,6 +206,12 @@ class ListRows:
             3,
         )
         self.buttons = Buttons(view, csrf, return_url, True)
+
+    def held(self) -> dict[str, str]:
+        """Job type -> the phase flow control gives its pending jobs (read once per page)."""
+        if self._held is None:
+            self._held = self.view.jobs.held_phases()
+        return self._held
 
     def resolve(self, name: str) -> Any:
         """Stands in for a template context outside a template (the row refresh's cells): the
@@ -265,7 +289,8 @@ def status_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """The status badge (with the error, a lost worker and the phase)."""
     rows = _rows(context)
     stale = job.status == "running" and view.stale(job, rows.stale_after)
-    return status_badge(job.status, job.phase, job.error, stale, rows.paused.get(job.id))
+    held = rows.held().get(job.type) if job.status == "pending" else None
+    return status_badge(job.status, job.phase, job.error, stale, rows.paused.get(job.id), held)
 
 
 def progress_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:

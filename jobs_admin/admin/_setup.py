@@ -101,3 +101,13 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
             category=jobs.category,
         )
     )
+    from .flow_views import TypesView, WorkersView
+
+    base = view.url.rstrip("/")
+    for cls, name, endpoint, url in (
+        (WorkersView, "Workers", "jobs_workers", "workers"),
+        (TypesView, "Job types", "jobs_types", "types"),
+    ):
+        admin.add_view(
+            cls(jobs, name=name, endpoint=endpoint, url=f"{base}/{url}", category=jobs.category)
+        )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import signals
 from ..runtime import Runtime
+from . import _flow
 
 if TYPE_CHECKING:
     from ..live.feed import LiveFeed
@@ -34,6 +35,8 @@ def rescue(rt: Runtime) -> tuple[list[int], list[int]]:
 def work_off(rt: Runtime, limit: int | None = None) -> int:
     """Run due pending jobs one by one in this thread until none is left; return how many.
 
+    Paused types are skipped and limits respected, as a worker does.
+
     :param rt: the app's runtime (in its app context).
     :param limit: stop after this many jobs.
     """
@@ -44,8 +47,9 @@ def work_off(rt: Runtime, limit: int | None = None) -> int:
     rt.db.session.commit()
     ran = 0
     while limit is None or ran < limit:
+        restricted = _flow.restrictions(rt)
         with rt.connections.write() as conn:
-            ids = rt.store.claim(conn, name, 1)
+            ids = [r["id"] for r in _flow.claim(rt, conn, name, 1, 1, restricted)]
         if not ids:
             break
         run_job(rt, ids[0], name, lambda _id, _ctx: None)

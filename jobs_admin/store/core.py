@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ from ..models import EventKind, JobStatus, utcnow
 from ..stats.writes import End
 from .actions import ActionStore
 from .base import Conn
+from .flow import FlowStore
 from .params import ParamsTerm, split_search
 from .unique import holder, insert_unique
 from .values import FINISH_COLUMNS, FRESH_PROGRESS, PAUSED, Finish
@@ -37,7 +38,7 @@ Where = tuple[sa.ColumnElement[bool], ...]
 Ended = tuple[int, str | None, str, End]
 
 
-class JobStore(ActionStore):
+class JobStore(FlowStore, ActionStore):
     """The SQL of one set of job models on one database (made by
     :func:`~jobs_admin.store.make_store`).
 
@@ -59,10 +60,22 @@ class JobStore(ActionStore):
         in the caller's transaction."""
 
     @abc.abstractmethod
-    def _claim(self, conn: Conn, worker: str, limit: int, now: datetime) -> list[dict[str, Any]]:
+    def _claim(
+        self,
+        conn: Conn,
+        worker: str,
+        limit: int,
+        now: datetime,
+        only: str | None = None,
+        skip: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
         """Move up to ``limit`` due pending jobs to running for ``worker`` (``limit`` >= 1),
         count them and log their start; return their ``id``, ``created_by`` and
-        :data:`~jobs_admin.store.CLAIM_COLUMNS`, in any order."""
+        :data:`~jobs_admin.store.CLAIM_COLUMNS`, in any order.
+
+        :param only: claim jobs of this type only (the limited claim).
+        :param skip: claim no job of these types (the paused and the limited ones).
+        """
 
     @abc.abstractmethod
     def _finish_group(
@@ -148,14 +161,18 @@ class JobStore(ActionStore):
         """
         return sorted(row["id"] for row in self.claim_rows(conn, worker, limit))
 
-    def claim_rows(self, conn: Conn, worker: str, limit: int) -> list[dict[str, Any]]:
+    def claim_rows(
+        self, conn: Conn, worker: str, limit: int, skip: Collection[str] = ()
+    ) -> list[dict[str, Any]]:
         """:meth:`claim`, returning the claimed rows' :data:`CLAIM_COLUMNS` in run order.
 
         The runner starts from these values, so a claimed job costs no second read.
+
+        :param skip: job types not to claim (paused or limited: see :mod:`.flow`).
         """
         if limit < 1:
             return []
-        rows = self._claim(conn, worker, limit, utcnow())
+        rows = self._claim(conn, worker, limit, utcnow(), skip=sorted(skip))
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
 

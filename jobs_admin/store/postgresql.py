@@ -168,21 +168,45 @@ class PostgreSQLStore(JobStore):
 
     # -- the worker's side -----------------------------------------------------------------
 
-    def _claim(self, conn: Conn, worker: str, limit: int, now: datetime) -> list[dict[str, Any]]:
+    def _claim(
+        self,
+        conn: Conn,
+        worker: str,
+        limit: int,
+        now: datetime,
+        only: str | None = None,
+        skip: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
         self._changed(conn)  # marks the transaction for the live feed
-        result = conn.execute(
-            self._claim_sql,
-            {
-                "now": now,
-                "limit": limit,
-                "worker": worker,
-                "slot": random.randrange(PG_COUNTER_SLOTS),
-            },
-        )
-        return [dict(row._mapping) for row in result]
+        params: dict[str, Any] = {
+            "now": now,
+            "limit": limit,
+            "worker": worker,
+            "slot": random.randrange(PG_COUNTER_SLOTS),
+        }
+        if only is not None:
+            sql, params["only"] = self._claim_only_sql, only
+        elif skip:
+            sql, params["skip"] = self._claim_skip_sql, list(skip)
+        else:
+            sql = self._claim_sql  # the plain claim: exactly the statement of before
+        return [dict(row._mapping) for row in conn.execute(sql, params)]
 
     @functools.cached_property
     def _claim_sql(self) -> sa.TextClause:
+        return self._claim_statement("")
+
+    @functools.cached_property
+    def _claim_only_sql(self) -> sa.TextClause:
+        """The claim of one limited type (see :meth:`~.flow.FlowStore.claim_limited`)."""
+        return self._claim_statement("AND type = CAST(:only AS text)")
+
+    @functools.cached_property
+    def _claim_skip_sql(self) -> sa.TextClause:
+        """The claim that skips the paused and limited types."""
+        return self._claim_statement("AND type <> ALL(CAST(:skip AS text[]))")
+
+    def _claim_statement(self, extra: str) -> sa.TextClause:
         """The claim on PostgreSQL, in one statement: pick, move, count and log.
 
         What :meth:`~.base.StoreBase._move` and :meth:`add_events` do in three round trips,
@@ -198,7 +222,7 @@ class PostgreSQLStore(JobStore):
             f"""
             WITH picked AS MATERIALIZED (
                 SELECT id FROM {job}
-                WHERE status = 'pending' AND run_at <= CAST(:now AS timestamptz)
+                WHERE status = 'pending' AND run_at <= CAST(:now AS timestamptz) {extra}
                 ORDER BY priority DESC, run_at, id
                 LIMIT :limit
                 FOR UPDATE SKIP LOCKED

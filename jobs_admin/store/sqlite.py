@@ -138,15 +138,28 @@ class SQLiteStore(JobStore):
         self._count(session, Counter({(JobStatus.PENDING.value, job.created_by or ""): 1}))
         self.event(session, job.id, EventKind.STATUS, "enqueued", data={"status": "pending"})
 
-    def _claim(self, conn: Conn, worker: str, limit: int, now: datetime) -> list[dict[str, Any]]:
+    def _claim(
+        self,
+        conn: Conn,
+        worker: str,
+        limit: int,
+        now: datetime,
+        only: str | None = None,
+        skip: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
         # The UPDATE's write lock makes the pick and the move one step: no job goes to two
         # workers.
         j = self.jobs
+        where = [j.c.run_at <= now]
+        if only is not None:
+            where.append(j.c.type == only)
+        if skip:
+            where.append(j.c.type.not_in(list(skip)))
         moved = self._move(
             conn,
             JobStatus.PENDING,
             JobStatus.RUNNING,
-            [j.c.run_at <= now],
+            where,
             {
                 "worker": worker,
                 # A paused job keeps its first start: its run goes on where it stopped.
