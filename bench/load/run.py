@@ -553,6 +553,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=None, help="gunicorn threads per process")
     parser.add_argument("--json", type=Path, help="write the result here")
+    parser.add_argument(
+        "--settle-timeout", type=float, default=900.0, help="most seconds to wait for the ends"
+    )
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     parser.add_argument("--report", action="store_true", help="write docs/benchmarks.md")
     args = parser.parse_args()
@@ -570,6 +573,7 @@ def main() -> None:
             duration=args.duration,
             workdir=workdir,
             threads=args.threads,
+            settle_timeout=args.settle_timeout,
         )
     result["machine"] = machine_line(m)
     body = render(result)
