@@ -56,6 +56,7 @@ class StoreBase(abc.ABC):
         self.events: sa.Table = models.JobEvent.__table__
         self.counts_table: sa.Table = models.JobCount.__table__
         self.floor_table: sa.Table = models.ChangeFloor.__table__
+        self.removals: sa.Table = models.JobRemoval.__table__
 
     # -- what each database does its own way -----------------------------------------------
 
