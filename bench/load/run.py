@@ -407,7 +407,8 @@ def run(
                 "--csv",
                 str(prefix),
                 "--run-time",
-                f"{int(warmup + duration + settle_timeout)}s",
+                # An upper bound: the run stops Locust itself once every job ended.
+                f"{int(warmup + duration + 2 * settle_timeout + 60)}s",
                 "--stop-timeout",
                 "5",
                 "--exit-code-on-error",
