@@ -74,6 +74,9 @@ class LiveTally:
         self.reconnects = 0
         self.closes: list[int | None] = []
         self.ended: set[int] = set()
+        #: (id, updated_at) of every ended version seen: a later version of an ended job (an
+        #: audit event, say) is news; the same version twice is a doubled delivery.
+        self.versions: set[tuple[int, str]] = set()
         self.doubled: set[int] = set()
         self.opened_at: float | None = None
         self.cursor: str | None = None
@@ -89,8 +92,10 @@ class LiveTally:
         for job in message.get("jobs", ()):
             self.rows += 1
             if job.get("status") in ENDED and str(job.get("reference") or "").startswith(REFERENCE):
-                if job["id"] in self.ended:
+                version = (job["id"], str(job.get("updated_at")))
+                if version in self.versions:
                     self.doubled.add(job["id"])
+                self.versions.add(version)
                 self.ended.add(job["id"])
 
     def report(self) -> dict[str, Any]:
