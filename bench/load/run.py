@@ -518,7 +518,8 @@ def render(result: dict[str, Any]) -> str:
     lines.append(
         f"- Live: {live['sockets']} sockets; {db_['status_changes']:,} status changes made;"
         f" per socket {live['messages_per_socket']:,} messages, {live['rows_per_socket']:,} job"
-        f" rows, {live['ends_per_socket']:,} of this run's ends; lost {live['lost']}, doubled"
+        f" rows, {live['ends_per_socket']:,} of this run's ends; lost {live['lost']} (over the"
+        f" {live['sockets'] - live['resynced']} sockets never told to resync), doubled"
         f" {live['doubled']}, resynced {live['resynced']}, reconnects {live['reconnects']}."
     )
     errors = sum(p["failures"] for p in pages)
