@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
+from wsproto.utilities import LocalProtocolError
 
 from jobs_admin.live import SIGNED_OUT
+from jobs_admin.live import websocket as live_websocket
 from tests.live_client import (  # noqa: F401 (fixtures)
     WS,
     connect_fixture,
@@ -155,3 +157,34 @@ def test_live_socket_closes_as_signed_out_after_a_real_sign_out(app: Flask, serv
         assert logout(client).status_code == 302
     code, reason = ws.close_frame(timeout=5)
     assert (code, reason) == (SIGNED_OUT, "signed out")
+
+
+class _ClosingSocket:
+    """A socket whose connection started closing (the server's ping timed out, say) but that
+    the handler still sees as connected: wsproto refuses every message from then on."""
+
+    connected = True
+    closing = True
+    on_end = None
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, message: str) -> None:
+        self.sent += 1
+        raise LocalProtocolError("Event TextMessage cannot be sent in state LOCAL_CLOSING")
+
+    def close(self, reason: int | None = None, message: str | None = None) -> None:
+        pass
+
+
+def test_live_handler_ends_quietly_when_its_connection_started_closing(
+    app: Flask, jobs: Any
+) -> None:
+    """Seen in the load test: a client too starved to answer pings got the server's close frame,
+    then the next message raised from wsproto and the handler logged a 500."""
+    ws = _ClosingSocket()
+    with app.test_request_context("/admin/jobs/ws"):
+        g.jobs_admin_live = (True, "admin", None, None)
+        assert live_websocket.serve(jobs.runtime(app), ws) is None
+    assert ws.sent == 0
