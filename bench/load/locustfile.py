@@ -37,6 +37,8 @@ from typing import Any
 import gevent
 import websocket
 from locust import HttpUser, between, events, task
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 START_AT = float(os.environ.get("LOAD_START_AT") or 0)
 STOP_AT = float(os.environ.get("LOAD_STOP_AT") or 0)
@@ -118,6 +120,11 @@ class Admin(HttpUser):
     wait_time = between(1, 3)
 
     def on_start(self) -> None:
+        # As a browser does: a GET sent on a kept-alive connection that the server closed at
+        # that moment (gunicorn drops idle ones after its keepalive, 2 s, shorter than the
+        # admins' pauses) is sent again once, instead of failing with "RemoteDisconnected".
+        retry = Retry(total=1, connect=1, read=1, status=0, allowed_methods=frozenset({"GET"}))
+        self.client.mount("http://", HTTPAdapter(max_retries=retry))
         page = self.client.get("/login", name="login form")
         token = _TOKEN.search(page.text)
         self.client.post(
