@@ -17,7 +17,7 @@ export JOBS_ADMIN_TEST_DATABASE_URL ?= postgresql+psycopg://root@127.0.0.1:5432/
 export JOBS_ADMIN_REQUIRE_ALL ?= 1
 endif
 
-.PHONY: help venv demo demo-reset test lint docs format bench clean
+.PHONY: help venv demo demo-reset test lint docs format bench bench-load clean
 
 help:
 	@echo "make demo        set up and run the demo shop on SQLite at http://$(HOST):$(PORT)/admin/"
@@ -27,6 +27,7 @@ help:
 	@echo "make docs        build the documentation site into docs/_build/html (warnings fail)"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make bench       run every benchmark script in bench/"
+	@echo "make bench-load  only the Locust load test (bench/load/; 1M-job history on PostgreSQL)"
 
 venv: $(STAMP)
 
@@ -90,6 +91,11 @@ bench: venv
 	  case "$$f" in *.py) $(BIN)/python "$$f";; *) bash "$$f";; esac || exit 1; \
 	done; \
 	[ "$$ran" = 1 ] || echo "no benchmarks in bench/ yet"
+
+# The Locust load test alone (make bench runs it too, as bench/load_test.py).
+bench-load: venv
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/load_test.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-results docs/_build

@@ -94,3 +94,28 @@ class ChangeFloorMixin:
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class JobRemovalMixin:
+    """A deleted job as the live feed reports it: one row per job an admin, the API or a prune
+    deleted, stamped with the change cursor of the deleting transaction.
+
+    The job's row is gone, so the feed finds the deletion here (see
+    :func:`jobs_admin.changes.read`) and tells the open pages to drop the row. Rows older than
+    :data:`jobs_admin.store.REMOVALS_KEPT` are deleted by the next delete or prune.
+    """
+
+    __tablename__ = "jobs_admin_job_removal"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(sa.BigInteger)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200))
+    change_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.Index("ix_jobs_admin_job_removal_change", "change_seq"),
+            sa.Index("ix_jobs_admin_job_removal_at", "removed_at"),
+        )

@@ -37,7 +37,7 @@ that would be expensive to read from (crafted, or very old) or that lies in the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,6 +88,8 @@ class Batch:
     jobs: list[dict[str, Any]]
     cursor: str
     overflow: bool
+    #: The deleted jobs (``{"id", "created_by", "change_seq"}``) since the cursor.
+    removed: list[dict[str, Any]] = field(default_factory=list)
 
 
 def valid(token: str | None, dialect: str) -> bool:
@@ -190,66 +192,125 @@ def read(
     limit: int,
     upto: str | None = None,
     created_by: str | None = None,
+    removals: sa.Table | None = None,
 ) -> Batch:
-    """The jobs that changed after the cursor ``since`` (a :func:`valid` token).
+    """The jobs that changed after the cursor ``since`` (a :func:`valid` token), and with
+    ``removals`` (the ``jobs_admin_job_removal`` table) the jobs deleted since: one statement
+    reads both, so the cursor it returns covers both.
 
     :param upto: SQLite: leave out changes after this cursor (a catch-up that must end where
         the feed's own read of the same moment ended). PostgreSQL needs no bound: run the reads
         of one moment in one ``REPEATABLE READ`` transaction, and they share its snapshot.
     :param created_by: only the jobs of this creator.
-    :param limit: at most this many jobs; ``overflow`` says when more changed.
+    :param limit: at most this many jobs (changed and deleted); ``overflow`` says when more
+        changed.
     """
-    columns: list[Any] = [jobs.c[name] for name in COLUMNS]
-    columns.append(sa.func.substr(jobs.c.error, 1, ERROR_CHARS).label("error"))
-    # Whether the job has a result file (its row offers a download), not the file's path.
-    columns.append(jobs.c.result_file.is_not(None).label("has_result"))
     kind, _, value = since.partition(":")
+    parts = [sa.select(*_columns(jobs, False)).where(*_after(jobs, since, upto, created_by))]
+    if removals is not None:
+        parts.append(
+            sa.select(*_columns(removals, True)).where(*_after(removals, since, upto, created_by))
+        )
+    changed = (parts[0] if len(parts) == 1 else sa.union_all(*parts)).subquery("changed")
     if kind == "p":
-        xmin = int(value.split(":", 1)[0])
-        unseen = sa.text(
-            f"NOT pg_visible_in_snapshot({jobs.name}.change_seq::text::xid8,"
-            " CAST(:jobs_admin_since AS pg_snapshot))"
-        ).bindparams(jobs_admin_since=value)
-        where: list[Any] = [jobs.c.change_seq >= xmin, unseen]
-        if created_by is not None:
-            where.append(jobs.c.created_by == created_by)
         # One statement, so the snapshot it reports is the one its rows were read in; the
         # one-row subquery keeps that snapshot when no row changed.
         one = sa.select(sa.literal(1).label("one")).subquery("one")
         snap = sa.func.pg_current_snapshot().cast(sa.Text()).label("jobs_admin_snapshot")
         stmt = (
-            sa.select(snap, jobs.c.change_seq, *columns)
-            .select_from(one.outerjoin(jobs, sa.and_(*where)))
+            sa.select(snap, *changed.c)
+            .select_from(one.outerjoin(changed, sa.true()))
             .limit(limit + 1)
         )
         rows = conn.execute(stmt).mappings().all()
         cursor = "p:" + str(rows[0]["jobs_admin_snapshot"])
-        found = [_job(r) for r in rows if r["id"] is not None]
+        rows = [r for r in rows if r["id"] is not None]
     else:
         start = int(value)
-        where = [jobs.c.change_seq > start]
-        if upto is not None:
-            where.append(jobs.c.change_seq <= int(upto.partition(":")[2]))
-        if created_by is not None:
-            where.append(jobs.c.created_by == created_by)
-        stmt = (
-            sa.select(jobs.c.change_seq, *columns)
-            .where(*where)
-            .order_by(jobs.c.change_seq)
-            .limit(limit + 1)
-        )
+        stmt = sa.select(*changed.c).order_by(changed.c.change_seq).limit(limit + 1)
         rows = conn.execute(stmt).mappings().all()
-        found = [_job(r) for r in rows]
         if upto is not None:
             cursor = upto
         elif len(rows) > limit:
             # Too many to send: skip to the newest number (readers resynchronise).
-            top = conn.execute(sa.select(sa.func.max(jobs.c.change_seq))).scalar()
+            tops = [sa.select(sa.func.max(t.c.change_seq)).scalar_subquery() for t in (jobs,)]
+            if removals is not None:
+                tops.append(sa.select(sa.func.max(removals.c.change_seq)).scalar_subquery())
+            top = max(conn.execute(sa.select(*tops)).one(), key=lambda v: v or 0)
             cursor = f"s:{int(top or start)}"
         else:
             cursor = f"s:{max((int(r['change_seq']) for r in rows), default=start)}"
-    overflow = len(found) > limit
-    return Batch(found[:limit], cursor, overflow)
+    overflow = len(rows) > limit
+    rows = rows[:limit]
+    found = [_job(r) for r in rows if not r["jobs_admin_removed"]]
+    removed = [
+        {"id": r["id"], "created_by": r["created_by"], "change_seq": r["change_seq"]}
+        for r in rows
+        if r["jobs_admin_removed"]
+    ]
+    return Batch(found, cursor, overflow, removed)
+
+
+def _after(
+    table: sa.Table, since: str, upto: str | None, created_by: str | None
+) -> list[sa.ColumnElement[bool]]:
+    """The rows of ``table`` (jobs or removals) changed after ``since`` (and up to ``upto``)."""
+    kind, _, value = since.partition(":")
+    where: list[Any] = []
+    if kind == "p":
+        xmin = int(value.split(":", 1)[0])
+        unseen = sa.text(
+            f"NOT pg_visible_in_snapshot({table.name}.change_seq::text::xid8,"
+            " CAST(:jobs_admin_since AS pg_snapshot))"
+        ).bindparams(jobs_admin_since=value)
+        where += [table.c.change_seq >= xmin, unseen]
+    else:
+        where.append(table.c.change_seq > int(value))
+        if upto is not None:
+            where.append(table.c.change_seq <= int(upto.partition(":")[2]))
+    if created_by is not None:
+        where.append(table.c.created_by == created_by)
+    return where
+
+
+def _columns(table: sa.Table, removal: bool) -> list[Any]:
+    """The columns a change carries, from the jobs table or (``NULL`` but the id, creator and
+    cursor) from the removals table, and whether the row is a removal."""
+    if not removal:
+        columns: list[Any] = [table.c.change_seq, *(table.c[name] for name in COLUMNS)]
+        columns.append(sa.func.substr(table.c.error, 1, ERROR_CHARS).label("error"))
+        # Whether the job has a result file (its row offers a download), not the file's path.
+        columns.append(table.c.result_file.is_not(None).label("has_result"))
+        columns.append(sa.false().label("jobs_admin_removed"))
+        return columns
+    own = {"id": table.c.job_id, "created_by": table.c.created_by}
+    return [
+        table.c.change_seq,
+        *(own[name].label(name) if name in own else _null(name) for name in COLUMNS),
+        sa.null().cast(sa.Text()).label("error"),
+        sa.false().label("has_result"),
+        sa.true().label("jobs_admin_removed"),
+    ]
+
+
+#: The SQL type of each change column, for the removals' ``NULL`` in the union.
+_TYPES: dict[str, Any] = {
+    "progress_total": sa.Integer(),
+    "progress_done": sa.Integer(),
+    "progress_failed": sa.Integer(),
+    "attempts": sa.Integer(),
+    "max_attempts": sa.Integer(),
+    "priority": sa.Integer(),
+    "cancel_requested": sa.Boolean(),
+    "created_at": sa.DateTime(timezone=True),
+    "started_at": sa.DateTime(timezone=True),
+    "finished_at": sa.DateTime(timezone=True),
+    "updated_at": sa.DateTime(timezone=True),
+}
+
+
+def _null(name: str) -> Any:
+    return sa.null().cast(_TYPES.get(name, sa.String())).label(name)
 
 
 def _job(row: Any) -> dict[str, Any]:

@@ -16,7 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from ._coltypes import BigId, JSONType, UTCDateTime, utcnow
-from ._side_models import ChangeFloorMixin, JobCountMixin, JobEventMixin, JobItemMixin
+from ._side_models import (
+    ChangeFloorMixin,
+    JobCountMixin,
+    JobEventMixin,
+    JobItemMixin,
+    JobRemovalMixin,
+)
 from .stats.model import define_stat_table
 from .statuses import (
     ACTIVE,
@@ -253,6 +259,8 @@ class Models:
     Worker: Any = None
     #: ``jobs_admin_type_state`` (see :mod:`jobs_admin.flow_models`).
     TypeState: Any = None
+    #: ``jobs_admin_job_removal``: deleted jobs as the live feed reports them.
+    JobRemoval: Any = None
 
 
 _defined: weakref.WeakKeyDictionary[Any, Models] = weakref.WeakKeyDictionary()
@@ -299,6 +307,9 @@ def define_models(db: Any) -> Models:
     class JobTypeState(TypeStateMixin, db.Model):
         pass
 
+    class JobRemoval(JobRemovalMixin, db.Model):
+        pass
+
     # The trigram indexes need the pg_trgm extension (trusted: a database owner may create it).
     sa.event.listen(
         Job.__table__,
@@ -327,6 +338,7 @@ def define_models(db: Any) -> Models:
         Stat=define_stat_table(db.metadata),
         Worker=JobWorker,
         TypeState=JobTypeState,
+        JobRemoval=JobRemoval,
     )
     _defined[db] = models
     return models

@@ -36,7 +36,14 @@ def catch_up(conn: Any, store: Any, since: str, who: str | None, now: str) -> ch
         if not changes.servable(conn, table, since, now, scan_limit=SCAN_LIMIT):
             log.info("jobs_admin live feed: cursor %r not servable; resync", since[:80])
             return None
-        return changes.read(conn, table, since, limit=CATCH_UP_LIMIT, created_by=who)
+        return changes.read(
+            conn,
+            table,
+            since,
+            limit=CATCH_UP_LIMIT,
+            created_by=who,
+            removals=store.removals,
+        )
 
     try:
         # A failure must not spoil the transaction of the feed's read.

@@ -12,7 +12,7 @@ Protocol (server to browser only, JSON text messages)::
 
     {"type": "snapshot", "counts": {...}, "cursor": "...", "resync": false}
     {"type": "changes", "jobs": [{"id": 7, "status": "running", ...}], "counts": {...},
-     "cursor": "...", "resync": false}
+     "cursor": "...", "resync": false, "removed": [5, 6]}
     {"type": "ping", "cursor": "..."}
 
 A page carries the cursor of the moment it was rendered and connects with ``?since=<cursor>``;
@@ -20,7 +20,9 @@ the first "changes" message after the snapshot is what changed since then (a *ca
 so is the first one after a reconnect (the browser sends the last cursor it got). Each version of
 a job reaches a socket once: the catch-up covers "since" to the catch-up's own read, later batches
 are filtered against it until the feed's cursor has passed it. ``resync`` says the server skipped
-changes (too many at once, or an unusable cursor): the page should reload.
+changes (too many at once, or an unusable cursor): the page should reload. ``removed``, only
+present when some were, lists the ids of jobs deleted (by an admin, the API or a prune): their
+rows leave the page.
 
 The endpoint lives in :mod:`jobs_admin.live.websocket`.
 """
@@ -259,7 +261,9 @@ class LiveFeed:
             sa.event.listen(conn, "before_cursor_execute", self._count_query)
             if self.cursor is None:
                 self.cursor = store.change_cursor(conn)
-            batch = changes.read(conn, store.jobs, self.cursor, limit=BATCH_LIMIT)
+            batch = changes.read(
+                conn, store.jobs, self.cursor, limit=BATCH_LIMIT, removals=store.removals
+            )
             everyone = subs + pending
             scopes = {s.scope_key: s.scope for s in everyone if s.scope_key is not None}
             counts, self._scoped_counts = _reads.counts(
@@ -323,20 +327,20 @@ class LiveFeed:
                 )
             )
             sub.last_counts = audience_counts
-            if found is not None and found.jobs:
+            if found is not None and (found.jobs or found.removed):
                 jobs = [_public(j) for j in found.jobs if sub.visible(j, allowed)]
-                if jobs:
-                    sub.offer(
-                        _encode(
-                            {
-                                "type": "changes",
-                                "jobs": jobs,
-                                "counts": audience_counts,
-                                "cursor": here,
-                                "resync": False,
-                            }
-                        )
-                    )
+                removed = [r["id"] for r in found.removed if sub.sees_removal(r)]
+                if jobs or removed:
+                    message = {
+                        "type": "changes",
+                        "jobs": jobs,
+                        "counts": audience_counts,
+                        "cursor": here,
+                        "resync": False,
+                    }
+                    if removed:
+                        message["removed"] = removed
+                    sub.offer(_encode(message))
 
     def _fan_out(
         self,
@@ -346,8 +350,22 @@ class LiveFeed:
         cursor: str,
         allowed: dict[str, set[int]],
     ) -> None:
-        encoded: dict[Audience, tuple[list[dict[str, Any]], str]] = {}
+        Rows = list[dict[str, Any]]
+        encoded: dict[Audience, tuple[Rows, Rows, str]] = {}
         now = time.monotonic()
+
+        def message(rows: Rows, removed: Rows, audience_counts: dict[str, int]) -> str:
+            out: dict[str, Any] = {
+                "type": "changes",
+                "jobs": [_public(j) for j in rows],
+                "counts": audience_counts,
+                "cursor": cursor,
+                "resync": batch.overflow,
+            }
+            if removed:
+                out["removed"] = [r["id"] for r in removed]
+            return _encode(out)
+
         for sub in subs:
             audience = sub.audience
             audience_counts = counts.get(audience, {})
@@ -355,30 +373,17 @@ class LiveFeed:
                 sub.skip = None
             if audience not in encoded:
                 rows = [j for j in batch.jobs if sub.visible(j, allowed)]
-                message = {
-                    "type": "changes",
-                    "jobs": [_public(j) for j in rows],
-                    "counts": audience_counts,
-                    "cursor": cursor,
-                    "resync": batch.overflow,
-                }
-                encoded[audience] = (rows, _encode(message))
-            rows, text = encoded[audience]
+                gone = [r for r in batch.removed if sub.sees_removal(r)]
+                encoded[audience] = (rows, gone, message(rows, gone, audience_counts))
+            rows, gone, text = encoded[audience]
             if sub.skip is not None:
                 skip = sub.skip
                 mine = [j for j in rows if not changes.seen(skip, j["change_seq"])]
-                if len(mine) != len(rows):
-                    rows = mine
-                    text = _encode(
-                        {
-                            "type": "changes",
-                            "jobs": [_public(j) for j in rows],
-                            "counts": audience_counts,
-                            "cursor": cursor,
-                            "resync": batch.overflow,
-                        }
-                    )
-            if rows or batch.overflow or audience_counts != sub.last_counts:
+                left = [r for r in gone if not changes.seen(skip, r["change_seq"])]
+                if len(mine) != len(rows) or len(left) != len(gone):
+                    rows, gone = mine, left
+                    text = message(rows, gone, audience_counts)
+            if rows or gone or batch.overflow or audience_counts != sub.last_counts:
                 sub.offer(text)
                 sub.last_counts = audience_counts
             elif now - sub.last_sent >= PING_EVERY:

@@ -90,6 +90,13 @@ class Subscriber:
         with contextlib.suppress(queue.Full):
             self.queue.put_nowait(None)
 
+    def sees_removal(self, removed: dict[str, Any]) -> bool:
+        """Whether this socket's user is told that a job was deleted: every deletion, or only
+        those of their own jobs. The host condition cannot be asked about a job that is gone:
+        a user it narrows is told the id (only the id) of every deletion their creator filter
+        lets through; a page without the row ignores it."""
+        return self.sees_all or (bool(self.own) and removed["created_by"] == self.own)
+
     def visible(self, job: dict[str, Any], allowed: dict[str, set[int]] | None = None) -> bool:
         """Whether this socket's user may see ``job``: every job, or only their own, and of
         those only the ones its host condition selects.

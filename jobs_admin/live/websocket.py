@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Request, Response, current_app, g, request
 from simple_websocket import ConnectionClosed
+from wsproto.utilities import LocalProtocolError
 
 from .. import permissions
 from ..runtime import runtime_of
@@ -273,7 +274,14 @@ def serve(rt: Runtime, ws: Any) -> int | None:
                 if sub.closed is not None:
                     break
             if message:
-                ws.send(message)
+                if getattr(ws, "closing", False):
+                    # The connection is closing (our close frame went out: a ping timeout, a
+                    # flood): wsproto would refuse the message. Nothing more to send.
+                    break
+                try:
+                    ws.send(message)
+                except LocalProtocolError:
+                    break  # it started closing between the check and the send
     finally:
         feed.unsubscribe(sub)
     if sub.closed is not None and ws.connected:

@@ -47,7 +47,7 @@ BRANCH = "jobs_admin"
 FIRST_REVISION = "jobs_admin_0001"
 
 #: The newest revision of the branch (what a host's merge revision joins).
-HEAD_REVISION = "jobs_admin_0009"
+HEAD_REVISION = "jobs_admin_0010"
 
 __all__ = [
     "BRANCH",

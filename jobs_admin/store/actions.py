@@ -15,7 +15,7 @@ from ..errors import InvalidTransition, JobNotFound
 from ..models import FINISHED, RETRYABLE, EventKind, JobStatus, utcnow
 from .base import Conn
 from .reads import ReadStore
-from .values import CHANGED_KEY
+from .values import CHANGED_KEY, REMOVALS_KEPT
 
 
 class ActionStore(ReadStore):
@@ -156,11 +156,12 @@ class ActionStore(ReadStore):
             .returning(j.c.id, j.c.status, j.c.created_by, j.c.result_file, j.c.change_seq)
         )
         deltas: Counter[tuple[str, str]] = Counter()
-        files, deleted = [], []
+        files, deleted, owners = [], [], []
         top = 0
         # The status check and the delete are one statement: a job retried meanwhile stays.
         for row in conn.execute(stmt):
             deleted.append(row.id)
+            owners.append(row.created_by)
             deltas[(row.status, row.created_by or "")] -= 1
             top = max(top, row.change_seq or 0)
             if row.result_file:
@@ -169,8 +170,21 @@ class ActionStore(ReadStore):
             # The counts changed: this process's live feed tells the browsers at once.
             conn.info[CHANGED_KEY] = True
             self._deleted(conn, deleted, top)
+            self._record_removals(conn, list(zip(deleted, owners, strict=True)))
         self._count(conn, deltas)
         return len(deleted), files
+
+    def _record_removals(self, conn: Conn, jobs: Sequence[tuple[int, str | None]]) -> None:
+        """Record deleted jobs (id, creator) for the live feed, stamped with this transaction's
+        change cursor; forget the records older than :data:`REMOVALS_KEPT` first (so the new
+        ones hold the highest numbers: on SQLite no number is handed out twice)."""
+        r = self.removals
+        now = utcnow()
+        conn.execute(sa.delete(r).where(r.c.removed_at < now - REMOVALS_KEPT))
+        conn.execute(
+            sa.insert(r).values(change_seq=self._stamp()),
+            [{"job_id": job_id, "created_by": who, "removed_at": now} for job_id, who in jobs],
+        )
 
     def count_prunable(self, conn: Conn, cutoff: datetime) -> int:
         """How many finished jobs finished before ``cutoff`` (what a prune would delete)."""

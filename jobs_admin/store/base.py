@@ -27,16 +27,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, JobNotFound
-from ..models import FINISHED, TRANSITIONS, EventKind, JobStatus, Models, utcnow
+from ..models import FINISHED, TRANSITIONS, JobStatus, Models, utcnow
 from ..stats.failures import group_key
 from ..stats.writes import END_COLUMNS, End, StatWriter
+from ._events import EventsMixin
 from .search import search_clause
 from .values import CHANGED_KEY, PAUSED, RESUMING, Moved
 
 Conn = Session | Connection
 
 
-class StoreBase(abc.ABC):
+class StoreBase(EventsMixin, abc.ABC):
     """The SQL of one set of job models on one kind of database: the shared machinery.
 
     A concrete store is :class:`~jobs_admin.store.postgresql.PostgreSQLStore` or
@@ -60,6 +61,7 @@ class StoreBase(abc.ABC):
         self.floor_table: sa.Table = models.ChangeFloor.__table__
         #: The rollups of job ends, written with each end (see :mod:`jobs_admin.stats`).
         self.stats = StatWriter(models.Stat)
+        self.removals: sa.Table = models.JobRemoval.__table__
 
     # -- what each database does its own way -----------------------------------------------
 
@@ -325,63 +327,6 @@ class StoreBase(abc.ABC):
             # Another transaction changed it between our read and our write (SQLite only).
             raise InvalidTransition(job_id, old.value, new.value, action)
         return old
-
-    # -- events ----------------------------------------------------------------------------
-
-    def count_events(self, conn: Conn, job_id: int, kind: str) -> int:
-        """How many events of ``kind`` the job has (served by the events' job index)."""
-        e = self.events.c
-        stmt = sa.select(sa.func.count()).where(e.job_id == job_id, e.kind == kind)
-        return int(conn.execute(stmt).scalar() or 0)
-
-    def add_events(self, conn: Conn, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert event rows (dicts with job_id, kind, message, and optionally level, data, at)."""
-        if not rows:
-            return
-        now = utcnow()
-        conn.execute(
-            sa.insert(self.events),
-            [
-                {
-                    "job_id": r["job_id"],
-                    "kind": r["kind"],
-                    "level": r.get("level", "info"),
-                    "message": r.get("message"),
-                    "data": r.get("data"),
-                    "at": r.get("at", now),
-                }
-                for r in rows
-            ],
-        )
-
-    def event(
-        self,
-        conn: Conn,
-        job_id: int,
-        kind: EventKind,
-        message: str,
-        *,
-        level: str = "info",
-        data: Any = None,
-    ) -> None:
-        """Insert one event."""
-        self.add_events(
-            conn,
-            [
-                {
-                    "job_id": job_id,
-                    "kind": kind.value,
-                    "message": message,
-                    "level": level,
-                    "data": data,
-                }
-            ],
-        )
-
-    def of_attempt(self, attempt: int) -> sa.ColumnElement[bool]:
-        """Events recorded during ``attempt`` (events without an attempt count for any)."""
-        recorded = self.events.c.data["attempt"].as_integer()
-        return sa.or_(recorded.is_(None), recorded == attempt)
 
     @staticmethod
     def paused(phase: Any) -> sa.ColumnElement[bool]:

@@ -35,6 +35,7 @@ from .values import (
     FINISH_COLUMNS,
     NOTIFY_CHANNEL,
     PAUSED,
+    REMOVALS_KEPT,
     RESUMING,
     Finish,
     lock_key,
@@ -314,6 +315,8 @@ class PostgreSQLStore(JobStore):
         # A batch lost in a crash is simply deleted again by the next prune, so its commit need
         # not wait for the WAL flush (and the prune queues no fsync per batch on the server).
         conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
+        r = self.removals
+        conn.execute(sa.delete(r).where(r.c.removed_at < utcnow() - REMOVALS_KEPT))
         row = conn.execute(
             self._prune_sql,
             {"cutoff": cutoff, "batch": batch, "slot": random.randrange(PG_COUNTER_SLOTS)},
@@ -328,14 +331,15 @@ class PostgreSQLStore(JobStore):
         """One prune batch on PostgreSQL in one statement: pick and lock the oldest finished
         jobs, delete them (their foreign keys delete the events and clear retry links; a plain
         DELETE of the events too measured slower), take them off the counters, and return how
-        many went and their result files.
+        many went and their result files; the deleted jobs are recorded for the live feed
+        (:meth:`~.actions.ActionStore._record_removals`).
 
         ``SKIP LOCKED``: a job an admin is retrying right now stays (its row is locked); the
         status filter is checked again on the locked rows. The counter rows are updated in
         sorted (status, user) order, as :meth:`~.base.StoreBase._count` does, so concurrent
         writers cannot deadlock with the prune.
         """
-        job, count = self.jobs.name, self.counts_table.name
+        job, count, removal = self.jobs.name, self.counts_table.name, self.removals.name
         finished = ", ".join(f"'{s.value}'" for s in sorted(FINISHED))
         return sa.text(
             f"""
@@ -347,7 +351,11 @@ class PostgreSQLStore(JobStore):
                 FOR UPDATE SKIP LOCKED
             ), gone AS (
                 DELETE FROM {job} j USING doomed WHERE j.id = doomed.id
-                RETURNING j.status, coalesce(j.created_by, '') AS created_by, j.result_file
+                RETURNING j.id, j.status, coalesce(j.created_by, '') AS created_by,
+                    j.created_by AS owner, j.result_file
+            ), removed AS (
+                INSERT INTO {removal} (job_id, created_by, change_seq, removed_at)
+                SELECT id, owner, {PG_STAMP}, now() FROM gone
             ), counted AS (
                 INSERT INTO {count} (status, created_by, slot, n)
                 SELECT status, created_by, :slot, -count(*) FROM gone

@@ -65,12 +65,18 @@ class SQLiteStore(JobStore):
     # -- the change cursor, counters, locks ------------------------------------------------
 
     def _top(self) -> Any:
-        """``max(highest change_seq in use, floor)``: the last cursor number handed out."""
-        jobs, floor = self.jobs, self.floor_table
+        """``max(highest change_seq in use, floor, highest of the removals)``: the last cursor
+        number handed out."""
+        jobs, floor, removals = self.jobs, self.floor_table, self.removals
         in_use = sa.select(sa.func.max(jobs.c.change_seq)).scalar_subquery()
         deleted = sa.select(floor.c.seq).where(floor.c.id == 1).scalar_subquery()
-        # SQLite's two-argument max() is a scalar maximum, not the aggregate.
-        return sa.func.max(sa.func.coalesce(in_use, 0), sa.func.coalesce(deleted, 0))
+        removed = sa.select(sa.func.max(removals.c.change_seq)).scalar_subquery()
+        # SQLite's multi-argument max() is a scalar maximum, not the aggregate.
+        return sa.func.max(
+            sa.func.coalesce(in_use, 0),
+            sa.func.coalesce(deleted, 0),
+            sa.func.coalesce(removed, 0),
+        )
 
     def _stamp(self) -> Any:
         # Taken under the write lock the writing transaction holds: numbers come in commit order.

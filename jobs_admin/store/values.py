@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..models import JobStatus
 
 #: The PostgreSQL ``LISTEN/NOTIFY`` channel that says "a job became due": idle workers wake.
 NOTIFY_CHANNEL = "jobs_admin_pending"
+
+#: How long the record of a deleted job is kept for the live feed (its open pages drop the row;
+#: a browser whose cursor is older reloads anyway). Older records go at the next delete or prune.
+REMOVALS_KEPT = timedelta(hours=1)
 
 #: Set in a session's or connection's ``info`` by a write the live feed must see; the
 #: extension wakes this process's feed when that transaction commits.

@@ -7,7 +7,8 @@
  *
  * Protocol (see jobs_admin/live/feed.py): the page carries the change cursor of the moment it was
  * rendered; the socket connects with ?since=<cursor>, receives a "snapshot" (counts), then
- * "changes" messages (jobs and counts), and keeps the newest cursor for its next reconnect.
+ * "changes" messages (jobs, deleted jobs and counts), and keeps the newest cursor for its next
+ * reconnect. A deleted job's row leaves the list; its detail page says it was deleted.
  * The server closes with 4429 when this user (or the server) has too many sockets open: the page
  * says "Too many open tabs" and tries again once a minute; with 4401 (the session ended) or 4403
  * (no more 'view' permission) it says "Signed out" and stops.
@@ -50,6 +51,7 @@
   var newJobs = {};   // ids of jobs that entered the list's filter since the page was rendered
   var toasted = {};
   var outdated = false;
+  var gone = false;   // the detail page's job was deleted
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -168,6 +170,10 @@
       for (var i = 0; i < jobs.length; i++) {
         apply(jobs[i]);
       }
+      var removed = message.removed || [];
+      for (var k = 0; k < removed.length; k++) {
+        remove(removed[k]);
+      }
     }
     if (message.resync) {
       resync();
@@ -191,6 +197,52 @@
       updateDetail(job);
     }
     known[job.id] = job.status;
+  }
+
+  // A job deleted (by an admin, the API or a prune): its row leaves the list; its detail page
+  // says so and stops refreshing (the tiles follow the message's counts).
+  function remove(id) {
+    if (typeof id !== "number") {
+      return;
+    }
+    delete known[id];
+    if (cfg.page === "list") {
+      var row = rows[id];
+      if (row) {
+        delete rows[id];
+        if (row.parentNode) {
+          row.parentNode.removeChild(row);
+        }
+      }
+      if (newJobs[id]) {
+        delete newJobs[id];
+        showBar();
+      }
+    } else if (id === cfg.job) {
+      showDeleted();
+    }
+  }
+
+  function showDeleted() {
+    var detail = document.querySelector(".jobs-admin-detail");
+    if (!detail || gone) {
+      return;
+    }
+    gone = true;
+    var note = el("div", "alert alert-warning jobs-admin-deleted", "This job was deleted. What this page shows is all that is left of it.");
+    note.setAttribute("role", "alert");
+    detail.insertBefore(note, detail.firstChild);
+    // Its buttons would only fail now.
+    var controls = detail.querySelectorAll(".jobs-admin-detail-actions a, .jobs-admin-detail-actions button, form.jobs-admin-action button");
+    for (var i = 0; i < controls.length; i++) {
+      controls[i].classList.add("disabled");
+      controls[i].setAttribute("aria-disabled", "true");
+      if (controls[i].tagName === "BUTTON") {
+        controls[i].disabled = true;
+      } else {
+        controls[i].removeAttribute("href");
+      }
+    }
   }
 
   // -- KPI tiles ----------------------------------------------------------------------------
@@ -582,6 +634,9 @@
   var lastRefresh = 0;
 
   function refreshDetail() {
+    if (gone) {
+      return;
+    }
     if (refreshing) {
       refreshAgain = true;
       return;
