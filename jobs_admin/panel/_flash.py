@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, flash, url_for
 from markupsafe import Markup
 
+from ..i18n import gettext
 from ._render import ENDPOINT
 
 
@@ -20,6 +21,7 @@ def flash_started(job: Any, category: str = "success") -> None:
     label = f"#{job.id} {job.name or job.type}"
     if f"{ENDPOINT}.details_view" in current_app.view_functions:
         url = url_for(f"{ENDPOINT}.details_view", id=job.id)
-        flash(Markup('Started job <a href="{}">{}</a>.').format(url, label), category)
+        link = Markup('<a href="{}">{}</a>').format(url, label)
+        flash(Markup(gettext("Started job %(job)s.", job=link)), category)
     else:
-        flash(f"Started job {label}.", category)
+        flash(gettext("Started job %(job)s.", job=label), category)
