@@ -32,7 +32,22 @@ except ImportError:  # pragma: no cover - Flask-Babel is optional
     Domain = None
     _babel_locale = None
 
-_domain = Domain(str(TRANSLATIONS), domain=DOMAIN) if Domain is not None else None
+#: Folders holding ``<lang>/LC_MESSAGES/jobs_admin.mo``, merged in order (a later folder's
+#: message wins): a host appends its own catalogue (a language we do not ship, or its wording).
+TRANSLATION_DIRECTORIES: list[str] = [str(TRANSLATIONS)]
+
+if Domain is not None:
+
+    class _Domain(Domain):
+        """Flask-Babel's domain over :data:`TRANSLATION_DIRECTORIES` as they are now."""
+
+        @property
+        def translation_directories(self) -> list[str]:
+            return list(TRANSLATION_DIRECTORIES)
+
+    _domain: Any = _Domain(str(TRANSLATIONS), domain=DOMAIN)
+else:  # pragma: no cover
+    _domain = None
 
 
 def _active() -> bool:
@@ -48,22 +63,24 @@ def gettext(string: str, **variables: Any) -> str:
     :param variables: values for the message's named placeholders.
     """
     if _active():
-        return str(_domain.gettext(string, **variables))  # type: ignore[union-attr]
+        return str(_domain.gettext(string, **variables))
     return string % variables if variables else string
 
 
-def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
     """Translate a message with a count; ``%(num)s`` is the count, formatted for the locale.
 
     :param singular: the English message for one.
     :param plural: the English message for many.
-    :param num: the count that chooses the form.
-    :param variables: values for the message's other placeholders.
+    :param n: the count that chooses the form.
+    :param variables: values for the message's other placeholders (``num`` overrides the
+        formatted count).
     """
+    variables.setdefault("num", format_number(n))
     if _active():
-        return str(_domain.ngettext(singular, plural, num, **variables))  # type: ignore[union-attr]
-    variables.setdefault("num", format_number(num))
-    return (singular if num == 1 else plural) % variables
+        # Not Domain.ngettext: its own ``num`` argument would clash with the formatted count.
+        return str(_domain.get_translations().ngettext(singular, plural, n) % variables)
+    return (singular if n == 1 else plural) % variables
 
 
 class _LazyString:
@@ -228,7 +245,7 @@ def js_catalog() -> dict[str, Any]:
     if not _active():
         return {"locale": language(), "messages": messages}
     # The raw translations: the scripts fill the placeholders themselves.
-    translations = _domain.get_translations()  # type: ignore[union-attr]
+    translations = _domain.get_translations()
     for message in js_messages():
         if isinstance(message, str):
             said = translations.gettext(message)

@@ -70,7 +70,7 @@ class ActionsMixin(ViewBase):
             except JobsAdminError as exc:
                 self.jobs.db.session.rollback()
                 # Not str.capitalize(): it would lower-case the rest (type names, ids).
-                message = str(exc)
+                message = exc.translated()
                 flash(message[:1].upper() + message[1:] + ".", "error")
             else:
                 gone = job_id if permission == perms.DELETE else None

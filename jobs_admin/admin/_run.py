@@ -104,7 +104,7 @@ class RunMixin(ViewBase):
                         for field, messages in exc.errors.items():
                             if field in form._fields:
                                 form[field].errors = [*form[field].errors, *messages]
-                    flash(str(exc), "error")
+                    flash(exc.translated(), "error")
                 else:
                     when = options.run_at_utc()
                     text = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, g, url_for
+from flask import Blueprint, Flask, request, url_for
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
@@ -54,6 +54,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     # Our own gettext domain in templates: ``_ja("...")`` and ``_jan("one", "many", n)``.
     app.jinja_env.globals["_ja"] = i18n.gettext
     app.jinja_env.globals["_jan"] = i18n.ngettext
+    app.jinja_env.globals["jobs_admin_status_label"] = i18n.status_label
     app.jinja_env.globals["jobs_admin_i18n_tags"] = i18n_tags
     app.jinja_env.globals["jobs_admin_language"] = i18n.language
     app.jinja_env.globals["jobs_admin_badges"] = {s.value: BADGES[s] for s in JobStatus}
@@ -80,9 +81,10 @@ def i18n_tags(nonce: Any = "") -> Markup:
 
     :param nonce: the page's CSP nonce attribute (``admin_csp_nonce_attribute``).
     """
-    if g.get("_jobs_admin_i18n_tags"):
+    # Once per request (not ``g``: an app context can outlive several requests in tests).
+    if request.environ.get("jobs_admin.i18n_tags"):
         return Markup("")
-    g._jobs_admin_i18n_tags = True
+    request.environ["jobs_admin.i18n_tags"] = True
     catalog = htmlsafe_json_dumps(i18n.js_catalog())
     src = url_for("jobs_admin.static", filename="jobs_admin_i18n.js")
     return Markup(

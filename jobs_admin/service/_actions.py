@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import signals
-from ..errors import InvalidArgument, InvalidTransition, JobNotFound
+from ..errors import N_, InvalidArgument, InvalidTransition, JobNotFound
 from ..models import EventKind
 from ..runtime import Runtime
 from ..store import remove_files
@@ -81,7 +81,7 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
     if status is None:
         raise JobNotFound(row.id)
     if status != "partial":
-        raise InvalidTransition(row.id, status, "pending", "retry its failed items")
+        raise InvalidTransition(row.id, status, "pending", N_("retry its failed items"))
     job_type = rt.registry.get(row.type)
     if job_type.retry_items is None:
         raise InvalidArgument(f"job type {row.type!r} cannot retry only its failed items")
