@@ -66,7 +66,7 @@ class ListMixin(ViewBase):
 
     def search_placeholder(self) -> str:
         """What the search box matches (Flask-Admin would list only the searchable columns)."""
-        return "ID, name, reference, type or user"
+        return gettext("ID, name, reference, type or user")
 
     def get_list(
         self,

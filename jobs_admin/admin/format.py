@@ -26,9 +26,11 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "—"
     if value < 1:
-        return gettext("%(num)s ms", num=f"{value * 1000:.0f}")
+        millis = round(value * 1000)
+        return gettext("%(num)s ms", num=millis)
     if value < 60:
-        return gettext("%(num)s s", num=_decimal(value) if value < 10 else f"{value:.0f}")
+        whole = _decimal(value) if value < 10 else str(round(value))
+        return gettext("%(num)s s", num=whole)
     minutes, secs = divmod(int(value), 60)
     if minutes < 60:
         return _pair(minutes, gettext("%(num)s min", num=minutes), secs, _s(secs))
