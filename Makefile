@@ -17,13 +17,15 @@ export JOBS_ADMIN_TEST_DATABASE_URL ?= postgresql+psycopg://root@127.0.0.1:5432/
 export JOBS_ADMIN_REQUIRE_ALL ?= 1
 endif
 
-.PHONY: help venv demo demo-reset test lint docs format bench bench-load clean
+.PHONY: help venv demo demo-reset test lint docs messages translations format bench bench-load clean
 
 help:
 	@echo "make demo        set up and run the demo shop on SQLite at http://$(HOST):$(PORT)/admin/"
 	@echo "make demo-reset  delete the demo database and result files"
 	@echo "make test        lint, type-check, build and twine-check the package, run every test"
 	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make messages    extract jobs_admin's strings and update the de/fr catalogues"
+	@echo "make translations compile the catalogues (.po -> .mo)"
 	@echo "make docs        build the documentation site into docs/_build/html (warnings fail)"
 	@echo "make format      ruff format and ruff check --fix"
 	@echo "make bench       run every benchmark script in bench/"
@@ -71,6 +73,19 @@ test: lint docs
 	$(BIN)/twine check --strict "$$dist"/* && \
 	JOBS_ADMIN_WHEEL="$$(ls "$$dist"/*.whl)" $(BIN)/python -m pytest
 	JOBS_ADMIN_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not slow" --deselect tests/test_migrations.py
+
+# jobs_admin's own gettext domain: extract every string (Python, templates, scripts) into the
+# template, merge it into each language's catalogue, compile them. tests/test_i18n.py fails when
+# a string is missing from a catalogue or untranslated, or a .mo is older than its .po.
+TRANSLATIONS := jobs_admin/translations
+messages: venv
+	$(BIN)/pybabel extract -F babel.cfg -k _ja -k _jan:1,2 -k _n:1,2 -k lazy_gettext --sort-by-file \
+	  --project jobs_admin --msgid-bugs-address "" -o $(TRANSLATIONS)/jobs_admin.pot .
+	$(BIN)/pybabel update -D jobs_admin -i $(TRANSLATIONS)/jobs_admin.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(MAKE) translations
+
+translations: venv
+	$(BIN)/pybabel compile -D jobs_admin -d $(TRANSLATIONS) --statistics
 
 # The Sphinx site, with every warning an error (a broken link or reference fails the build).
 docs: venv

@@ -60,6 +60,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    from . import language
+
+    language.init_app(app)
 
     from . import auth, demo_jobs  # noqa: F401 - registers the job types and the checker
     from .views import ExportProfileView, ProductView, ShopIndexView, UserView

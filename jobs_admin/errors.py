@@ -5,15 +5,51 @@ from __future__ import annotations
 from typing import Any
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogues; it is translated when shown (:meth:`translated`)."""
+    return message
+
+
 class JobsAdminError(Exception):
-    """Base class of every error jobs_admin raises on purpose."""
+    """Base class of every error jobs_admin raises on purpose.
+
+    ``str(error)`` is English (logs, the CLI, the JSON API); the pages show
+    :meth:`translated`, the same message in the user's language where the error knows its
+    message's parts.
+    """
+
+    #: The English message with ``%(name)s`` placeholders, and their values.
+    message_id: str | None = None
+    message_vars: dict[str, Any] = {}
+
+    def _said(self, message: str, **variables: Any) -> str:
+        self.message_id = message
+        self.message_vars = variables
+        return message % variables
+
+    def translated(self) -> str:
+        """The message in the request's language (English outside a request)."""
+        from .i18n import gettext, status_label
+
+        if self.message_id is None:
+            return str(self)
+        values = dict(self.message_vars)
+        for key in self._translated_vars.intersection(values):
+            # A status shows under its name ("Failed"), an action's words in the language.
+            values[key] = (
+                status_label(values[key]).lower() if key == "current" else gettext(values[key])
+            )
+        return gettext(self.message_id, **values)
+
+    #: Variables that are messages themselves (an action's words).
+    _translated_vars: frozenset[str] = frozenset()
 
 
 class UnknownJobType(JobsAdminError, LookupError):
     """No job type is registered under this name."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown job type {name!r}")
+        super().__init__(self._said(N_("unknown job type %(name)r"), name=name))
         self.name = name
 
 
@@ -32,16 +68,33 @@ class JobNotFound(JobsAdminError, LookupError):
     """No job has this id."""
 
     def __init__(self, job_id: Any) -> None:
-        super().__init__(f"job {job_id} does not exist")
+        super().__init__(self._said(N_("job %(id)s does not exist"), id=job_id))
         self.job_id = job_id
 
 
 class InvalidTransition(JobsAdminError):
     """The status machine does not allow this change (for example retrying a running job)."""
 
+    _translated_vars = frozenset({"what", "current"})
+
     def __init__(self, job_id: Any, current: str, wanted: str, action: str | None = None) -> None:
-        what = action or f"move to {wanted}"
-        super().__init__(f"job {job_id} is {current}: cannot {what}")
+        """:param action: what could not be done, as a message marked with :func:`N_`
+        ("cancel it"); without it, "move to <wanted>"."""
+        if action is None:
+            message = self._said(
+                N_("job %(id)s is %(current)s: cannot move to %(wanted)s"),
+                id=job_id,
+                current=current,
+                wanted=wanted,
+            )
+        else:
+            message = self._said(
+                N_("job %(id)s is %(current)s: cannot %(what)s"),
+                id=job_id,
+                current=current,
+                what=action,
+            )
+        super().__init__(message)
         self.job_id = job_id
         self.current = current
         self.wanted = wanted
@@ -51,7 +104,9 @@ class PermissionDenied(JobsAdminError):
     """The current user lacks the permission an admin action needs."""
 
     def __init__(self, permission: str) -> None:
-        super().__init__(f"you do not have the {permission!r} permission")
+        super().__init__(
+            self._said(N_("you do not have the %(permission)r permission"), permission=permission)
+        )
         self.permission = permission
 
 

@@ -373,21 +373,21 @@ def test_bulk_retry_cancel_delete_report_done_and_skipped(
         return flashes(client)
 
     assert bulk("retry", failed, partial, completed, pending, 999) == [
-        ("success", "Queued again 2 job(s)."),
+        ("success", "Queued again 2 jobs."),
         ("warning", f"Skipped 3: #{completed} is completed, #{pending} is pending, #999 not found"),
     ]
     assert probe.status(failed) == probe.status(partial) == "pending"
     assert probe.status(completed) == "completed"
 
     assert bulk("cancel", failed, running, completed) == [
-        ("success", "Cancelled (or asked to stop) 2 job(s)."),
+        ("success", "Cancelled (or asked to stop) 2 jobs."),
         ("warning", f"Skipped 1: #{completed} is completed"),
     ]
     assert probe.status(failed) == "cancelled"
     assert probe.job(running)["cancel_requested"]
 
     assert bulk("delete", completed, cancelled, failed, running, pending) == [
-        ("success", "Deleted 3 job(s)."),
+        ("success", "Deleted 3 jobs."),
         ("warning", f"Skipped 2: #{running} is running, #{pending} is pending"),
     ]
     assert {j["id"] for j in probe.jobs()} == {partial, running, pending}
@@ -417,7 +417,7 @@ def test_bulk_skips_jobs_the_user_may_not_act_on(
         data={"csrf_token": token(client), "action": "retry", "rowid": [str(mine), str(locked)]},
     )
     assert flashes(client) == [
-        ("success", "Queued again 1 job(s)."),
+        ("success", "Queued again 1 job."),
         ("warning", f"Skipped 1: #{locked} not permitted"),
     ]
     assert probe.status(mine) == "pending" and probe.status(locked) == "failed"
@@ -798,16 +798,16 @@ def test_prune_enqueues_a_prune_job_that_deletes_only_finished_jobs_older_than_t
     )
     assert (prune["created_by"], prune["name"]) == (
         "admin",
-        "Clear jobs finished over 30 day(s) ago",
+        "Clear jobs finished over 30 days ago",
     )
     link = f'<a href="/admin/jobs/details/?id={prune["id"]}">#{prune["id"]}</a>'
     assert flashes(client) == [
-        ("success", f"Clearing finished jobs older than 30 day(s) in job {link}.")
+        ("success", f"Clearing finished jobs older than 30 days in job {link}.")
     ]
     assert old_file.is_file()
     # It shows in the list like any other job.
     listed = client.get("/admin/jobs/?flt0_type_equals=jobs_admin.prune").get_data(as_text=True)
-    assert rows(listed) == [prune["id"]] and "Clear jobs finished over 30 day(s) ago" in listed
+    assert rows(listed) == [prune["id"]] and "Clear jobs finished over 30 days ago" in listed
 
     assert jobs.work_off() == 1
     done = probe.job(prune["id"])

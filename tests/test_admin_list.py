@@ -245,7 +245,7 @@ def test_columns_show_badges_phase_error_progress_times_and_reference(
     assert ">Nightly export</a>" in cells[failed]
     assert '<span class="badge badge-secondary jobs-admin-type">test.fail</span>' in cells[failed]
     assert (
-        'class="badge badge-danger jobs-admin-status" data-status="failed">failed<' in cells[failed]
+        'class="badge badge-danger jobs-admin-status" data-status="failed">Failed<' in cells[failed]
     )
     # failed: an error icon with the message on hover
     icon = re.search(r'<span class="fa fa-exclamation-circle[^"]*" title="([^"]*)"', cells[failed])
@@ -264,7 +264,7 @@ def test_columns_show_badges_phase_error_progress_times_and_reference(
     assert cell(cells[partial], "reference") == "PO-1234"
     # created: relative, exact UTC on hover
     assert re.search(
-        r'<time datetime="2026-01-02T03:04:05\+00:00" title="2026-01-02 03:04:05 UTC" '
+        r'<time datetime="2026-01-02T03:04:05\+00:00" title="Jan 2, 2026, 3:04:05 AM UTC" '
         r'class="jobs-admin-time">\d+ (?:d|mo) ago</time>',
         cells[partial],
     )

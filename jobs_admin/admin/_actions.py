@@ -12,6 +12,7 @@ from flask_admin.actions import action
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
+from ..i18n import gettext, lazy_gettext, ngettext
 from ..models import JobStatus
 from ._base import ViewBase
 from ._notify import started_flash
@@ -34,7 +35,10 @@ class ActionsMixin(ViewBase):
         form = token_form(request.form)
         if form.validate():
             return True
-        flash("The form expired or lacks its CSRF token; nothing was changed. Try again.", "error")
+        flash(
+            gettext("The form expired or lacks its CSRF token; nothing was changed. Try again."),
+            "error",
+        )
         return False
 
     def _row_action(self, job_id: int, permission: str, run: Callable[[Any], str]) -> Any:
@@ -50,16 +54,23 @@ class ActionsMixin(ViewBase):
         gone = None
         job = self.get_one(job_id)
         if job is None:
-            flash(f"Job {job_id} does not exist or you may not see it.", "error")
+            flash(gettext("Job %(id)s does not exist or you may not see it.", id=job_id), "error")
         elif not self.jobs.can(permission, job):
-            flash(f"You do not have the {permission!r} permission for job {job_id}.", "error")
+            flash(
+                gettext(
+                    "You do not have the %(permission)r permission for job %(id)s.",
+                    permission=permission,
+                    id=job_id,
+                ),
+                "error",
+            )
         else:
             try:
                 flash(run(job), "success")
             except JobsAdminError as exc:
                 self.jobs.db.session.rollback()
                 # Not str.capitalize(): it would lower-case the rest (type names, ids).
-                message = str(exc)
+                message = exc.translated()
                 flash(message[:1].upper() + message[1:] + ".", "error")
             else:
                 gone = job_id if permission == perms.DELETE else None
@@ -74,7 +85,9 @@ class ActionsMixin(ViewBase):
         def run(job: Any) -> str:
             new = self.jobs.retry_failed_items(job)
             return started_flash(
-                self, new, f"Started job {{job}} over the failed items of job #{job_id}."
+                self,
+                new,
+                gettext("Started job {job} over the failed items of job #%(id)s.", id=job_id),
             )
 
         return self._row_action(job_id, perms.RETRY, run)
@@ -89,27 +102,35 @@ class ActionsMixin(ViewBase):
 
     def _retry_one(self, job: Any) -> str:
         self.jobs.retry(job.id)
-        return started_flash(self, job, "Job {job} is queued again.")
+        return started_flash(self, job, gettext("Job {job} is queued again."))
 
     def _cancel_one(self, job: Any) -> str:
         job = self.jobs.cancel(job.id)
         if job.status == JobStatus.RUNNING:
-            return f"Job {job.id} was asked to stop; it ends after its current item."
-        return f"Job {job.id} is cancelled."
+            return gettext(
+                "Job %(id)s was asked to stop; it ends after its current item.", id=job.id
+            )
+        return gettext("Job %(id)s is cancelled.", id=job.id)
 
     def _delete_one(self, job: Any) -> str:
         self.jobs.delete(job.id)
-        return f"Job {job.id} is deleted."
+        return gettext("Job %(id)s is deleted.", id=job.id)
 
     # -- bulk actions ----------------------------------------------------------------------
 
-    def _bulk(self, ids: list[str], permission: str, verb: str, run: Callable[[Any], Any]) -> None:
+    def _bulk(
+        self,
+        ids: list[str],
+        permission: str,
+        done_message: Callable[[int], str],
+        run: Callable[[Any], Any],
+    ) -> None:
         """Run ``run(job_id)`` on each of the ticked jobs the user may act on; flash what was
         done and what was skipped, and why.
 
         :param ids: the ticked ids, as posted (the first 1,000 are used).
         :param permission: what the user needs on each job.
-        :param verb: how the success message names what was done ("Deleted").
+        :param done_message: the success message for a count of jobs.
         :param run: the action on one job id.
         """
         done: list[int] = []
@@ -117,12 +138,12 @@ class ActionsMixin(ViewBase):
         for raw in ids[:1000]:
             job = self.get_one(raw)
             if job is None:
-                skipped.append(f"#{raw} not found")
+                skipped.append(gettext("#%(id)s not found", id=raw))
                 continue
             # Read the id now: after a delete commits, the row is gone and ``job`` unloadable.
             job_id = job.id
             if not self.jobs.can(permission, job):
-                skipped.append(f"#{job_id} not permitted")
+                skipped.append(gettext("#%(id)s not permitted", id=job_id))
                 continue
             try:
                 run(job_id)
@@ -132,37 +153,66 @@ class ActionsMixin(ViewBase):
                 # Deleted by another request since it was loaded: it has no status to name.
                 now = self.jobs.get(job_id)
                 skipped.append(
-                    f"#{job_id} is {now.status}" if now else f"#{job_id} no longer exists"
+                    gettext("#%(id)s is %(status)s", id=job_id, status=now.status)
+                    if now
+                    else gettext("#%(id)s no longer exists", id=job_id)
                 )
         if done:
-            flash(f"{verb} {len(done)} job(s).", "success")
+            flash(done_message(len(done)), "success")
         if skipped:
             flash(
-                f"Skipped {len(skipped)}: {', '.join(skipped[:20])}"
+                gettext(
+                    "Skipped %(num)s: %(which)s", num=len(skipped), which=", ".join(skipped[:20])
+                )
                 + (" …" if len(skipped) > 20 else ""),
                 "warning",
             )
         if not done and not skipped:
-            flash("No jobs were selected.", "warning")
+            flash(gettext("No jobs were selected."), "warning")
 
-    @action("retry", "Retry")
+    @action("retry", lazy_gettext("Retry"))
     def action_retry(self, ids: list[str]) -> None:
-        self._bulk(ids, perms.RETRY, "Queued again", self.jobs.retry)
+        def said(n: int) -> str:
+            return ngettext("Queued again %(num)s job.", "Queued again %(num)s jobs.", n)
+
+        self._bulk(ids, perms.RETRY, said, self.jobs.retry)
 
     @action(
-        "cancel", "Cancel", "Cancel the selected jobs? Running jobs stop after their current item."
+        "cancel",
+        lazy_gettext("Cancel"),
+        lazy_gettext("Cancel the selected jobs? Running jobs stop after their current item."),
     )
     def action_cancel(self, ids: list[str]) -> None:
-        self._bulk(ids, perms.CANCEL, "Cancelled (or asked to stop)", self.jobs.cancel)
+        def said(n: int) -> str:
+            return ngettext(
+                "Cancelled (or asked to stop) %(num)s job.",
+                "Cancelled (or asked to stop) %(num)s jobs.",
+                n,
+            )
 
-    @action("delete", "Delete", "Delete the selected jobs with their logs and result files?")
+        self._bulk(ids, perms.CANCEL, said, self.jobs.cancel)
+
+    @action(
+        "delete",
+        lazy_gettext("Delete"),
+        lazy_gettext("Delete the selected jobs with their logs and result files?"),
+    )
     def action_delete(self, ids: list[str]) -> None:
-        self._bulk(ids, perms.DELETE, "Deleted", self.jobs.delete)
+        def said(n: int) -> str:
+            return ngettext("Deleted %(num)s job.", "Deleted %(num)s jobs.", n)
+
+        self._bulk(ids, perms.DELETE, said, self.jobs.delete)
 
     @expose("/action/", methods=("POST",))
     def action_view(self) -> Any:
         name = request.form.get("action", "")
         if name in self._actions_data and not self.is_action_allowed(name):
-            flash(f"You do not have the {name!r} permission; nothing was changed.", "error")
+            flash(
+                gettext(
+                    "You do not have the %(permission)r permission; nothing was changed.",
+                    permission=name,
+                ),
+                "error",
+            )
             return self._back()
         return self.handle_action()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
+from ..i18n import format_number, gettext, ngettext
+
 if TYPE_CHECKING:
     from ._base import ViewBase
 
@@ -106,8 +108,15 @@ def items_label(job: Any) -> tuple[str, str]:
     total = job.progress_total or (job.progress_done or 0) + (job.progress_failed or 0)
     failed = job.progress_failed or 0
     return (
-        f"Retry all {total:,} item{'' if total == 1 else 's'}",
-        f"Retry the {failed:,} failed item{'' if failed == 1 else 's'}",
+        ngettext(
+            "Retry all %(num)s item", "Retry all %(num)s items", total, num=format_number(total)
+        ),
+        ngettext(
+            "Retry the %(num)s failed item",
+            "Retry the %(num)s failed items",
+            failed,
+            num=format_number(failed),
+        ),
     )
 
 
@@ -139,50 +148,59 @@ class Buttons:
                     csrf,
                     return_url,
                     confirm=said(n),
-                    title=f"{label} job {n}" if compact else None,
+                    title=gettext("%(action)s job %(id)s", action=label, id=n) if compact else None,
                 )
 
             return render
 
         stop = form(
             ".cancel_job",
-            "Cancel",
+            gettext("Cancel"),
             "stop",
             "btn-outline-warning",
             lambda n: confirm(
-                f"Stop job #{n}?",
-                f"Job #{n} stops after its current item. The items it has done are kept,"
-                " and it can be retried later.",
-                "Stop job",
-                "Keep running",
+                gettext("Stop job #%(id)s?", id=n),
+                gettext(
+                    "Job #%(id)s stops after its current item. The items it has done are kept,"
+                    " and it can be retried later.",
+                    id=n,
+                ),
+                gettext("Stop job"),
+                gettext("Keep running"),
             ),
         )
         unqueue = form(
             ".cancel_job",
-            "Cancel",
+            gettext("Cancel"),
             "stop",
             "btn-outline-warning",
             lambda n: confirm(
-                f"Cancel job #{n}?",
-                f"Job #{n} will not run. It stays in the list as cancelled and can be retried"
-                " later.",
-                "Cancel job",
-                "Keep it queued",
+                gettext("Cancel job #%(id)s?", id=n),
+                gettext(
+                    "Job #%(id)s will not run. It stays in the list as cancelled and can be"
+                    " retried later.",
+                    id=n,
+                ),
+                gettext("Cancel job"),
+                gettext("Keep it queued"),
             ),
         )
         delete = form(
             ".delete_job",
-            "Delete",
+            gettext("Delete"),
             "trash",
             "btn-outline-danger",
             lambda n: confirm(
-                f"Delete job #{n}?",
-                f"Job #{n} is deleted with its log and result file. This cannot be undone.",
-                "Delete job",
-                "Keep",
+                gettext("Delete job #%(id)s?", id=n),
+                gettext(
+                    "Job #%(id)s is deleted with its log and result file. This cannot be undone.",
+                    id=n,
+                ),
+                gettext("Delete job"),
+                gettext("Keep"),
             ),
         )
-        retry = form(".retry_job", "Retry", "repeat", "btn-outline-primary", lambda n: {})
+        retry = form(".retry_job", gettext("Retry"), "repeat", "btn-outline-primary", lambda n: {})
         # The id's places: the URL, the button's title and label twice when compact, and the
         # dialog's title and text (twice each for cancel and delete).
         tip = 2 if compact else 0
@@ -190,16 +208,16 @@ class Buttons:
         self.stop = id_pattern(stop, 3 + tip)
         self.unqueue = id_pattern(unqueue, 3 + tip)
         self.delete = id_pattern(delete, 3 + tip)
-        self.download = id_pattern(
-            lambda n: (
+
+        def download(n: str) -> str:
+            said = escape(gettext("Download the result of job %(id)s", id=n))
+            return (
                 f'<a class="btn btn-sm btn-outline-success jobs-admin-download" '
                 f'href="{escape(url(".download", job_id=int(n)))}" download '
-                f'title="Download the result of job {n}" '
-                f'aria-label="Download the result of job {n}">'
-                '<span class="fa fa-download"></span></a>'
-            ),
-            3,
-        )
+                f'title="{said}" aria-label="{said}"><span class="fa fa-download"></span></a>'
+            )
+
+        self.download = id_pattern(download, 3)
 
     def html(self, can: Callable[[str, Any], bool], job: Any, download: bool = True) -> str:
         """The buttons the user may use on ``job`` in its status, as plain text (``str +
@@ -241,5 +259,7 @@ class Buttons:
             "btn-outline-primary",
             self.csrf,
             self.return_url,
-            title=f"{label} (job {job_id})" if self.compact else None,
+            title=gettext("%(action)s (job %(id)s)", action=label, id=job_id)
+            if self.compact
+            else None,
         )

@@ -14,22 +14,23 @@ from flask import current_app
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
+from ..i18n import format_number, gettext, lazy_gettext
 from . import _html
 
 if TYPE_CHECKING:
     from ._base import ViewBase
 
 #: Every optional column: name -> its header.
-OPTIONAL: dict[str, str] = {
-    "message": "Message",
-    "started_at": "Started",
-    "updated_at": "Last updated",
-    "updated_by": "Updated by",
-    "percent": "Progress %",
-    "items": "Items",
-    "attempts": "Attempts",
-    "priority": "Priority",
-    "worker": "Worker",
+OPTIONAL: dict[str, Any] = {
+    "message": lazy_gettext("Message"),
+    "started_at": lazy_gettext("Started"),
+    "updated_at": lazy_gettext("Last updated"),
+    "updated_by": lazy_gettext("Updated by"),
+    "percent": lazy_gettext("Progress %"),
+    "items": lazy_gettext("Items"),
+    "attempts": lazy_gettext("Attempts"),
+    "priority": lazy_gettext("Priority"),
+    "worker": lazy_gettext("Worker"),
 }
 
 #: Characters of a job's message its cell shows (the whole message on hover).
@@ -73,13 +74,19 @@ def items_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """Items done of the total: "45 of 100"."""
     done = job.progress_done or 0
     if job.progress_total:
-        return Markup(f"{done:,} of {job.progress_total:,}")
-    return Markup(f"{done:,}") if done else Markup(_NONE)
+        said = gettext(
+            "%(done)s of %(total)s",
+            done=format_number(done),
+            total=format_number(job.progress_total),
+        )
+        return Markup(escape(said))
+    return Markup(escape(format_number(done))) if done else Markup(_NONE)
 
 
 def attempts_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:
     """Runs started of those allowed: "1 of 3"."""
-    return Markup(f"{job.attempts or 0} of {job.max_attempts or 0}")
+    said = gettext("%(done)s of %(total)s", done=job.attempts or 0, total=job.max_attempts or 0)
+    return Markup(escape(said))
 
 
 def priority_cell(view: ViewBase, context: Any, job: Any, name: str) -> Markup:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import gettext
 from ..models import EventKind, JobStatus, utcnow
 from . import _steps
 from ._items import ItemsTable, read_items
@@ -112,7 +113,11 @@ def collect(
         if later:
             # The last step of a job that is paused now has not gone on yet.
             went_on = i + 1 < len(steps) or job.status != JobStatus.PENDING
-            pause = "paused, resumed" if went_on and nxt > min(later) else "before pause"
+            pause = (
+                gettext("paused, resumed")
+                if went_on and nxt > min(later)
+                else gettext("before pause")
+            )
         info.steps.append(
             Step(ev.message or "", ev.at, max(0.0, (nxt - ev.at).total_seconds()), current, pause)
         )

@@ -12,6 +12,7 @@ from werkzeug.utils import secure_filename
 
 from .. import permissions as perms
 from ..export import Limited, export_body
+from ..i18n import gettext
 from ._base import ViewBase
 
 log = logging.getLogger("jobs_admin.admin")
@@ -24,7 +25,7 @@ class ExportMixin(ViewBase):
     def download(self, job_id: int) -> Any:
         job = self.get_one(job_id)
         if job is None or not job.result_file:
-            flash("That job has no result file you may download.", "error")
+            flash(gettext("That job has no result file you may download."), "error")
             return self._back()
         root = self.jobs.settings().results_dir.resolve()
         try:
@@ -33,7 +34,7 @@ class ExportMixin(ViewBase):
         except (OSError, ValueError):  # a stored name no file can have (a NUL in it)
             found = False
         if not found:
-            flash(f"The result file of job {job_id} is missing.", "error")
+            flash(gettext("The result file of job %(id)s is missing.", id=job_id), "error")
             return self._back()
         # Names stored before ctx.result_file refused control characters: a CR/LF must not
         # reach the Content-Disposition header (a 500).
@@ -43,7 +44,7 @@ class ExportMixin(ViewBase):
     @expose("/export.csv")
     def export_csv(self) -> Any:
         if not self.jobs.can(perms.EXPORT):
-            flash("You do not have the 'export' permission.", "error")
+            flash(gettext("You do not have the 'export' permission."), "error")
             return redirect(self.get_url(".index_view"))
         view_args = self._get_list_extra_args()
         sort = self._get_column_by_idx(view_args.sort)
@@ -71,13 +72,23 @@ class ExportMixin(ViewBase):
         except sa.exc.SQLAlchemyError as exc:
             session.rollback()
             log.exception("jobs_admin export failed")
-            flash(f"The export failed: {type(exc).__name__}. Nothing was exported.", "error")
+            flash(
+                gettext(
+                    "The export failed: %(error)s. Nothing was exported.",
+                    error=type(exc).__name__,
+                ),
+                "error",
+            )
             return redirect(self.get_url(".index_view"))
         release = self.jobs.export_slot()
         if release is None:
             limit = self.jobs.settings().max_exports
             flash(
-                f"{limit} exports are being downloaded already; try again when one has finished.",
+                gettext(
+                    "%(num)s exports are being downloaded already; try again when one has"
+                    " finished.",
+                    num=limit,
+                ),
                 "warning",
             )
             return redirect(self.get_url(".index_view"))

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import request
 
+from ..i18n import gettext
 from ._base import ViewBase, clip
 from ._list import _FILTER_ARG
 from .filters import (
@@ -134,16 +135,16 @@ class FilterBarMixin(ViewBase):
             if not flt.validate(value):
                 continue
             label = f"{flt.name}: {self._shown(flt, value)}"
-            found.append(Chip(label, self._without(here, key), f"Remove the filter {label}"))
+            said = gettext("Remove the filter %(label)s", label=label)
+            found.append(Chip(label, self._without(here, key), said))
         search = request.args.get("search")
         if search:
-            label = f"Search: {clip(search)}"
-            found.append(Chip(label, self._without(here, "search"), "Clear the search"))
+            label = gettext("Search: %(text)s", text=clip(search))
+            found.append(Chip(label, self._without(here, "search"), gettext("Clear the search")))
         if self.default_in_force():
-            label = f"Created: {PRESETS[self.default_range()][0]} (default)"
-            found.append(
-                Chip(label, self.filter_url("created_within", "all"), "Show jobs of all time")
-            )
+            label = gettext("Created: %(range)s (default)", range=PRESETS[self.default_range()][0])
+            said = gettext("Show jobs of all time")
+            found.append(Chip(label, self.filter_url("created_within", "all"), said))
         return found
 
     def _shown(self, flt: Any, value: str) -> str:

@@ -22,6 +22,8 @@ from jinja2 import pass_context
 from jinja2.filters import do_truncate
 from markupsafe import Markup, escape
 
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext, status_label
 from ..models import BADGES, JobStatus
 from ..store import PAUSED
 from . import format as fmt
@@ -41,7 +43,9 @@ _BADGES = {s.value: BADGES[s] for s in JobStatus}
 
 #: Why a job is paused, when its "paused: ..." event is not at hand (mirrored in
 #: jobs_admin_live.js).
-PAUSED_WHY = "Its worker shut down while it ran; the next worker resumes it where it stopped."
+PAUSED_WHY = lazy_gettext(
+    "Its worker shut down while it ran; the next worker resumes it where it stopped."
+)
 
 
 def paused_badge(reason: str | None = None) -> str:
@@ -49,9 +53,10 @@ def paused_badge(reason: str | None = None) -> str:
 
     :param reason: its last "paused: ..." event ("paused: web-1 shut down").
     """
-    why = f"{reason[:1].upper()}{reason[1:]}. {PAUSED_WHY}" if reason else PAUSED_WHY
+    why = f"{reason[:1].upper()}{reason[1:]}. {PAUSED_WHY}" if reason else str(PAUSED_WHY)
     return (
-        f'<span class="badge badge-secondary jobs-admin-paused" title="{escape(why)}">Paused</span>'
+        f'<span class="badge badge-secondary jobs-admin-paused" title="{escape(why)}">'
+        f"{escape(_('Paused'))}</span>"
     )
 
 
@@ -69,21 +74,23 @@ def status_badge(
     :param held: the phase of a pending job flow control holds back (its type paused, or a
         limit of its type reached): "Paused", "Waiting: max concurrency 2".
     """
-    text = escape(status)
     html = (
         f'<span class="badge {escape(_BADGES.get(status, "badge-light"))} jobs-admin-status" '
-        f'data-status="{text}">{text}</span>'
+        f'data-status="{escape(status)}">{escape(status_label(status))}</span>'
     )
     if status == "failed" and error:
         short = escape(do_truncate(current_app.jinja_env, error, 300))
         html += (
             '\n    <span class="fa fa-exclamation-circle text-danger jobs-admin-error-icon" '
-            f'title="{short}" aria-label="Error: {short}"></span>'
+            f'title="{short}" aria-label="{escape(_("Error:"))} {short}"></span>'
         )
     if stale:
         html += (
-            '\n    <span class="badge badge-warning jobs-admin-stale" title="No heartbeat for a '
-            'while; the rescue will requeue or fail this job.">worker lost?</span>'
+            '\n    <span class="badge badge-warning jobs-admin-stale" title="'
+            + escape(_("No heartbeat for a while; the rescue will requeue or fail this job."))
+            + '">'
+            + escape(_("worker lost?"))
+            + "</span>"
         )
     if status == "running" and phase:
         html += f'\n    <div class="small text-muted jobs-admin-phase">{escape(phase)}</div>'
@@ -111,14 +118,19 @@ def progress(job: Any, big: bool = False) -> Markup:
     total = job.progress_total or 0
     done = job.progress_done or 0
     failed = job.progress_failed or 0
-    tail = f' · <span class="text-danger">{failed} failed</span>' if failed else ""
+    tail = (
+        f' · <span class="text-danger">{escape(_("%(num)s failed", num=failed))}</span>'
+        if failed
+        else ""
+    )
     if total:
         striped = " progress-bar-striped progress-bar-animated" if job.status == "running" else ""
         return Markup(
             f'<div class="jobs-admin-progress" data-job-progress="{escape(job.id)}">\n'
             f'    <div class="progress{"" if big else " jobs-admin-progress-sm"}" '
             f'role="progressbar" aria-valuemin="0" aria-valuemax="{total}" '
-            f'aria-valuenow="{done + failed}" aria-label="{done} of {total} done">\n'
+            f'aria-valuenow="{done + failed}" '
+            f'aria-label="{escape(_("%(done)s of %(total)s done", done=done, total=total))}">\n'
             f'      <div class="progress-bar bg-success{striped}" '
             f'style="width: {100.0 * done / total:.1f}%"></div>\n'
             f'      <div class="progress-bar bg-danger" '
@@ -128,7 +140,8 @@ def progress(job: Any, big: bool = False) -> Markup:
             "  </div>"
         )
     if done or failed:
-        return Markup(f'<small class="text-muted">{done} done{tail}</small>')
+        said = escape(_("%(num)s done", num=done))
+        return Markup(f'<small class="text-muted">{said}{tail}</small>')
     return Markup('<small class="text-muted">—</small>')
 
 
@@ -197,10 +210,14 @@ class ListRows:
             ),
             3,
         )
+
+        def view_said(n: str) -> str:
+            return str(escape(_("View job %(id)s", id=n)))
+
         self.view_link = id_pattern(
             lambda n: (
                 f'<a class="btn btn-sm btn-outline-secondary" href="{details(n)}" '
-                f'title="View job {n}" aria-label="View job {n}">'
+                f'title="{view_said(n)}" aria-label="{view_said(n)}">'
                 '<span class="fa fa-eye"></span></a>'
             ),
             3,

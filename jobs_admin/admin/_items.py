@@ -17,6 +17,7 @@ from flask_admin import expose
 
 from .. import permissions as perms
 from ..export import CHUNK_ROWS, FETCH_ROWS, Limited, neutralise, stream_cells
+from ..i18n import gettext, lazy_gettext
 from ..models import ItemOutcome
 from ..store.items import ItemPage
 from ._base import ViewBase
@@ -28,10 +29,21 @@ if TYPE_CHECKING:
 ITEMS_PER_PAGE = 25
 
 #: The outcome filter's values (query argument ``items``) and their labels.
-OUTCOME_FILTERS = {"all": "All", ItemOutcome.OK.value: "OK", ItemOutcome.FAILED.value: "Failed"}
+OUTCOME_FILTERS = {
+    "all": lazy_gettext("All"),
+    ItemOutcome.OK.value: lazy_gettext("OK"),
+    ItemOutcome.FAILED.value: lazy_gettext("Failed"),
+}
 
 #: Header of the items CSV, in column order.
-CSV_HEADER = ("#", "Item", "Outcome", "Message", "Step", "At")
+CSV_HEADER = (
+    "#",
+    lazy_gettext("Item"),
+    lazy_gettext("Outcome"),
+    lazy_gettext("Message"),
+    lazy_gettext("Step"),
+    lazy_gettext("At"),
+)
 
 
 @dataclass
@@ -114,7 +126,7 @@ def stream_items(rows: Any) -> Iterator[str]:
         ]
         for r in rows
     )
-    return stream_cells(list(CSV_HEADER), cells, CHUNK_ROWS)
+    return stream_cells([str(h) for h in CSV_HEADER], cells, CHUNK_ROWS)
 
 
 def _items_body(engine: sa.Engine, statement: sa.Select[Any]) -> Iterator[str]:
@@ -135,10 +147,10 @@ class ItemsMixin(ViewBase):
     def items_csv(self, job_id: int) -> Any:
         job = self.get_one(job_id)
         if job is None:
-            flash("That job does not exist or you may not see it.", "error")
+            flash(gettext("That job does not exist or you may not see it."), "error")
             return self._back()
         if not self.jobs.can(perms.EXPORT, job):
-            flash("You do not have the 'export' permission.", "error")
+            flash(gettext("You do not have the 'export' permission."), "error")
             return self._back()
         outcome = outcome_arg()
         statement = self.jobs.store.items_statement(
@@ -148,7 +160,11 @@ class ItemsMixin(ViewBase):
         if release is None:
             limit = self.jobs.settings().max_exports
             flash(
-                f"{limit} exports are being downloaded already; try again when one has finished.",
+                gettext(
+                    "%(num)s exports are being downloaded already; try again when one has"
+                    " finished.",
+                    num=limit,
+                ),
                 "warning",
             )
             return self._back()

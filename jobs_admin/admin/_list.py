@@ -12,6 +12,7 @@ from flask_admin import expose
 from markupsafe import Markup
 
 from .. import permissions as perms
+from ..i18n import gettext
 from . import _details, _html
 from ._base import ViewBase, clip, redirect_target
 from ._live import live_config
@@ -57,11 +58,15 @@ class ListMixin(ViewBase):
 
     def get_invalid_value_msg(self, value: str, filter: Any) -> str:
         # Flask-Admin's message repeats the whole value.
-        return f"Invalid value {clip(value)!r} for the filter {filter.name!r}; it is ignored."
+        return gettext(
+            "Invalid value %(value)r for the filter %(filter)s; it is ignored.",
+            value=clip(value),
+            filter=str(filter.name),
+        )
 
     def search_placeholder(self) -> str:
         """What the search box matches (Flask-Admin would list only the searchable columns)."""
-        return "ID, name, reference, type, user or params.KEY:VALUE"
+        return gettext("ID, name, reference, type, user or params.KEY:VALUE")
 
     def get_list(
         self,
@@ -271,7 +276,7 @@ class ListMixin(ViewBase):
         )
         job = self.get_one(request.args.get("id"))
         if job is None:
-            flash("That job does not exist or you may not see it.", "error")
+            flash(gettext("That job does not exist or you may not see it."), "error")
             return redirect(return_url)
         self._template_args["live"] = {**live, "job": job.id}
         return self.render(

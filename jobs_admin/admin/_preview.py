@@ -20,6 +20,7 @@ from typing import Any
 from flask import Response, flash, redirect, send_file
 from flask_admin import expose
 
+from ..i18n import gettext
 from ._base import ViewBase
 
 #: What every preview response says: no scripts, no same origin, no sniffing, no caching.
@@ -78,7 +79,7 @@ class PreviewMixin(ViewBase):
         job, path = self._preview_file(job_id)
         job_type = None if job is None else self._job_type(job)
         if job is None or path is None or not previewable(job, job_type):
-            flash("That job has no HTML result you may view.", "error")
+            flash(gettext("That job has no HTML result you may view."), "error")
             return self._back()
         if path.suffix.lower() == ".zip" and job_type is not None:
             return redirect(self.get_url(".preview_member", job_id=job.id, member=job_type.preview))
@@ -95,7 +96,7 @@ class PreviewMixin(ViewBase):
             or path.suffix.lower() != ".zip"
             or not previewable(job, job_type)
         ):
-            flash("That job has no HTML result you may view.", "error")
+            flash(gettext("That job has no HTML result you may view."), "error")
             return self._back()
         try:
             with zipfile.ZipFile(path) as archive:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from .. import permissions as perms
 from ..builtins import PRUNE_TYPE
 from ..errors import InvalidParams, JobsAdminError
+from ..i18n import gettext, ngettext
 from ..panel._render import run_origin, run_prefill
 from . import format as fmt
 from ._base import ViewBase, clip
@@ -27,25 +28,34 @@ class RunMixin(ViewBase):
     def prune(self) -> Any:
         form = prune_form(request.form, days=self.jobs.settings().retention_days)
         if not self.jobs.can(perms.PRUNE):
-            flash("You do not have the 'prune' permission; nothing was deleted.", "error")
+            flash(gettext("You do not have the 'prune' permission; nothing was deleted."), "error")
         elif not form.validate():
             errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in form.errors.items())
-            flash(f"Nothing was deleted: {errors}", "error")
+            flash(gettext("Nothing was deleted: %(errors)s", errors=errors), "error")
         else:
             # A job, not the work itself: a prune of many jobs takes minutes, and the page
             # returns at once with a link to follow its progress.
             days = form.days.data
             job = self.jobs.enqueue(
                 PRUNE_TYPE,
-                name=f"Clear jobs finished over {days} day(s) ago",
+                name=ngettext(
+                    "Clear jobs finished over %(num)s day ago",
+                    "Clear jobs finished over %(num)s days ago",
+                    days,
+                ),
                 params={"days": days},
                 commit=True,
             )
             url = self.get_url(".details_view", id=job.id)
             flash(
                 Markup(
-                    'Clearing finished jobs older than {} day(s) in job <a href="{}">#{}</a>.'
-                ).format(days, url, job.id),
+                    ngettext(
+                        "Clearing finished jobs older than %(num)s day in job %(link)s.",
+                        "Clearing finished jobs older than %(num)s days in job %(link)s.",
+                        days,
+                        link=Markup('<a href="{}">#{}</a>').format(url, job.id),
+                    )
+                ),
                 "success",
             )
         return self._back()
@@ -53,7 +63,7 @@ class RunMixin(ViewBase):
     @expose("/new", methods=("GET", "POST"))
     def new(self) -> Any:
         if not self.jobs.can(perms.RUN):
-            flash("You do not have the 'run' permission.", "error")
+            flash(gettext("You do not have the 'run' permission."), "error")
             return redirect(self.get_url(".index_view"))
         name = request.values.get("type", "")
         # Built-in types start from their own controls ("Clear old jobs" needs ``prune``).
@@ -61,9 +71,10 @@ class RunMixin(ViewBase):
         job_type = next((t for t in runnable if t.name == name), None)
         if name and job_type is None:
             if name in self.jobs.registry:
-                flash(f"You may not run {self.jobs.registry.get(name).title!r} jobs.", "error")
+                title = self.jobs.registry.get(name).title
+                flash(gettext("You may not run %(type)r jobs.", type=title), "error")
             else:
-                flash(f"Unknown job type {clip(name)!r}.", "error")
+                flash(gettext("Unknown job type %(type)r.", type=clip(name)), "error")
         # From a job panel: the record's reference, its params and the page to come back to.
         reference, back = run_origin()
         form = run_form(
@@ -93,7 +104,7 @@ class RunMixin(ViewBase):
                         for field, messages in exc.errors.items():
                             if field in form._fields:
                                 form[field].errors = [*form[field].errors, *messages]
-                    flash(str(exc), "error")
+                    flash(exc.translated(), "error")
                 else:
                     if job.duplicate:
                         # A unique type whose key a queued job holds: that job, not a second.
@@ -107,14 +118,17 @@ class RunMixin(ViewBase):
                         return redirect(back or self.get_url(".index_view"))
                     when = options.run_at_utc()
                     text = (
-                        "Started job {job}."
+                        gettext("Started job {job}.")
                         if when is None
-                        else f"Scheduled job {{job}} to run at {fmt.utc(when)}."
+                        else gettext("Scheduled job {job} to run at %(at)s.", at=fmt.utc(when))
                     )
                     flash(started_flash(self, job, text), "success")
                     return redirect(back or self.get_url(".index_view"))
             elif "csrf_token" in form.errors:
-                flash("The form expired or lacks its CSRF token; nothing was started.", "error")
+                flash(
+                    gettext("The form expired or lacks its CSRF token; nothing was started."),
+                    "error",
+                )
         return self.render(
             "jobs_admin/new.html",
             job_types=runnable,

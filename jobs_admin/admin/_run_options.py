@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wtforms import DateTimeLocalField, Form, IntegerField, StringField, validators
 
+from ..i18n import gettext, lazy_gettext
 from ..models import utcnow
 
 #: The latest "run at" the form accepts, from now.
@@ -26,7 +27,7 @@ def _zone(form: Form, field: Any) -> None:
         ZoneInfo(field.data or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         raise validators.ValidationError(
-            "not a time zone; use a name such as UTC or Europe/Paris"
+            gettext("not a time zone; use a name such as UTC or Europe/Paris")
         ) from None
 
 
@@ -34,32 +35,32 @@ class JobOptionsForm(Form):
     """How a job started from the run form is named, found and scheduled."""
 
     name = StringField(
-        "Name",
+        lazy_gettext("Name"),
         validators=[validators.Optional(), validators.Length(max=200)],
-        description="Shown in the jobs list; the type's title when empty.",
+        description=lazy_gettext("Shown in the jobs list; the type's title when empty."),
     )
     reference = StringField(
-        "Reference",
+        lazy_gettext("Reference"),
         validators=[validators.Optional(), validators.Length(max=200)],
-        description="A reference to search by (an order or a customer number).",
+        description=lazy_gettext("A reference to search by (an order or a customer number)."),
     )
     priority = IntegerField(
-        "Priority",
+        lazy_gettext("Priority"),
         default=0,
         validators=[validators.Optional(), validators.NumberRange(*PRIORITY_RANGE)],
-        description="Higher runs first.",
+        description=lazy_gettext("Higher runs first."),
     )
     run_at = DateTimeLocalField(
-        "Run at",
+        lazy_gettext("Run at"),
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[validators.Optional()],
-        description="Leave empty to run now.",
+        description=lazy_gettext("Leave empty to run now."),
     )
     timezone = StringField(
-        "Time zone",
+        lazy_gettext("Time zone"),
         default="UTC",
         validators=[validators.Optional(), validators.Length(max=64), _zone],
-        description="The zone of 'Run at' (your browser's, when scripts run).",
+        description=lazy_gettext("The zone of 'Run at' (your browser's, when scripts run)."),
     )
 
     def validate_run_at(self, field: Any) -> None:
@@ -71,9 +72,11 @@ class JobOptionsForm(Form):
             return  # the time zone's own error says why
         now = utcnow()
         if when <= now:
-            raise validators.ValidationError("must be a time to come (leave empty to run now)")
+            raise validators.ValidationError(
+                gettext("must be a time to come (leave empty to run now)")
+            )
         if when > now + MAX_DELAY:
-            raise validators.ValidationError("must be within a year")
+            raise validators.ValidationError(gettext("must be within a year"))
 
     def run_at_utc(self) -> datetime | None:
         """ "Run at" as a timezone-aware time, or ``None`` (run now, or an unknown zone)."""

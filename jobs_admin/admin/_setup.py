@@ -5,8 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request, url_for
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
+from .. import i18n
+from ..i18n import lazy_gettext
 from ..models import BADGES, JobStatus
 from . import _html
 from . import format as fmt
@@ -35,7 +39,9 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         from .views import JobView
 
         view_class = jobs.view_class or JobView
-        view = view_class(jobs, name="Jobs", endpoint="jobs", url="jobs", category=jobs.category)
+        view = view_class(
+            jobs, name=lazy_gettext("Jobs"), endpoint="jobs", url="jobs", category=jobs.category
+        )
         # The websocket sits under the view's URL (``/admin/jobs/ws``) but on this blueprint.
         from ..live.websocket import register
 
@@ -49,6 +55,12 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     app.add_template_filter(fmt.seconds, "jobs_admin_seconds")
     app.add_template_filter(fmt.about, "jobs_admin_about")
     app.add_template_filter(fmt.utc, "jobs_admin_utc")
+    # Our own gettext domain in templates: ``_ja("...")`` and ``_jan("one", "many", n)``.
+    app.jinja_env.globals["_ja"] = i18n.gettext
+    app.jinja_env.globals["_jan"] = i18n.ngettext
+    app.jinja_env.globals["jobs_admin_status_label"] = i18n.status_label
+    app.jinja_env.globals["jobs_admin_i18n_tags"] = i18n_tags
+    app.jinja_env.globals["jobs_admin_language"] = i18n.language
     app.jinja_env.globals["jobs_admin_badges"] = {s.value: BADGES[s] for s in JobStatus}
     # The pieces the macros of jobs_admin/_macros.html print (built in Python for speed).
     app.jinja_env.globals["jobs_admin_html"] = SimpleNamespace(
@@ -111,3 +123,20 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         admin.add_view(
             cls(jobs, name=name, endpoint=endpoint, url=f"{base}/{url}", category=jobs.category)
         )
+
+
+def i18n_tags(nonce: Any = "") -> Markup:
+    """The scripts' translations (JSON) and the script that reads them, once per page.
+
+    :param nonce: the page's CSP nonce attribute (``admin_csp_nonce_attribute``).
+    """
+    # Once per request (not ``g``: an app context can outlive several requests in tests).
+    if request.environ.get("jobs_admin.i18n_tags"):
+        return Markup("")
+    request.environ["jobs_admin.i18n_tags"] = True
+    catalog = htmlsafe_json_dumps(i18n.js_catalog())
+    src = url_for("jobs_admin.static", filename="jobs_admin_i18n.js")
+    return Markup(
+        '<script type="application/json" id="jobs-admin-i18n">{}</script>\n'
+        '<script {} src="{}"></script>'
+    ).format(catalog, Markup(nonce or ""), src)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import lazy_gettext
 from ..models import JobStatus
 from ._items import step_items
 
@@ -31,12 +32,12 @@ STEP_LOGS = 50
 
 #: A step's state: its icon and its words (``done`` is the green tick).
 STATES = {
-    "done": ("fa-check text-success", "done"),
-    "running": ("fa-spinner fa-spin text-primary", "running"),
-    "failed": ("fa-times text-danger", "failed"),
-    "stopped": ("fa-stop-circle text-secondary", "stopped"),
-    "waiting": ("fa-pause-circle text-secondary", "waiting"),
-    "not_run": ("fa-circle-o text-muted", "not run"),
+    "done": ("fa-check text-success", lazy_gettext("done")),
+    "running": ("fa-spinner fa-spin text-primary", lazy_gettext("running")),
+    "failed": ("fa-times text-danger", lazy_gettext("failed")),
+    "stopped": ("fa-stop-circle text-secondary", lazy_gettext("stopped")),
+    "waiting": ("fa-pause-circle text-secondary", lazy_gettext("waiting")),
+    "not_run": ("fa-circle-o text-muted", lazy_gettext("not run")),
 }
 
 

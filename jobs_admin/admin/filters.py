@@ -9,15 +9,16 @@ from typing import Any
 from flask_admin.contrib.sqla import filters as sqla_filters
 
 from ..errors import InvalidArgument
+from ..i18n import STATUS_LABELS, lazy_gettext, status_label
 from ..models import JobStatus
 from ..store.params import ParamsTerm, parse_term
 
 #: Date-range presets: URL value -> (label, days back; 0 = since midnight UTC, None = all).
-PRESETS: dict[str, tuple[str, int | None]] = {
-    "today": ("Today", 0),
-    "7d": ("Last 7 days", 7),
-    "30d": ("Last 30 days", 30),
-    "all": ("All", None),
+PRESETS: dict[str, tuple[Any, int | None]] = {
+    "today": (lazy_gettext("Today"), 0),
+    "7d": (lazy_gettext("Last 7 days"), 7),
+    "30d": (lazy_gettext("Last 30 days"), 30),
+    "all": (lazy_gettext("All"), None),
 }
 
 
@@ -39,7 +40,7 @@ def phase_value(phase: str, status: str = "running") -> str:
 
 def phase_label(phase: str, status: str = "running") -> str:
     """How the status filter names such a value ("Running: Building pages")."""
-    return f"{status.title()}: {phase}"
+    return f"{status_label(status)}: {phase}"
 
 
 def split_status(value: str) -> tuple[str, str | None]:
@@ -53,7 +54,11 @@ class StatusFilter(ChoiceFilter):
     (``flt0_status_equals=running:Building pages``: the running jobs in that phase)."""
 
     def __init__(self, column: Any, phase: Any = None) -> None:
-        super().__init__(column, "Status", options=[(s.value, s.value.title()) for s in JobStatus])
+        super().__init__(
+            column,
+            lazy_gettext("Status"),
+            options=[(s.value, STATUS_LABELS[s.value]) for s in JobStatus],
+        )
         self.phase = phase
 
     def validate(self, value: str) -> bool:
@@ -79,14 +84,14 @@ class TypeFilter(ChoiceFilter):
     """Filter by job type (``flt0_type_equals=catalog.export``); options are the registry's."""
 
     def __init__(self, column: Any, options: Callable[[], list[tuple[str, str]]]) -> None:
-        super().__init__(column, "Type", options=options)
+        super().__init__(column, lazy_gettext("Type"), options=options)
 
 
 class UserFilter(sqla_filters.FilterEqual):
     """Filter by creator (``flt0_created_by_equals=operator``)."""
 
     def __init__(self, column: Any) -> None:
-        super().__init__(column, "Created by")
+        super().__init__(column, lazy_gettext("Created by"))
 
     def validate(self, value: str) -> bool:
         # No NUL: PostgreSQL refuses it in text, so the list would fail instead of match none.
@@ -97,13 +102,15 @@ class CreatedWithinFilter(sqla_filters.BaseSQLAFilter):
     """Date-range presets on ``created_at``: Today, 7 days, 30 days, All."""
 
     def __init__(self, column: Any) -> None:
-        super().__init__(column, "Created", options=[(k, v[0]) for k, v in PRESETS.items()])
+        super().__init__(
+            column, lazy_gettext("Created"), options=[(k, v[0]) for k, v in PRESETS.items()]
+        )
 
     def validate(self, value: str) -> bool:
         return value in PRESETS
 
-    def operation(self) -> str:
-        return "within"
+    def operation(self) -> Any:
+        return lazy_gettext("within")
 
     def apply(self, query: Any, value: str, alias: Any = None) -> Any:
         days = PRESETS[value][1]
@@ -122,7 +129,7 @@ class CreatedBetweenFilter(sqla_filters.DateBetweenFilter):
     """A custom from/to range of days (UTC) on ``created_at``, both days included."""
 
     def __init__(self, column: Any) -> None:
-        super().__init__(column, "Created")
+        super().__init__(column, lazy_gettext("Created"))
 
     def validate(self, value: str) -> bool:
         # Flask-Admin's check, then ours: a range that passes it must also be usable (not

@@ -8,6 +8,8 @@ from flask import current_app
 from flask_admin.form import SecureForm
 from wtforms import Form, IntegerField, validators
 
+from ..i18n import lazy_gettext
+
 
 def csrf_base() -> type[Form]:
     """The form base class that carries the CSRF token this app checks.
@@ -54,7 +56,7 @@ def _prune_form_class(base: type[Form], default_days: int) -> type[Form]:
 
         class PruneForm(base):
             days = IntegerField(
-                "Older than (days)",
+                lazy_gettext("Older than (days)"),
                 default=default_days,
                 validators=[validators.InputRequired(), validators.NumberRange(min=0, max=36500)],
             )

@@ -16,6 +16,7 @@ from flask_admin.contrib.sqla import ModelView
 from flask_admin.form import SecureForm
 
 from .._sql import duration_seconds
+from ..i18n import lazy_gettext
 from ..panel._views import PanelViewsMixin
 from . import _columns, _html
 from ._actions import ActionsMixin
@@ -87,10 +88,14 @@ class JobView(
         "reference",
     )
     column_labels = {
-        "id": "ID",
-        "progress_done": "Progress",
-        "created_by": "Created by",
-        "created_at": "Created",
+        "id": lazy_gettext("ID"),
+        "name": lazy_gettext("Name"),
+        "status": lazy_gettext("Status"),
+        "progress_done": lazy_gettext("Progress"),
+        "created_by": lazy_gettext("Created by"),
+        "created_at": lazy_gettext("Created"),
+        "duration": lazy_gettext("Duration"),
+        "reference": lazy_gettext("Reference"),
         **_columns.OPTIONAL,
     }
     # The optional columns a user adds with the "Columns" menu (after ``column_list``), and

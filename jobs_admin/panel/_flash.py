@@ -7,6 +7,7 @@ from typing import Any
 from flask import current_app, flash, url_for
 from markupsafe import Markup
 
+from ..i18n import gettext
 from ._render import ENDPOINT
 
 
@@ -20,12 +21,13 @@ def flash_started(job: Any, category: str = "success") -> None:
     label = f"#{job.id} {job.name or job.type}"
     # A unique type's duplicate: the job returned was queued before, nothing was started.
     text, category = (
-        ("Not started: already queued: job {}.", "warning")
+        (gettext("Not started: already queued: job %(job)s."), "warning")
         if getattr(job, "duplicate", False)
-        else ("Started job {}.", category)
+        else (gettext("Started job %(job)s."), category)
     )
     if f"{ENDPOINT}.details_view" in current_app.view_functions:
         url = url_for(f"{ENDPOINT}.details_view", id=job.id)
-        flash(Markup(text).format(Markup('<a href="{}">{}</a>').format(url, label)), category)
+        link = Markup('<a href="{}">{}</a>').format(url, label)
+        flash(Markup(text % {"job": link}), category)
     else:
-        flash(text.format(label), category)
+        flash(text % {"job": label}, category)

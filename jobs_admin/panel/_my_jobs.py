@@ -17,6 +17,7 @@ from markupsafe import Markup
 from .. import permissions as perms
 from ..admin._api_args import ListArgs
 from ..admin._api_jobs import page
+from ..i18n import MY_JOBS
 from ._render import ENDPOINT, MAX_LIMIT, answers, extension, feed_config, has_jobs_view
 
 #: The list page's filter argument of the jobs' creator (``named_filter_urls``).
@@ -63,7 +64,7 @@ def build_my_jobs(limit: int | str = 10, *, with_jobs: bool = True) -> MyJobs | 
     return mine
 
 
-def render_my_jobs(nonce: str = "", limit: int = 10, title: str = "My jobs") -> Markup:
+def render_my_jobs(nonce: str = "", limit: int = 10, title: Any = MY_JOBS) -> Markup:
     """The "My jobs" widget for a page of the host (empty for a user who may not see jobs).
 
     :param nonce: the page's CSP nonce attribute for the script tags.

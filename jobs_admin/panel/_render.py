@@ -21,6 +21,7 @@ from ..admin._api_args import ListArgs
 from ..admin._api_jobs import page
 from ..admin._base import _STATE, local
 from ..admin.forms import token_form
+from ..i18n import LAST_EXECUTIONS
 from ..models import BADGES, JobStatus, utcnow
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ def build_panel(
     return panel
 
 
-def render_panel(nonce: str = "", title: str = "Last executions", **options: Any) -> Markup:
+def render_panel(nonce: str = "", title: Any = LAST_EXECUTIONS, **options: Any) -> Markup:
     """The panel's HTML (empty for a user who may not see jobs); see :func:`build_panel`.
 
     :param nonce: the page's CSP nonce attribute for the panel's script tags.

@@ -8,6 +8,7 @@ from flask import Flask
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from ..i18n import LAST_EXECUTIONS, MY_JOBS
 from ._my_jobs import render_my_jobs, render_my_jobs_menu
 from ._render import render_panel
 
@@ -33,7 +34,7 @@ def jobs_admin_panel(
     limit: int = 5,
     params: Any = None,
     run_reference: str | None = None,
-    title: str = "Last executions",
+    title: Any = LAST_EXECUTIONS,
 ) -> Markup:
     """``{{ jobs_admin_panel(reference="export-profile:7", types=[...], run=[...], limit=5) }}``:
     a record's last executions with their buttons (see :func:`~._render.build_panel`)."""
@@ -50,7 +51,7 @@ def jobs_admin_panel(
 
 
 @pass_context
-def jobs_admin_my_jobs(context: Any, limit: int = 10, title: str = "My jobs") -> Markup:
+def jobs_admin_my_jobs(context: Any, limit: int = 10, title: Any = MY_JOBS) -> Markup:
     """``{{ jobs_admin_my_jobs(limit=10) }}``: the current user's latest jobs as a card."""
     return render_my_jobs(_nonce(context), limit, title)
 

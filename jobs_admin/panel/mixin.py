@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from ..i18n import LAST_EXECUTIONS
 from ._render import render_panel
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class JobsPanelMixin(_Base):
     #: How many executions are listed, newest first.
     jobs_limit: int = 5
     #: The panel's heading.
-    jobs_panel_title: str = "Last executions"
+    jobs_panel_title: Any = LAST_EXECUTIONS
 
     def jobs_reference(self, obj: Any) -> str:
         """The reference of ``obj``'s jobs (what a job started from its page gets)."""

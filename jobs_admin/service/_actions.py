@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import signals
-from ..errors import DuplicateJob, InvalidArgument, InvalidTransition, JobNotFound
+from ..errors import N_, DuplicateJob, InvalidArgument, InvalidTransition, JobNotFound
 from ..models import EventKind, utcnow
 from ..runtime import Runtime
 from ..store import remove_files
@@ -96,7 +96,7 @@ def retry_failed_items(rt: Runtime, job: Any, who: str | None) -> Any:
     if status is None:
         raise JobNotFound(row.id)
     if status != "partial":
-        raise InvalidTransition(row.id, status, "pending", "retry its failed items")
+        raise InvalidTransition(row.id, status, "pending", N_("retry its failed items"))
     job_type = rt.registry.get(row.type)
     if job_type.retry_items is None:
         raise InvalidArgument(f"job type {row.type!r} cannot retry only its failed items")

@@ -11,7 +11,7 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from ..errors import InvalidTransition, JobNotFound
+from ..errors import N_, InvalidTransition, JobNotFound
 from ..models import FINISHED, RETRYABLE, EventKind, JobStatus, utcnow
 from .base import Conn
 from .reads import ReadStore
@@ -59,7 +59,7 @@ class ActionStore(ReadStore):
                 "finished_at": None,
                 "updated_by": user,
             },
-            action="retry it",
+            action=N_("retry it"),
             # running -> pending is the runner's automatic retry, never a manual one.
             expect=RETRYABLE,
         )
@@ -110,10 +110,10 @@ class ActionStore(ReadStore):
             # A worker claimed it in between (SQLite): it is running now.
             current = conn.execute(sa.select(j.c.status).where(j.c.id == job_id)).scalar()
         if current != JobStatus.RUNNING.value:
-            raise InvalidTransition(job_id, str(current), "cancelled", "cancel it")
+            raise InvalidTransition(job_id, str(current), "cancelled", N_("cancel it"))
         if not cancellable:
             raise InvalidTransition(
-                job_id, current, "cancelled", "cancel it: its type cannot stop while running"
+                job_id, current, "cancelled", N_("cancel it: its type cannot stop while running")
             )
         conn.execute(
             sa.update(j)
@@ -135,7 +135,9 @@ class ActionStore(ReadStore):
         if row is None:
             raise JobNotFound(job_id)
         if JobStatus(row.status) not in FINISHED:
-            raise InvalidTransition(job_id, row.status, "deleted", "delete it: it is still active")
+            raise InvalidTransition(
+                job_id, row.status, "deleted", N_("delete it: it is still active")
+            )
         self._delete_ids(conn, [job_id])
         return cast("str | None", row.result_file)
 

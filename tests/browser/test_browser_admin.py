@@ -187,7 +187,7 @@ def test_browser_bulk_delete_with_confirmation(ui: Any, jobs: Any, db: Any, prob
         dialog.locator("button:has-text('Delete jobs')").click()
     assert seen == []
     flashes = " ".join(ui.flashes())
-    assert "Deleted 1 job(s)." in flashes
+    assert "Deleted 1 job." in flashes
     assert f"Skipped 1: #{ids['pending']} is pending" in flashes
     assert probe.job(ids["completed"]) is None
     assert probe.status(ids["pending"]) == "pending"
@@ -307,7 +307,7 @@ def test_browser_clear_old_jobs_modal(ui: Any, jobs: Any, db: Any, probe: Any) -
     # The request queued a built-in prune job and links it; nothing is deleted yet.
     (prune,) = probe.jobs(type="jobs_admin.prune")
     assert prune["params"] == {"days": 40} and prune["status"] == "pending"
-    assert f"Clearing finished jobs older than 40 day(s) in job #{prune['id']}." in ui.flashes()
+    assert f"Clearing finished jobs older than 40 days in job #{prune['id']}." in ui.flashes()
     assert probe.count() == 7
     with page.expect_navigation():
         page.click(f".alert a:has-text('#{prune['id']}')")

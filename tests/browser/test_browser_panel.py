@@ -65,7 +65,7 @@ def test_browser_panel_follows_its_jobs_live_and_stop_cancels(
     page = ui.page
     panel = page.locator("[data-jobs-admin-panel]")
     row = panel.locator(f'[data-jobs-admin-panel-job="{running}"]')
-    expect(row.locator(".jobs-admin-status")).to_have_text("running")
+    expect(row.locator(".jobs-admin-status")).to_have_text("Running")
     page.evaluate("window.jobsAdminTestMark = 1")
 
     # Progress moves in place.
@@ -83,13 +83,13 @@ def test_browser_panel_follows_its_jobs_live_and_stop_cancels(
         pending = export(jobs, ref)
         other = export(jobs, "export-profile:999")
     new_row = panel.locator(f'[data-jobs-admin-panel-job="{pending}"]')
-    expect(new_row.locator(".jobs-admin-status")).to_have_text("pending")
+    expect(new_row.locator(".jobs-admin-status")).to_have_text("Pending")
     expect(panel.locator(f'[data-jobs-admin-panel-job="{other}"]')).to_have_count(0)
 
     # The running job finishes: its badge changes, and the "job finished" toast says so.
     with app.app_context():
         finish(jobs, db, running)
-    expect(row.locator(".jobs-admin-status")).to_have_text("completed")
+    expect(row.locator(".jobs-admin-status")).to_have_text("Completed")
     expect(page.locator(f'.jobs-admin-toast[data-job-id="{running}"]')).to_contain_text(
         "Job completed"
     )
@@ -103,7 +103,7 @@ def test_browser_panel_follows_its_jobs_live_and_stop_cancels(
     assert any(f"Job {pending} is cancelled." in text for text in ui.flashes())
     expect(
         panel.locator(f'[data-jobs-admin-panel-job="{pending}"] .jobs-admin-status')
-    ).to_have_text("cancelled")
+    ).to_have_text("Cancelled")
     with app.app_context():
         assert probe.status(pending) == "cancelled"
 
@@ -134,7 +134,7 @@ def test_browser_my_jobs_dropdown_badge_and_toast_on_a_host_page(
     with app.app_context():
         finish(jobs, db, running)
     expect(menu.locator(f'[data-jobs-admin-my-job="{running}"] .jobs-admin-status')).to_have_text(
-        "completed"
+        "Completed"
     )
     expect(badge).to_be_hidden()
     toast = page.locator(f'.jobs-admin-toast[data-job-id="{running}"]')
@@ -144,7 +144,7 @@ def test_browser_my_jobs_dropdown_badge_and_toast_on_a_host_page(
     # The widget on the index page follows too.
     widget = page.locator("[data-jobs-admin-my-jobs]")
     expect(widget.locator(f'[data-jobs-admin-my-job="{running}"] .jobs-admin-status')).to_have_text(
-        "completed"
+        "Completed"
     )
 
 
@@ -168,11 +168,11 @@ def test_browser_seed_steps_imports_exports_profile_last_execution_stop(
     with page.expect_navigation():
         row.locator("a[title='View Record']").click()
     last = page.locator(f'[data-jobs-admin-panel-job="{job}"]')
-    expect(last.locator(".jobs-admin-status")).to_have_text("pending")
+    expect(last.locator(".jobs-admin-status")).to_have_text("Pending")
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         last.get_by_role("button", name="Stop").click()
-    expect(last.locator(".jobs-admin-status")).to_have_text("cancelled")
+    expect(last.locator(".jobs-admin-status")).to_have_text("Cancelled")
     with app.app_context():
         assert probe.status(job) == "cancelled"
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from jobs_admin.i18n import format_datetime
 from jobs_admin.models import utcnow
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(SEND_FILE_MAX_AGE_DEFAULT=600)]
@@ -149,7 +150,7 @@ def test_walkthrough_background_jobs_retry(
     failed_row = row(page, flaky)
     expect(failed_row.locator("td.col-updated_by")).to_have_text(failed["updated_by"])
     expect(failed_row.locator("td.col-updated_at time")).to_be_visible()
-    expect(failed_row.locator("td.col-status .jobs-admin-status")).to_have_text("failed")
+    expect(failed_row.locator("td.col-status .jobs-admin-status")).to_have_text("Failed")
     # "Message: status updates or error information": the job's last message in its column,
     # and a failed job's error on hover of the icon beside its badge.
     expect(failed_row.locator("td.col-message")).to_have_text(failed["message"] or "—")
@@ -195,7 +196,7 @@ def test_walkthrough_background_jobs_retry(
     assert failed["params"]["month"] in params.inner_text()
     overview = page.locator(".jobs-admin-overview")
     finished_at = failed["finished_at"]
-    assert f"{finished_at:%Y-%m-%d %H:%M}" in overview.inner_text()  # when it failed
+    assert format_datetime(finished_at) in overview.inner_text()  # when it failed
     assert "3 of 3 (2 retries)" in overview.inner_text()
     # Every attempt's failure is in the history.
     history = page.locator(".card:has(.card-header:text-is('History'))").inner_text()
@@ -222,7 +223,7 @@ def test_walkthrough_background_jobs_retry(
     assert jobs.work_off() >= 1
     assert probe.status(flaky) == "completed"
     badge = page.locator(".jobs-admin-detail h2 .jobs-admin-status")
-    expect(badge).to_have_text("completed")
+    expect(badge).to_have_text("Completed")
 
     # Download Results: the report's CSV.
     ui.go(f"/admin/jobs/details/?id={flaky}")
@@ -371,7 +372,7 @@ def test_walkthrough_jobs_dashboard_housekeeping(ui: Any, jobs: Any, demo: Any, 
     with page.expect_navigation():
         page.click("#jobs-admin-prune-submit")
     (prune,) = probe.jobs(type="jobs_admin.prune")
-    assert f"Clearing finished jobs older than 30 day(s) in job #{prune['id']}." in ui.flashes()
+    assert f"Clearing finished jobs older than 30 days in job #{prune['id']}." in ui.flashes()
     # The clearing runs as a job: the worker does it.
     jobs.work_off()
     assert probe.job(prune["id"])["result"] == {"deleted": len(old), "days": 30}
@@ -379,7 +380,7 @@ def test_walkthrough_jobs_dashboard_housekeeping(ui: Any, jobs: Any, demo: Any, 
     # Pending and running jobs are left (the pending ones due have run meanwhile).
     assert all(probe.job(job_id) is not None for job_id in active)
     ui.go(f"/admin/jobs/details/?id={prune['id']}")
-    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("completed")
+    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("Completed")
     assert f'"deleted": {len(old)}' in page.locator(".jobs-admin-result").inner_text()
 
 
@@ -493,7 +494,7 @@ def test_walkthrough_jobs_progress_and_cancel(
     with page.expect_navigation():
         dialog.locator("button:has-text('Stop job')").click()
     badge = page.locator(".jobs-admin-detail h2 .jobs-admin-status")
-    expect(badge).to_have_text("cancelled", timeout=20_000)
+    expect(badge).to_have_text("Cancelled", timeout=20_000)
     stopped = probe.job(long)
     assert stopped["status"] == "cancelled" and 0 < stopped["progress_done"] < 400
     stats = page.locator(".jobs-admin-stats")
@@ -563,7 +564,7 @@ def test_walkthrough_monitor_page_kpi_tiles(
     overview = page.locator(".jobs-admin-overview").inner_text()
     for label in ("Created", "Started", "Finished", "Duration", "Attempts"):
         assert label in overview, label
-    assert f"{stored['started_at']:%Y-%m-%d %H:%M}" in overview
+    assert format_datetime(stored["started_at"]) in overview
     expect(page.locator(".jobs-admin-error-message")).to_have_text(stored["error"])
     page.go_back()
 
@@ -686,7 +687,7 @@ def test_walkthrough_process_tracker(
     # The job's detail: steps, "Step 3 of 3", an estimate per step, what ran under each.
     with page.expect_navigation():
         finished.locator("a").click()
-    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("partial")
+    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("Partial")
     message = page.locator(".jobs-admin-detail .jobs-admin-message")
     expect(message).to_have_text("3 of 4 SKUs exported")
     assert message.evaluate("e => e.scrollWidth <= e.clientWidth")  # shown whole, not cut
@@ -704,7 +705,7 @@ def test_walkthrough_process_tracker(
     long = enqueue(jobs, "search.reindex", "operator", name="Nightly reindex", items=400)
     ui.go("/admin/jobs/")
     badge = row(page, long).locator(".jobs-admin-status")
-    expect(badge).to_have_text("running")
+    expect(badge).to_have_text("Running")
     expect(page.locator('[data-count="running"]')).to_have_text("1")
 
     # Searching: by name, by type, by user, by status.
@@ -733,7 +734,7 @@ def test_walkthrough_process_tracker(
     # It stops after its current document (maybe before the page is back).
     wait_for(lambda: probe.status(long) == "cancelled")
     ui.go("/admin/jobs/?flt0_status_equals=cancelled")
-    expect(row(page, long).locator(".jobs-admin-status")).to_have_text("cancelled")
+    expect(row(page, long).locator(".jobs-admin-status")).to_have_text("Cancelled")
     # "Stopping won't revert the actions already performed": what it did is kept.
     assert probe.job(long)["progress_done"] > 0
 
@@ -741,11 +742,11 @@ def test_walkthrough_process_tracker(
     other = enqueue(jobs, "search.reindex", "operator", name="Manual reindex", items=400)
     ui.go(f"/admin/jobs/details/?id={other}")
     status = page.locator(".jobs-admin-detail h2 .jobs-admin-status")
-    expect(status).to_have_text("running")
+    expect(status).to_have_text("Running")
     page.click(".jobs-admin-detail-actions button:has-text('Cancel')")
     with page.expect_navigation():
         dialog.locator("button:has-text('Stop job')").click()
-    expect(status).to_have_text("cancelled", timeout=20_000)
+    expect(status).to_have_text("Cancelled", timeout=20_000)
     assert probe.status(other) == "cancelled"
     # "Stop a job from an export/import profile": the demo has no profiles; the jobs panel is
     # where jobs are stopped.

@@ -2,6 +2,15 @@
  * no CDN. Without JavaScript every form still posts (with its CSRF token), unconfirmed. */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  function fill(s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  }
+  var _ = I18N ? I18N._ : fill;
+  var _n = I18N ? I18N._n : function (one, many, n, v) {
+    return fill(n === 1 ? one : many, Object.assign({ num: Number(n).toLocaleString("en-US") }, v));
+  };
   var $ = window.jQuery;
   var pending = null; // what the open dialog's "yes" button does
 
@@ -77,13 +86,13 @@
       return false;
     }
     var node = dialog();
-    node.querySelector(".modal-title").textContent = options.title || "Are you sure?";
+    node.querySelector(".modal-title").textContent = options.title || _("Are you sure?");
     node.querySelector(".jobs-admin-confirm-text").textContent = options.text || "";
     var noButton = node.querySelector(".jobs-admin-confirm-no");
-    noButton.textContent = options.no || "Cancel";
+    noButton.textContent = options.no || _("Cancel");
     noButton.hidden = !!options.alone;
     var yesButton = node.querySelector(".jobs-admin-confirm-yes");
-    yesButton.textContent = options.yes || "OK";
+    yesButton.textContent = options.yes || _("OK");
     yesButton.className = "btn jobs-admin-confirm-yes " + (options.yesClass || "btn-primary");
     pending = yes;
     $(node).modal("show");
@@ -129,19 +138,19 @@
   var BULK = {
     cancel: function (n) {
       return {
-        title: "Cancel " + n + (n === 1 ? " job?" : " jobs?"),
-        text: "Pending jobs among them will not run; running ones stop after their current item and keep what they did. Finished jobs are skipped. Cancelled jobs can be retried later.",
-        yes: n === 1 ? "Cancel job" : "Cancel jobs",
-        no: "Keep them",
+        title: _n("Cancel %(num)s job?", "Cancel %(num)s jobs?", n),
+        text: _("Pending jobs among them will not run; running ones stop after their current item and keep what they did. Finished jobs are skipped. Cancelled jobs can be retried later."),
+        yes: n === 1 ? _("Cancel job") : _("Cancel jobs"),
+        no: _("Keep them"),
         yesClass: "btn-warning"
       };
     },
     "delete": function (n) {
       return {
-        title: "Delete " + n + (n === 1 ? " job?" : " jobs?"),
-        text: "They are deleted with their logs and result files. Pending and running jobs are skipped. This cannot be undone.",
-        yes: n === 1 ? "Delete job" : "Delete jobs",
-        no: "Keep them",
+        title: _n("Delete %(num)s job?", "Delete %(num)s jobs?", n),
+        text: _("They are deleted with their logs and result files. Pending and running jobs are skipped. This cannot be undone."),
+        yes: n === 1 ? _("Delete job") : _("Delete jobs"),
+        no: _("Keep them"),
         yesClass: "btn-danger"
       };
     }
@@ -157,8 +166,8 @@
     actions.execute = function (name) {
       var selected = document.querySelectorAll("input.action-checkbox:checked").length;
       if (!selected) {
-        if (!ask({ title: "No jobs selected", text: "Tick the jobs to act on first.", yes: "OK", alone: true }, null)) {
-          window.alert("Tick the jobs to act on first.");
+        if (!ask({ title: _("No jobs selected"), text: _("Tick the jobs to act on first."), yes: _("OK"), alone: true }, null)) {
+          window.alert(_("Tick the jobs to act on first."));
         }
         return false;
       }
@@ -201,13 +210,21 @@
     $(opener.getAttribute("data-jobs-admin-modal")).modal("show");
   });
 
-  // Show the viewer's local time next to the UTC time on hover.
+  // Show the viewer's local time next to the UTC time on hover (in the page's language).
+  function localString(when) {
+    try {
+      return when.toLocaleString(I18N ? I18N.locale() : undefined);
+    } catch (e) {
+      return when.toLocaleString();
+    }
+  }
+
   function localTimes(root) {
     var times = root.querySelectorAll("time.jobs-admin-time[datetime]:not([data-local])");
     for (var i = 0; i < times.length; i++) {
       var when = new Date(times[i].getAttribute("datetime"));
       if (!isNaN(when)) {
-        times[i].title = when.toLocaleString() + " (local)\n" + times[i].title;
+        times[i].title = _("%(time)s (local)", { time: localString(when) }) + "\n" + times[i].title;
         times[i].setAttribute("data-local", "1");
       }
     }

@@ -4,17 +4,23 @@
  * countdowns up again rather than keeping the nodes. */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var _ = window.jobsAdminI18n ? window.jobsAdminI18n._ : function (s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  };
 
+  // The units are the messages of the Python formatters (jobs_admin/admin/format.py).
   function words(seconds) {
     if (seconds < 60) {
-      return Math.max(1, Math.round(seconds)) + " s";
+      return _("%(num)s s", { num: Math.max(1, Math.round(seconds)) });
     }
     var minutes = Math.floor(seconds / 60);
     if (minutes < 60) {
       var rest = Math.round(seconds - minutes * 60);
-      return minutes + " min" + (rest && minutes < 10 ? " " + rest + " s" : "");
+      var said = _("%(num)s min", { num: minutes });
+      return rest && minutes < 10 ? said + " " + _("%(num)s s", { num: rest }) : said;
     }
-    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+    return _("%(num)s h", { num: Math.floor(minutes / 60) }) + " " + _("%(num)s min", { num: minutes % 60 });
   }
 
   function tick() {
@@ -26,7 +32,7 @@
         continue;
       }
       var left = (end - now) / 1000;
-      var text = left > 0 ? "about " + words(left) + " left" : "taking longer than usual";
+      var text = left > 0 ? _("about %(time)s left", { time: words(left) }) : _("taking longer than usual");
       if (nodes[i].textContent !== text) {
         nodes[i].textContent = text;
         nodes[i].classList.toggle("text-primary", left > 0);

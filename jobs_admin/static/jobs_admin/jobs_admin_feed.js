@@ -13,6 +13,11 @@
   if (window.JobsAdminFeed || !window.JSON) {
     return;
   }
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  var _ = I18N ? I18N._ : function (s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  };
   var listeners = [];
   var cfg = null;
   var started = false;
@@ -194,7 +199,7 @@
     var box = bars[0].parentNode;
     box.setAttribute("aria-valuenow", String(done + failed));
     box.setAttribute("aria-valuemax", String(total));
-    box.setAttribute("aria-label", done + " of " + total + " done");
+    box.setAttribute("aria-label", _("%(done)s of %(total)s done", { done: done, total: total }));
     var figures = box.parentNode.querySelector("small");
     if (figures) {
       figures.textContent = done + "/" + total;
@@ -202,35 +207,49 @@
         figures.appendChild(document.createTextNode(" \u00b7 "));
         var span = document.createElement("span");
         span.className = "text-danger";
-        span.textContent = failed + " failed";
+        span.textContent = _("%(num)s failed", { num: failed });
         figures.appendChild(span);
       }
     }
     return true;
   }
 
-  // The Python formatter jobs_admin.admin.format.seconds, in JavaScript (as jobs_admin_live.js).
+  // One decimal in the page's language ("4.2", "4,2"), as the Python formatter's.
+  function decimal(value) {
+    try {
+      return value.toLocaleString(I18N ? I18N.locale() : "en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    } catch (e) {
+      return value.toFixed(1);
+    }
+  }
+
+  // The Python formatter jobs_admin.admin.format.seconds, in JavaScript (as jobs_admin_live.js),
+  // with its messages.
   function seconds(value) {
     value = Math.max(0, value);
     if (value < 1) {
-      return Math.round(value * 1000) + " ms";
+      return _("%(num)s ms", { num: Math.round(value * 1000) });
     }
     if (value < 60) {
-      return value < 10 ? value.toFixed(1) + " s" : Math.round(value) + " s";
+      return _("%(num)s s", { num: value < 10 ? decimal(value) : Math.round(value) });
     }
     var minutes = Math.floor(value / 60);
     var secs = Math.floor(value) % 60;
     if (minutes < 60) {
-      return secs ? minutes + " min " + secs + " s" : minutes + " min";
+      return pair(_("%(num)s min", { num: minutes }), secs, _("%(num)s s", { num: secs }));
     }
     var hours = Math.floor(minutes / 60);
     minutes = minutes % 60;
     if (hours < 48) {
-      return minutes ? hours + " h " + minutes + " min" : hours + " h";
+      return pair(_("%(num)s h", { num: hours }), minutes, _("%(num)s min", { num: minutes }));
     }
     var days = Math.floor(hours / 24);
     hours = hours % 24;
-    return hours ? days + " d " + hours + " h" : days + " d";
+    return pair(_("%(num)s d", { num: days }), hours, _("%(num)s h", { num: hours }));
+  }
+
+  function pair(big, small, smallText) {
+    return small ? big + " " + smallText : big;
   }
 
   /* Running durations (a span with data-started) count up every second on the server's clock. */

@@ -18,6 +18,15 @@
  */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  function fill(s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  }
+  var _ = I18N ? I18N._ : fill;
+  var _n = I18N ? I18N._n : function (one, many, n, v) {
+    return fill(n === 1 ? one : many, Object.assign({ num: Number(n).toLocaleString("en-US") }, v));
+  };
   var list = document.getElementById("jobs-admin-list");
   if (!list) {
     return;
@@ -61,8 +70,8 @@
     if (toggle) {
       toggle.setAttribute("aria-expanded", collapsed ? "false" : "true");
       toggle.classList.toggle("active", collapsed);
-      toggle.title = collapsed ? "Show the filter and search controls" : "Hide the filter and search controls";
-      toggle.querySelector(".jobs-admin-filters-label").textContent = collapsed ? "Show filters" : "Hide filters";
+      toggle.title = collapsed ? _("Show the filter and search controls") : _("Hide the filter and search controls");
+      toggle.querySelector(".jobs-admin-filters-label").textContent = collapsed ? _("Show filters") : _("Hide filters");
     }
   }
 
@@ -288,14 +297,14 @@
         }
         fit();
         if (refreshButton) {
-          refreshButton.title = "Reload the tiles and the table (keeps the filters)";
+          refreshButton.title = _("Reload the tiles and the table (keeps the filters)");
           refreshButton.classList.remove("btn-outline-danger");
         }
         document.dispatchEvent(new CustomEvent("jobs-admin:refreshed"));
       })
       .catch(function () {
         if (refreshButton) {
-          refreshButton.title = "The list could not be reloaded; try again";
+          refreshButton.title = _("The list could not be reloaded; try again");
           refreshButton.classList.add("btn-outline-danger");
         }
       })
@@ -326,27 +335,50 @@
     }
     var node = el("time", "jobs-admin-time", ago(Date.parse(iso)));
     node.setAttribute("datetime", iso);
-    node.title = iso.replace("T", " ").slice(0, 19) + " UTC";
+    node.title = utc(iso);
     return node;
   }
 
-  // The Python formatter jobs_admin.admin.format.relative_time, roughly: "5 min ago".
+  function locale() {
+    return I18N ? I18N.locale() : "en";
+  }
+
+  // The Python filter jobs_admin_utc: "Nov 23, 2026, 6:42:09 PM UTC" in the page's language.
+  function utc(iso) {
+    try {
+      var style = { dateStyle: "medium", timeStyle: "medium", timeZone: "UTC" };
+      return new Intl.DateTimeFormat(locale(), style).format(new Date(iso)) + " UTC";
+    } catch (e) {
+      return iso.replace("T", " ").slice(0, 19) + " UTC";
+    }
+  }
+
+  // Babel's units and their rounding (format_timedelta with threshold 1.1), as the server's.
+  var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  var SHORT = { year: "y", month: "mo", week: "wk", day: "d", hour: "h", minute: "min", second: "s" };
+
+  // The Python formatter jobs_admin.admin.format.relative_time: "5 min. ago" in the page's
+  // language ("vor 5 Min."), "just now" under 45 s.
   function ago(when) {
     var s = Math.max(0, (clock() - when) / 1000);
     if (s < 45) {
-      return "just now";
+      return _("just now");
     }
-    if (s < 3600) {
-      return Math.max(1, Math.round(s / 60)) + " min ago";
+    for (var i = 0; i < UNITS.length; i++) {
+      var value = s / UNITS[i][1];
+      if (value >= 1.1 || i === UNITS.length - 1) {
+        var n = Math.max(1, Math.round(value));
+        try {
+          return new Intl.RelativeTimeFormat(locale(), { numeric: "auto", style: "short" }).format(-n, UNITS[i][0]);
+        } catch (e) {
+          return n + " " + SHORT[UNITS[i][0]] + " ago";
+        }
+      }
     }
-    if (s < 86400) {
-      return Math.round(s / 3600) + " h ago";
-    }
-    return Math.round(s / 86400) + " d ago";
   }
 
   function count(n) {
-    return Number(n || 0).toLocaleString("en-US");
+    return I18N ? I18N.number(n || 0) : Number(n || 0).toLocaleString("en-US");
   }
 
   var OPTIONAL = {
@@ -377,12 +409,12 @@
     },
     items: function (job) {
       if (job.progress_total) {
-        return document.createTextNode(count(job.progress_done) + " of " + count(job.progress_total));
+        return document.createTextNode(_("%(done)s of %(total)s", { done: count(job.progress_done), total: count(job.progress_total) }));
       }
       return job.progress_done ? document.createTextNode(count(job.progress_done)) : dash();
     },
     attempts: function (job) {
-      return document.createTextNode((job.attempts || 0) + " of " + (job.max_attempts || 0));
+      return document.createTextNode(_("%(done)s of %(total)s", { done: job.attempts || 0, total: job.max_attempts || 0 }));
     },
     priority: function (job) {
       return document.createTextNode(String(job.priority || 0));
@@ -504,11 +536,11 @@
     var days = pruneDays.value;
     var ask = ++asked;
     if (!/^\d{1,5}$/.test(days)) {
-      pruneCount.textContent = "Enter a number of days.";
+      pruneCount.textContent = _("Enter a number of days.");
       pruneSubmit.disabled = true;
       return;
     }
-    pruneCount.textContent = "Counting the jobs it would delete\u2026";
+    pruneCount.textContent = _("Counting the jobs it would delete\u2026");
     fetch(pruneCount.getAttribute("data-url") + "?days=" + encodeURIComponent(days), { credentials: "same-origin" })
       .then(function (response) {
         return response.json().then(function (body) {
@@ -520,20 +552,22 @@
           return; // a later count is on its way
         }
         if (!answer.ok) {
-          pruneCount.textContent = answer.body.error || "Could not count the jobs.";
+          pruneCount.textContent = answer.body.error || _("Could not count the jobs.");
           pruneSubmit.disabled = true;
           return;
         }
         var n = answer.body.count;
+        // Two counts: the days are a phrase of their own ("30 days") inside the sentence.
+        var days = _n("%(num)s day", "%(num)s days", answer.body.days);
         pruneCount.textContent = n
-          ? n.toLocaleString("en-US") + (n === 1 ? " finished job" : " finished jobs") + " finished more than " + answer.body.days + (answer.body.days === 1 ? " day" : " days") + " ago will be deleted."
-          : "No finished job is that old: nothing would be deleted.";
+          ? _n("%(num)s finished job finished more than %(days)s ago will be deleted.", "%(num)s finished jobs finished more than %(days)s ago will be deleted.", n, { days: days })
+          : _("No finished job is that old: nothing would be deleted.");
         pruneCount.setAttribute("data-count", String(n));
         pruneSubmit.disabled = !n;
       })
       .catch(function () {
         if (ask === asked) {
-          pruneCount.textContent = "Could not count the jobs; you can still clear them.";
+          pruneCount.textContent = _("Could not count the jobs; you can still clear them.");
           pruneSubmit.disabled = false;
         }
       });

@@ -25,19 +25,50 @@
   } catch (e) {
     return;
   }
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  function fill(s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  }
+  var _ = I18N ? I18N._ : fill;
+  var _n = I18N ? I18N._n : function (one, many, n, v) {
+    return fill(n === 1 ? one : many, Object.assign({ num: Number(n).toLocaleString("en-US") }, v));
+  };
 
   var FINISHED = { completed: true, partial: true, failed: true, cancelled: true };
   var ACTIVE = { pending: true, running: true };
   // Close codes of jobs_admin/live/websocket.py and live/subscriber.py.
   var TOO_MANY = 4429;
   var SIGNED_OUT = { 4401: true, 4403: true };
-  var STATES = {
-    live: ["Live", "Live updates: connected"],
-    connecting: ["Connecting\u2026", "Live updates: connecting"],
-    offline: ["Disconnected", "Live updates: disconnected; reconnecting"],
-    toomany: ["Too many open tabs", "Live updates: too many tabs are open on the Jobs pages; close some (retrying every minute)"],
-    signedout: ["Signed out", "Live updates: stopped; sign in again and reload the page"]
-  };
+  // The indicator's label and title in each state.
+  function stateTexts(state) {
+    switch (state) {
+      case "live":
+        return [_("Live"), _("Live updates: connected")];
+      case "connecting":
+        return [_("Connecting\u2026"), _("Live updates: connecting")];
+      case "offline":
+        return [_("Disconnected"), _("Live updates: disconnected; reconnecting")];
+      case "toomany":
+        return [_("Too many open tabs"), _("Live updates: too many tabs are open on the Jobs pages; close some (retrying every minute)")];
+      default:
+        return [_("Signed out"), _("Live updates: stopped; sign in again and reload the page")];
+    }
+  }
+
+  // What the pages call each status (the msgids of jobs_admin.i18n.STATUS_LABELS).
+  function statusLabel(status) {
+    var labels = {
+      pending: _("Pending"),
+      running: _("Running"),
+      completed: _("Completed"),
+      partial: _("Partial"),
+      failed: _("Failed"),
+      cancelled: _("Cancelled")
+    };
+    status = String(status);
+    return labels[status] || status.charAt(0).toUpperCase() + status.slice(1);
+  }
   var since = cfg.since;
   var pageTime = Date.parse(cfg.now);
   // The server's clock minus ours: running durations are counted on the server's clock.
@@ -75,8 +106,9 @@
     indicator.setAttribute("data-state", state);
     indicator.classList.toggle("badge-success", live);
     indicator.classList.toggle("badge-secondary", !live);
-    indicator.querySelector(".jobs-admin-live-label").textContent = STATES[state][0];
-    indicator.title = STATES[state][1];
+    var said = stateTexts(state);
+    indicator.querySelector(".jobs-admin-live-label").textContent = said[0];
+    indicator.title = said[1];
   }
 
   // -- the connection -----------------------------------------------------------------------
@@ -255,7 +287,7 @@
     for (var i = 0; i < tiles.length; i++) {
       var n = counts[tiles[i].getAttribute("data-count")];
       if (typeof n === "number") {
-        var text = n.toLocaleString("en-US");
+        var text = I18N ? I18N.number(n) : n.toLocaleString("en-US");
         if (tiles[i].textContent !== text) {
           tiles[i].textContent = text;
         }
@@ -267,13 +299,14 @@
 
   function statusNodes(job, stale) {
     var frag = document.createDocumentFragment();
-    var badge = el("span", "badge " + (cfg.badges[job.status] || "badge-light") + " jobs-admin-status", job.status);
+    var badge = el("span", "badge " + (cfg.badges[job.status] || "badge-light") + " jobs-admin-status", statusLabel(job.status));
     badge.setAttribute("data-status", job.status);
     frag.appendChild(badge);
     if (job.status === "failed" && job.error) {
       var icon = el("span", "fa fa-exclamation-circle text-danger jobs-admin-error-icon");
       icon.title = job.error;
-      icon.setAttribute("aria-label", "Error: " + job.error);
+      // As the server's badge: its "Error:" label, then the error.
+      icon.setAttribute("aria-label", _("Error:") + " " + job.error);
       frag.appendChild(document.createTextNode(" "));
       frag.appendChild(icon);
     }
@@ -287,8 +320,8 @@
     if (job.status === "pending" && job.phase === "Paused") {
       // Mirrors paused_badge of admin/_html.py: handed back at its worker's shutdown (the
       // row refresh that follows a change of status brings the reason from its events).
-      var paused = el("span", "badge badge-secondary jobs-admin-paused", "Paused");
-      paused.title = "Its worker shut down while it ran; the next worker resumes it where it stopped.";
+      var paused = el("span", "badge badge-secondary jobs-admin-paused", _("Paused"));
+      paused.title = _("Its worker shut down while it ran; the next worker resumes it where it stopped.");
       frag.appendChild(document.createTextNode(" "));
       frag.appendChild(paused);
     }
@@ -312,7 +345,7 @@
       bar.setAttribute("aria-valuemin", "0");
       bar.setAttribute("aria-valuemax", String(total));
       bar.setAttribute("aria-valuenow", String(done + failed));
-      bar.setAttribute("aria-label", done + " of " + total + " done");
+      bar.setAttribute("aria-label", _("%(done)s of %(total)s done", { done: done, total: total }));
       var ok = el("div", "progress-bar bg-success" + (job.status === "running" ? " progress-bar-striped progress-bar-animated" : ""));
       ok.style.width = percent(done, total);
       var bad = el("div", "progress-bar bg-danger");
@@ -324,46 +357,59 @@
       wrap.appendChild(summary);
       if (failed) {
         summary.appendChild(document.createTextNode(" \u00b7 "));
-        summary.appendChild(el("span", "text-danger", failed + " failed"));
+        summary.appendChild(el("span", "text-danger", _("%(num)s failed", { num: failed })));
       }
       return wrap;
     }
     if (done || failed) {
-      summary = el("small", "text-muted", done + " done");
+      summary = el("small", "text-muted", _("%(num)s done", { num: done }));
       if (failed) {
         summary.appendChild(document.createTextNode(" \u00b7 "));
-        summary.appendChild(el("span", "text-danger", failed + " failed"));
+        summary.appendChild(el("span", "text-danger", _("%(num)s failed", { num: failed })));
       }
       return summary;
     }
     return el("small", "text-muted", "\u2014");
   }
 
-  // The Python formatter jobs_admin.admin.format.seconds, in JavaScript.
+  // One decimal in the page's language ("4.2", "4,2"), as the Python formatter's.
+  function decimal(value) {
+    try {
+      return value.toLocaleString(I18N ? I18N.locale() : "en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    } catch (e) {
+      return value.toFixed(1);
+    }
+  }
+
+  // The Python formatter jobs_admin.admin.format.seconds, in JavaScript, with its messages.
   function seconds(value) {
     if (value === null || value === undefined || isNaN(value)) {
       return "\u2014";
     }
     value = Math.max(0, value);
     if (value < 1) {
-      return Math.round(value * 1000) + " ms";
+      return _("%(num)s ms", { num: Math.round(value * 1000) });
     }
     if (value < 60) {
-      return value < 10 ? value.toFixed(1) + " s" : Math.round(value) + " s";
+      return _("%(num)s s", { num: value < 10 ? decimal(value) : Math.round(value) });
     }
     var minutes = Math.floor(value / 60);
     var secs = Math.floor(value) % 60;
     if (minutes < 60) {
-      return secs ? minutes + " min " + secs + " s" : minutes + " min";
+      return pair(_("%(num)s min", { num: minutes }), secs, _("%(num)s s", { num: secs }));
     }
     var hours = Math.floor(minutes / 60);
     minutes = minutes % 60;
     if (hours < 48) {
-      return minutes ? hours + " h " + minutes + " min" : hours + " h";
+      return pair(_("%(num)s h", { num: hours }), minutes, _("%(num)s min", { num: minutes }));
     }
     var days = Math.floor(hours / 24);
     hours = hours % 24;
-    return hours ? days + " d " + hours + " h" : days + " d";
+    return pair(_("%(num)s d", { num: days }), hours, _("%(num)s h", { num: hours }));
+  }
+
+  function pair(big, small, smallText) {
+    return small ? big + " " + smallText : big;
   }
 
   function showDuration(span, job) {
@@ -594,11 +640,11 @@
   function showBar() {
     var link = bar().querySelector("a");
     if (outdated) {
-      link.textContent = "Many jobs changed \u2014 reload the list";
+      link.textContent = _("Many jobs changed \u2014 reload the list");
       return;
     }
     var n = Object.keys(newJobs).length;
-    link.textContent = n + (n === 1 ? " new job" : " new jobs") + " \u2014 show";
+    link.textContent = _n("%(num)s new job \u2014 show", "%(num)s new jobs \u2014 show", n);
   }
 
   function resync() {
@@ -622,7 +668,7 @@
     // on the page always agree with each other.
     var badge = detail.querySelector("h2 .jobs-admin-status");
     if (badge) {
-      var fresh = el("span", "badge " + (cfg.badges[job.status] || "badge-light") + " jobs-admin-status", job.status);
+      var fresh = el("span", "badge " + (cfg.badges[job.status] || "badge-light") + " jobs-admin-status", statusLabel(job.status));
       fresh.setAttribute("data-status", job.status);
       badge.replaceWith(fresh);
     }
@@ -681,12 +727,20 @@
     }, Math.max(0, lastRefresh + 750 - Date.now()));
   }
 
+  function localString(when) {
+    try {
+      return when.toLocaleString(I18N ? I18N.locale() : undefined);
+    } catch (e) {
+      return when.toLocaleString();
+    }
+  }
+
   function localTimes(root) {
     var times = root.querySelectorAll("time.jobs-admin-time[datetime]");
     for (var i = 0; i < times.length; i++) {
       var when = new Date(times[i].getAttribute("datetime"));
       if (!isNaN(when)) {
-        times[i].title = when.toLocaleString() + " (local)\n" + times[i].title;
+        times[i].title = _("%(time)s (local)", { time: localString(when) }) + "\n" + times[i].title;
       }
     }
   }

@@ -9,6 +9,10 @@
  */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var _n = window.jobsAdminI18n ? window.jobsAdminI18n._n : function (one, many, n) {
+    return (n === 1 ? one : many).replace("%(num)s", Number(n).toLocaleString("en-US"));
+  };
   var feed = window.JobsAdminFeed;
   if (!feed || window.JobsAdminMyJobs) {
     return;
@@ -46,7 +50,7 @@
       return;
     }
     badge.textContent = String(n);
-    badge.setAttribute("aria-label", n + " running");
+    badge.setAttribute("aria-label", _n("%(num)s running", "%(num)s running", n));
     badge.classList.toggle("d-none", n === 0);
   }
 

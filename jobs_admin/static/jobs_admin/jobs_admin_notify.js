@@ -6,6 +6,10 @@
  * flash already said it is queued. */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var _ = window.jobsAdminI18n ? window.jobsAdminI18n._ : function (s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  };
   var WATCH_MS = 15000;
   var EVERY_MS = 1000;
 
@@ -19,6 +23,19 @@
       document.body.appendChild(box);
     }
     return box;
+  }
+
+  // Append a translated sentence to parent, with nodes (a link) or text for its placeholders:
+  // the words around the link stay one message, in the translation's order.
+  function sentence(parent, message, values) {
+    var parts = message.split(/%\((\w+)\)s/);
+    for (var i = 0; i < parts.length; i++) {
+      var part = i % 2 ? values[parts[i]] : parts[i];
+      if (part === undefined || part === null || part === "") {
+        continue;
+      }
+      parent.appendChild(part.nodeType ? part : document.createTextNode(String(part)));
+    }
   }
 
   function toast(state) {
@@ -35,11 +52,11 @@
     head.appendChild(icon);
     var title = document.createElement("strong");
     title.className = "mr-auto";
-    title.textContent = cancelled ? "Job cancelled" : "Job started";
+    title.textContent = cancelled ? _("Job cancelled") : _("Job started");
     var close = document.createElement("button");
     close.type = "button";
     close.className = "ml-2 mb-1 close";
-    close.setAttribute("aria-label", "Close");
+    close.setAttribute("aria-label", _("Close"));
     close.textContent = "\u00d7";
     close.addEventListener("click", function () {
       node.remove();
@@ -51,11 +68,10 @@
     var link = document.createElement("a");
     link.href = state.url;
     link.textContent = "#" + state.id + " " + state.name;
-    body.appendChild(document.createTextNode("Job "));
-    body.appendChild(link);
-    body.appendChild(document.createTextNode(cancelled ? " was cancelled before it started." : " started."));
+    sentence(body, cancelled ? _("Job %(job)s was cancelled before it started.") : _("Job %(job)s started."), { job: link });
     if (state.phase && state.status === "running") {
-      body.appendChild(document.createTextNode(" " + state.phase + "\u2026"));
+      // The phase the job is in now ("Building pages…").
+      body.appendChild(document.createTextNode(" " + _("%(phase)s\u2026", { phase: state.phase })));
     }
     node.appendChild(head);
     node.appendChild(body);
