@@ -164,5 +164,5 @@ class UnknownWorker(JobsAdminError, LookupError):
     """No live worker has this name."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"no worker named {name!r}")
+        super().__init__(self._said(N_("no worker named %(name)r"), name=name))
         self.name = name

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from .errors import InvalidLimit
+from .errors import N_, InvalidLimit
 
 #: Seconds of each rate limit period letter.
 PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -25,6 +26,13 @@ class Rate:
         return f"{self.count}/{letter}"
 
 
+def _invalid(message: str, **variables: Any) -> InvalidLimit:
+    """An :class:`InvalidLimit` whose message the pages translate (``translated()``)."""
+    error = InvalidLimit(message % variables if variables else message)
+    error.message_id, error.message_vars = message, variables
+    return error
+
+
 def parse_rate(text: str | None) -> Rate | None:
     """Read ``"100/m"`` (also ``/s`` and ``/h``) as a :class:`Rate`; ``None`` or ``""``: none.
 
@@ -34,10 +42,10 @@ def parse_rate(text: str | None) -> Rate | None:
         return None
     match = _RATE.match(str(text))
     if match is None:
-        raise InvalidLimit(f"rate limit {text!r} is not of the form N/s, N/m or N/h")
+        raise _invalid(N_("rate limit %(text)r is not of the form N/s, N/m or N/h"), text=text)
     count = int(match.group(1))
     if count < 1:
-        raise InvalidLimit(f"rate limit {text!r} allows no start; pause the type instead")
+        raise _invalid(N_("rate limit %(text)r allows no start; pause the type instead"), text=text)
     return Rate(count, PERIODS[match.group(2)])
 
 
@@ -49,13 +57,15 @@ def check_concurrency(value: int | str | None) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise InvalidLimit("max_concurrency must be a whole number of at least 1")
+        raise _invalid(N_("max_concurrency must be a whole number of at least 1"))
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise InvalidLimit(f"max_concurrency {value!r} is not a whole number") from None
+        raise _invalid(N_("max_concurrency %(value)r is not a whole number"), value=value) from None
     if number < 1 or number > 1_000_000 or str(number) != str(value).strip():
-        raise InvalidLimit(f"max_concurrency {value!r} must be a whole number from 1 to 1000000")
+        raise _invalid(
+            N_("max_concurrency %(value)r must be a whole number from 1 to 1000000"), value=value
+        )
     return number
 
 

@@ -101,4 +101,4 @@ def test_insights_sparkline_above_the_list_tiles(
     auth.logout()
     auth.login("viewer")
     html = client.get("/admin/jobs/").get_data(as_text=True)
-    assert "1 jobs finished in 24 h (1 failed)" in html
+    assert "1 job finished in 24 h (1 failed)" in html

@@ -25,6 +25,7 @@ from markupsafe import Markup, escape
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext, status_label
 from ..models import BADGES, JobStatus
+from ..service._flow import held_label
 from ..store import PAUSED
 from . import format as fmt
 from ._buttons import MARK, Buttons, IdPattern, action_form, id_pattern
@@ -104,12 +105,14 @@ def status_badge(
 def held_badge(phase: str) -> str:
     """The label of a pending job that flow control holds back (see :func:`status_badge`)."""
     if phase == PAUSED:
-        why, css = "Its job type is paused (Jobs > Job types); it runs once resumed.", "secondary"
+        why = _("Its job type is paused (Jobs > Job types); it runs once resumed.")
+        css = "secondary"
     else:
-        why, css = "A limit of its job type holds it back for now (Jobs > Job types).", "light"
+        why = _("A limit of its job type holds it back for now (Jobs > Job types).")
+        css = "light"
     return (
         f'<span class="badge badge-{css} jobs-admin-held" title="{escape(why)}">'
-        f"{escape(phase)}</span>"
+        f"{escape(held_label(phase))}</span>"
     )
 
 

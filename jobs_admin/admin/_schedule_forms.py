@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import cron
 from ..errors import InvalidSchedule
+from ..i18n import lazy_gettext
 from ..registry import JobType
 from ..service._schedules import check_name
 from .forms import csrf_base
@@ -21,21 +22,21 @@ def _cron(_form: Any, field: Any) -> None:
     try:
         cron.parse(field.data or "")
     except InvalidSchedule as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(exc.translated()) from None
 
 
 def _zone(_form: Any, field: Any) -> None:
     try:
         cron.zone((field.data or "").strip())
     except InvalidSchedule as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(exc.translated()) from None
 
 
 def _name(_form: Any, field: Any) -> None:
     try:
         check_name(field.data)
     except InvalidSchedule as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(exc.translated()) from None
 
 
 _CLASSES: dict[tuple[type[Form], bool], type[Form]] = {}
@@ -48,23 +49,29 @@ def _form_class(base: type[Form], new: bool) -> type[Form]:
 
     class ScheduleForm(base):
         cron = StringField(
-            "Cron",
+            lazy_gettext("Cron"),
             validators=[DataRequired(), _cron],
-            description="minute hour day-of-month month day-of-week; Sunday is 0 or 7",
+            description=lazy_gettext(
+                "minute hour day-of-month month day-of-week; Sunday is 0 or 7"
+            ),
         )
         timezone = StringField(
-            "Time zone",
+            lazy_gettext("Time zone"),
             default="UTC",
             validators=[DataRequired(), _zone],
-            description="an IANA name, e.g. Europe/Berlin",
+            description=lazy_gettext("an IANA name, e.g. Europe/Berlin"),
         )
-        skip_if_running = BooleanField("Skip a tick while the previous run is still active")
-        description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+        skip_if_running = BooleanField(
+            lazy_gettext("Skip a tick while the previous run is still active")
+        )
+        description = TextAreaField(
+            lazy_gettext("Description"), validators=[Optional(), Length(max=2000)]
+        )
 
     if new:
 
         class NewScheduleForm(ScheduleForm):
-            name = StringField("Name", validators=[DataRequired(), _name])
+            name = StringField(lazy_gettext("Name"), validators=[DataRequired(), _name])
 
         cls = NewScheduleForm
     else:

@@ -84,7 +84,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
         ScheduleView(
             jobs,
             jobs_view=view,
-            name="Schedules",
+            name=lazy_gettext("Schedules"),
             endpoint="jobs_schedules",
             url=view.url.rstrip("/") + "/schedules",
             category=jobs.category,
@@ -98,7 +98,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     admin.add_view(
         InsightsView(
             jobs,
-            name="Insights",
+            name=lazy_gettext("Insights"),
             endpoint="jobs_insights",
             url="jobs/insights",
             category=jobs.category,
@@ -107,7 +107,7 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
     admin.add_view(
         FailuresView(
             jobs,
-            name="Failures",
+            name=lazy_gettext("Failures"),
             endpoint="jobs_failures",
             url="jobs/failures",
             category=jobs.category,
@@ -117,8 +117,8 @@ def init_admin(jobs: JobsAdmin, app: Flask, admin: Any) -> None:
 
     base = view.url.rstrip("/")
     for cls, name, endpoint, url in (
-        (WorkersView, "Workers", "jobs_workers", "workers"),
-        (TypesView, "Job types", "jobs_types", "types"),
+        (WorkersView, lazy_gettext("Workers"), "jobs_workers", "workers"),
+        (TypesView, lazy_gettext("Job types"), "jobs_types", "types"),
     ):
         admin.add_view(
             cls(jobs, name=name, endpoint=endpoint, url=f"{base}/{url}", category=jobs.category)

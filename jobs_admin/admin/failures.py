@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from flask import flash, redirect, request, url_for
 from flask_admin import BaseView, expose
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
+from ..i18n import format_number, gettext
 from ._base import request_answers
 from .forms import token_form
 
@@ -63,6 +64,7 @@ class FailuresView(BaseView):
             sees_all=user is None,
             csrf_token=token_form().csrf_token.current_token,
             list_url=url_for("jobs.index_view"),
+            num=format_number,
         )
 
     @expose("/sweep", methods=("POST",))
@@ -70,7 +72,10 @@ class FailuresView(BaseView):
         back = redirect(url_for(".index"))
         if not token_form(request.form).validate():
             flash(
-                "The form expired or lacks its CSRF token; nothing was changed. Try again.", "error"
+                gettext(
+                    "The form expired or lacks its CSRF token; nothing was changed. Try again."
+                ),
+                "error",
             )
             return back
         action = request.form.get("action", "")
@@ -78,10 +83,15 @@ class FailuresView(BaseView):
         group = request.form.get("group", "")[:16]
         permission = _PERMISSION.get(action)
         if permission is None or not job_type:
-            flash("Unknown action; nothing was changed.", "error")
+            flash(gettext("Unknown action; nothing was changed."), "error")
             return back
         if not self.jobs.can(permission):
-            flash(f"You do not have the {permission!r} permission.", "error")
+            flash(
+                gettext(
+                    "You do not have the %(permission)s permission.", permission=repr(permission)
+                ),
+                "error",
+            )
             return back
         try:
             job = self.jobs.start_failure_group(
@@ -93,10 +103,13 @@ class FailuresView(BaseView):
             )
         except JobsAdminError as exc:
             self.jobs.db.session.rollback()
-            message = str(exc)
+            message = exc.translated()
             flash(message[:1].upper() + message[1:] + ".", "error")
             return back
-        verb = "retries" if action == "retry" else "deletes"
+        if action == "retry":
+            started = gettext("Started job %(job)s: it retries the failed jobs of this group.")
+        else:
+            started = gettext("Started job %(job)s: it deletes the failed jobs of this group.")
         link = Markup('<a href="{}">#{} {}</a>').format(
             url_for("jobs.details_view", id=job.id), job.id, job.name
         )
@@ -104,8 +117,7 @@ class FailuresView(BaseView):
             url_for("jobs.job_state", job_id=job.id)
         )
         flash(
-            Markup("Started job {}: it {} the failed jobs of this group.").format(link, verb)
-            + watch,
+            Markup(escape(started)) % {"job": link} + watch,
             "success",
         )
         return back

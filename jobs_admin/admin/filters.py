@@ -162,7 +162,7 @@ class ParamsFilter(sqla_filters.BaseSQLAFilter):
     :mod:`jobs_admin.store.params`)."""
 
     def __init__(self, column: Any, clause: Callable[[ParamsTerm], Any]) -> None:
-        super().__init__(column, "Params")
+        super().__init__(column, lazy_gettext("Params"))
         self._clause = clause
 
     def operation(self) -> str:
@@ -187,7 +187,7 @@ class FinishedBetweenFilter(sqla_filters.BaseSQLAFilter):
     the Insights charts links to."""
 
     def __init__(self, column: Any) -> None:
-        super().__init__(column, "Finished")
+        super().__init__(column, lazy_gettext("Finished"))
 
     def validate(self, value: str) -> bool:
         start, dash, end = value.partition("-")

@@ -14,6 +14,7 @@ from flask_admin import BaseView, expose
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
+from ..i18n import gettext as _
 from ._base import request_answers
 from .forms import token_form
 
@@ -58,16 +59,18 @@ class FlowView(BaseView):
         """Check CSRF and ``manage``, call ``run()``, flash what happened, go back."""
         if not token_form(request.form).validate():
             flash(
-                "The form expired or lacks its CSRF token; nothing was changed. Try again.", "error"
+                _("The form expired or lacks its CSRF token; nothing was changed. Try again."),
+                "error",
             )
         elif not self.can_manage():
-            flash("You do not have the 'manage' permission; nothing was changed.", "error")
+            flash(_("You do not have the 'manage' permission; nothing was changed."), "error")
         else:
             try:
                 changed = run()
             except JobsAdminError as exc:
-                message = str(exc)
-                flash(message[:1].upper() + message[1:] + "; nothing was changed.", "error")
+                message = exc.translated()
+                error = message[:1].upper() + message[1:]
+                flash(_("%(error)s; nothing was changed.", error=error), "error")
             else:
                 flash(done if changed else unchanged, "success" if changed else "info")
         return redirect(self.get_url(".index"))
@@ -99,8 +102,12 @@ class WorkersView(FlowView):
         name = request.form.get("worker", "")[:200]
         return self._act(
             lambda: self.jobs.quiet(name),
-            f"Worker {name} asked to go quiet: it finishes its running jobs and claims no more.",
-            f"Worker {name} is not running (already quiet or stopping).",
+            _(
+                "Worker %(name)s asked to go quiet: it finishes its running jobs and claims no"
+                " more.",
+                name=name,
+            ),
+            _("Worker %(name)s is not running (already quiet or stopping).", name=name),
         )
 
     @expose("/resume", methods=("POST",))
@@ -108,8 +115,8 @@ class WorkersView(FlowView):
         name = request.form.get("worker", "")[:200]
         return self._act(
             lambda: self.jobs.unquiet(name),
-            f"Worker {name} asked to claim jobs again.",
-            f"Worker {name} is not quiet.",
+            _("Worker %(name)s asked to claim jobs again.", name=name),
+            _("Worker %(name)s is not quiet.", name=name),
         )
 
     @expose("/stop", methods=("POST",))
@@ -117,8 +124,12 @@ class WorkersView(FlowView):
         name = request.form.get("worker", "")[:200]
         return self._act(
             lambda: self.jobs.stop(name),
-            f"Worker {name} asked to stop: cancellable jobs go back to the queue, then it exits.",
-            f"Worker {name} is stopping already.",
+            _(
+                "Worker %(name)s asked to stop: cancellable jobs go back to the queue, then it"
+                " exits.",
+                name=name,
+            ),
+            _("Worker %(name)s is stopping already.", name=name),
         )
 
 
@@ -137,8 +148,11 @@ class TypesView(FlowView):
         name = request.form.get("type", "")[:100]
         return self._act(
             lambda: self.jobs.pause(name),
-            f"Job type {name} paused: no worker claims its jobs; running ones finish.",
-            f"Job type {name} was paused already.",
+            _(
+                "Job type %(name)s paused: no worker claims its jobs; running ones finish.",
+                name=name,
+            ),
+            _("Job type %(name)s was paused already.", name=name),
         )
 
     @expose("/resume", methods=("POST",))
@@ -146,8 +160,8 @@ class TypesView(FlowView):
         name = request.form.get("type", "")[:100]
         return self._act(
             lambda: self.jobs.resume(name),
-            f"Job type {name} resumed.",
-            f"Job type {name} was not paused.",
+            _("Job type %(name)s resumed.", name=name),
+            _("Job type %(name)s was not paused.", name=name),
         )
 
     @expose("/limits", methods=("POST",))
@@ -162,7 +176,11 @@ class TypesView(FlowView):
 
         return self._act(
             run,
-            f"Limits of {name} set: max concurrency {concurrency or 'none'},"
-            f" rate limit {rate or 'none'}.",
+            _(
+                "Limits of %(name)s set: max concurrency %(concurrency)s, rate limit %(rate)s.",
+                name=name,
+                concurrency=concurrency or _("none"),
+                rate=rate or _("none"),
+            ),
             "",
         )

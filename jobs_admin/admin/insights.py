@@ -16,8 +16,13 @@ from flask_admin import BaseView, expose
 from markupsafe import Markup
 
 from .. import permissions as perms
-from ..stats.reads import DEFAULT_RANGE, END_STATUSES, RANGES
+from ..i18n import format_number, gettext, ngettext, status_label
+from ..stats.reads import DEFAULT_RANGE, END_STATUSES, RANGES, Range
+from . import format as fmt
 from ._base import clip, request_answers
+
+#: What the table shows for a figure without data (an en dash, as the charts do).
+_NONE = "\u2013"
 
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
@@ -58,12 +63,24 @@ class InsightsView(BaseView):
         range_key = request.args.get("range", DEFAULT_RANGE)
         if range_key not in RANGES:
             if warn:
-                flash(f"Unknown range {clip(range_key)!r}: showing {DEFAULT_RANGE}.", "warning")
+                flash(
+                    gettext(
+                        "Unknown range %(range)s: showing %(default)s.",
+                        range=repr(clip(range_key)),
+                        default=DEFAULT_RANGE,
+                    ),
+                    "warning",
+                )
             range_key = DEFAULT_RANGE
         type_ = request.args.get("type") or None
         if type_ is not None and type_ not in self.jobs.registry:
             if warn:
-                flash(f"Unknown job type {clip(type_)!r}: showing all types.", "warning")
+                flash(
+                    gettext(
+                        "Unknown job type %(type)s: showing all types.", type=repr(clip(type_))
+                    ),
+                    "warning",
+                )
             type_ = None
         return range_key, type_
 
@@ -77,6 +94,12 @@ class InsightsView(BaseView):
             "jobs_admin/insights.html",
             data=data,
             ranges=RANGES,
+            range_labels={key: range_label(r) for key, r in RANGES.items()},
+            ends_title=ends_title(data["step"]),
+            status_labels={s: status_label(s).lower() for s in END_STATUSES},
+            num=format_number,
+            secs=_secs,
+            percent=_percent,
             range_key=range_key,
             type_=type_,
             types=[(t.name, t.title) for t in self.jobs.registry],
@@ -98,6 +121,48 @@ class InsightsView(BaseView):
         return str(url_for("jobs.index_view"))
 
 
+def range_label(r: Range) -> str:
+    """A range's button label in the request's language ("24 h", "7 d")."""
+    if r.seconds <= 86400:
+        return gettext("%(num)s h", num=format_number(r.seconds // 3600))
+    return gettext("%(num)s d", num=format_number(r.seconds // 86400))
+
+
+def ends_title(step: int) -> str:
+    """The title of the "Jobs finished" chart for intervals of ``step`` seconds."""
+    if step < 3600:
+        n = step // 60
+        return ngettext(
+            "Jobs finished per %(num)s min, by status",
+            "Jobs finished per %(num)s min, by status",
+            n,
+        )
+    if step < 86400:
+        n = step // 3600
+        return ngettext(
+            "Jobs finished per %(num)s h, by status", "Jobs finished per %(num)s h, by status", n
+        )
+    return gettext("Jobs finished per day, by status")
+
+
+def _secs(value: float | None) -> str:
+    """A percentile's duration: "850 ms", "4.2 s" up to two minutes, then "3 min 5 s"."""
+    if value is None:
+        return _NONE
+    if value < 1:
+        return gettext("%(num)s ms", num=format_number(round(value * 1000)))
+    if value < 120:
+        return gettext("%(num)s s", num=fmt._decimal(value))
+    return fmt.seconds(value)
+
+
+def _percent(value: float | None) -> str:
+    """A failure rate with one decimal ("12.5 %"), a dash without finished jobs."""
+    if value is None:
+        return _NONE
+    return gettext("%(num)s %%", num=fmt._decimal(value))
+
+
 def sparkline(jobs: JobsAdmin) -> Markup:
     """A small SVG of the jobs finished per 15 minutes over 24 h (the user's own without
     ``view_all``), linking to the Insights page: shown above the list's tiles.
@@ -114,17 +179,24 @@ def sparkline(jobs: JobsAdmin) -> Markup:
     points = " ".join(
         f"{i * step:.1f},{height - 1 - (n / top) * (height - 2):.1f}" for i, n in enumerate(totals)
     )
-    title = f"{sum(totals):,} jobs finished in 24 h ({failed:,} failed): open Insights"
+    total = sum(totals)
+    title = ngettext(
+        "%(num)s job finished in 24 h (%(failed)s failed): open Insights",
+        "%(num)s jobs finished in 24 h (%(failed)s failed): open Insights",
+        total,
+        failed=format_number(failed),
+    )
+    text = ngettext("%(num)s finished in 24 h", "%(num)s finished in 24 h", total)
     return Markup(
         '<a class="jobs-admin-sparkline small text-muted" href="{url}" title="{title}">'
         '<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{title}">'
         '<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{points}"/>'
-        "</svg> {total} finished in 24 h</a>"
+        "</svg> {text}</a>"
     ).format(
         url=url_for("jobs_insights.index", range="24h"),
         title=title,
         w=width,
         h=height,
         points=points,
-        total=f"{sum(totals):,}",
+        text=text,
     )

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Response, abort, flash, jsonify, redirect, request
 from flask_admin import BaseView, expose
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .. import cron, service
 from .. import permissions as perms
 from ..errors import InvalidParams, InvalidSchedule, JobsAdminError, ScheduleNotFound
+from ..i18n import gettext
 from ._schedule_forms import schedule_form, type_form
 from .forms import token_form
 
@@ -71,7 +72,13 @@ class ScheduleView(BaseView):
         return self.jobs.identity(self.jobs.get_current_user())
 
     def _refused(self, permission: str) -> Any:
-        flash(f"You do not have the {permission!r} permission; nothing was changed.", "error")
+        flash(
+            gettext(
+                "You do not have the %(permission)s permission; nothing was changed.",
+                permission=repr(permission),
+            ),
+            "error",
+        )
         return redirect(self.get_url(".index_view"))
 
     # -- pages -----------------------------------------------------------------------------
@@ -126,7 +133,7 @@ class ScheduleView(BaseView):
         try:
             row = service.find_schedule(rt, schedule_id)
         except ScheduleNotFound:
-            flash(f"Schedule {schedule_id} does not exist.", "error")
+            flash(gettext("Schedule %(id)s does not exist.", id=schedule_id), "error")
             return redirect(self.get_url(".index_view"))
         j = rt.Job
         runs = (
@@ -153,7 +160,9 @@ class ScheduleView(BaseView):
         redirect that refuses it."""
         if not token_form(request.form).validate():
             flash(
-                "The form expired or lacks its CSRF token; nothing was changed. Try again.",
+                gettext(
+                    "The form expired or lacks its CSRF token; nothing was changed. Try again."
+                ),
                 "error",
             )
             return redirect(self.get_url(".index_view"))
@@ -163,7 +172,10 @@ class ScheduleView(BaseView):
         try:
             return rt, service.find_schedule(rt, schedule_id)
         except ScheduleNotFound:
-            flash(f"Schedule {schedule_id} does not exist; nothing was changed.", "error")
+            flash(
+                gettext("Schedule %(id)s does not exist; nothing was changed.", id=schedule_id),
+                "error",
+            )
             return redirect(self.get_url(".index_view"))
 
     @expose("/<int:schedule_id>/run", methods=("POST",))
@@ -177,12 +189,22 @@ class ScheduleView(BaseView):
         try:
             job_id = service.run_now(rt, row["name"], self._who())
         except JobsAdminError as exc:
-            flash(f"{row['name']} was not run: {exc}", "error")
+            flash(
+                gettext(
+                    "%(name)s was not run: %(error)s", name=row["name"], error=exc.translated()
+                ),
+                "error",
+            )
         else:
             url = self.get_url("jobs.details_view", id=job_id)
             flash(
-                Markup('Started {} now: job <a href="{}">#{}</a>.').format(
-                    row["name"], url, job_id
+                Markup(
+                    gettext(
+                        'Started %(name)s now: job <a href="%(url)s">#%(id)s</a>.',
+                        name=escape(row["name"]),
+                        url=escape(url),
+                        id=job_id,
+                    )
                 ),
                 "success",
             )
@@ -202,7 +224,12 @@ class ScheduleView(BaseView):
             return checked
         rt, row = checked
         service.set_schedule_enabled(rt, row["name"], enabled, self._who())
-        flash(f"{row['name']} is {'enabled' if enabled else 'disabled'}.", "success")
+        message = (
+            gettext("%(name)s is enabled.", name=row["name"])
+            if enabled
+            else gettext("%(name)s is disabled.", name=row["name"])
+        )
+        flash(message, "success")
         return redirect(self.get_url(".index_view"))
 
     @expose("/<int:schedule_id>/delete", methods=("POST",))
@@ -214,9 +241,12 @@ class ScheduleView(BaseView):
         try:
             service.delete_schedule(rt, row["name"], self._who())
         except JobsAdminError as exc:
-            flash(f"Nothing was deleted: {exc}", "error")
+            flash(gettext("Nothing was deleted: %(error)s", error=exc.translated()), "error")
         else:
-            flash(f"Deleted the schedule {row['name']} (its jobs stay).", "success")
+            flash(
+                gettext("Deleted the schedule %(name)s (its jobs stay).", name=row["name"]),
+                "success",
+            )
         return redirect(self.get_url(".index_view"))
 
     @expose("/new", methods=("GET", "POST"))
@@ -236,7 +266,7 @@ class ScheduleView(BaseView):
             try:
                 row = service.find_schedule(rt, schedule_id)
             except ScheduleNotFound:
-                flash(f"Schedule {schedule_id} does not exist.", "error")
+                flash(gettext("Schedule %(id)s does not exist.", id=schedule_id), "error")
                 return redirect(self.get_url(".index_view"))
         types = [t for t in rt.registry if not t.builtin]
         type_name = row["type"] if row else request.values.get("type", "")
@@ -250,7 +280,10 @@ class ScheduleView(BaseView):
             valid = form.validate()
             valid = (params is None or params.validate()) and valid
             if "csrf_token" in form.errors:
-                flash("The form expired or lacks its CSRF token; nothing was saved.", "error")
+                flash(
+                    gettext("The form expired or lacks its CSRF token; nothing was saved."),
+                    "error",
+                )
             elif valid:
                 done = self._save(rt, row, job_type.name, form, params)
                 if done is not None:
@@ -282,9 +315,9 @@ class ScheduleView(BaseView):
                 for field, messages in exc.errors.items():
                     if field in params._fields:
                         params[field].errors = [*params[field].errors, *messages]
-            flash(f"Nothing was saved: {exc}", "error")
+            flash(gettext("Nothing was saved: %(error)s", error=exc.translated()), "error")
             return None
-        flash(f"Saved the schedule {saved['name']}.", "success")
+        flash(gettext("Saved the schedule %(name)s.", name=saved["name"]), "success")
         return redirect(self.get_url(".index_view"))
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..errors import UnknownWorker
+from ..errors import N_, UnknownWorker
 from ..flow_models import WORKER_QUIET, WORKER_RUNNING, WORKER_STOPPING
 from ..limits import check_concurrency, normal_rate
 from ..models import utcnow
@@ -26,12 +27,34 @@ from ..store.flow import Restrictions, TypeState
 audit = logging.getLogger("jobs_admin.audit")
 
 #: The phases a pending job held back by flow control shows (never stored: computed from the
-#: type's state when the list and the detail page are drawn).
+#: type's state when the list and the detail page are drawn). English here (the API's
+#: :meth:`held_phases`); the pages show them through :func:`held_label`.
 HELD_PHASES = {
-    "paused": "Paused",
-    "max_concurrency": "Waiting: max concurrency {max_concurrency}",
-    "rate_limit": "Waiting: rate limit {rate_limit}",
+    "paused": N_("Paused"),
+    "max_concurrency": N_("Waiting: max concurrency %(max_concurrency)s"),
+    "rate_limit": N_("Waiting: rate limit %(rate_limit)s"),
 }
+
+#: Each held phase's message as a pattern that reads its values back from the English phase.
+_HELD_PATTERNS = [
+    (message, re.compile(re.sub(r"%\\\((\w+)\\\)s", r"(?P<\1>.+)", re.escape(message))))
+    for message in HELD_PHASES.values()
+]
+
+
+def held_label(phase: str) -> str:
+    """A held phase (English, as :func:`held_phases` gives it) in the request's language:
+    "Waiting: max concurrency 2" -> "Wartet: maximale Parallelität 2".
+
+    :param phase: a value of :func:`held_phases`; any other text comes back as it is.
+    """
+    from ..i18n import gettext
+
+    for message, pattern in _HELD_PATTERNS:
+        match = pattern.fullmatch(phase)
+        if match is not None:
+            return gettext(message, **match.groupdict())
+    return phase
 
 
 # -- job types -------------------------------------------------------------------------------
@@ -167,11 +190,11 @@ def held_phases(rt: Runtime, types: set[str] | None = None) -> dict[str, str]:
         if state.paused:
             phases[name] = HELD_PHASES["paused"]
         elif state.max_concurrency is not None and running.get(name, 0) >= state.max_concurrency:
-            phases[name] = HELD_PHASES["max_concurrency"].format(
-                max_concurrency=state.max_concurrency
-            )
+            phases[name] = HELD_PHASES["max_concurrency"] % {
+                "max_concurrency": state.max_concurrency
+            }
         elif state.rate_limit and _rate_spent(state, now):
-            phases[name] = HELD_PHASES["rate_limit"].format(rate_limit=state.rate_limit)
+            phases[name] = HELD_PHASES["rate_limit"] % {"rate_limit": state.rate_limit}
     return phases
 
 

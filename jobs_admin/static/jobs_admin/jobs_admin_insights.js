@@ -8,9 +8,26 @@
  */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  function fill(s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  }
+  var _ = I18N ? I18N._ : fill;
+  var LOCALE = I18N ? I18N.locale() : "en-US";
   var holder = document.getElementById("jobs-admin-insights-data");
   if (!holder || typeof uPlot === "undefined") { return; }
   var cfg = JSON.parse(holder.textContent);
+  // The statuses' names in the page's language (the legend, the tooltips).
+  var LABELS = cfg.labels || {};
+  function label(s) { return LABELS[s] || s; }
+  function percent(v) {
+    try {
+      return v.toLocaleString(LOCALE, { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + " %";
+    } catch (e) {
+      return v.toFixed(1) + " %";
+    }
+  }
   var data = cfg.data;
   var COLORS = { completed: "#28a745", partial: "#e0a800", failed: "#dc3545", cancelled: "#8a939b" };
   var ORDER = cfg.statuses.slice().reverse(); // drawn tallest first: cancelled band on top
@@ -39,9 +56,31 @@
 
   function width(el) { return Math.max(el.clientWidth, 280); }
 
+  // The time axis in the page's language: hours (and the date where it changes), or dates.
+  function formatter(options) {
+    try {
+      return new Intl.DateTimeFormat(LOCALE, options);
+    } catch (e) {
+      return new Intl.DateTimeFormat("en-US", options);
+    }
+  }
+  var HOURS = formatter({ hour: "numeric", minute: "2-digit" });
+  var DAYS = formatter({ month: "short", day: "numeric" });
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    var last = null;
+    return splits.map(function (t) {
+      var when = new Date(t * 1000);
+      var day = DAYS.format(when);
+      if (incr >= 86400) { return day; }
+      var text = HOURS.format(when) + (last !== null && day !== last ? "\n" + day : "");
+      last = day;
+      return text;
+    });
+  }
+
   function axes(yLabel) {
     return [
-      { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid } },
+      { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid }, values: timeTicks },
       { stroke: ink, grid: { stroke: grid }, ticks: { stroke: grid }, label: yLabel, size: 56 },
     ];
   }
@@ -52,20 +91,20 @@
     width: width(endsEl),
     height: 260,
     scales: { x: { time: true, range: halfStep }, y: { range: function (u, min, max) { return [0, Math.max(1, max)]; } } },
-    axes: axes("jobs"),
+    axes: axes(_("jobs")),
     cursor: { points: { show: false } },
     legend: { live: true },
-    series: [{ label: "Time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }].concat(
+    series: [{ label: _("Time (UTC)"), value: "{YYYY}-{MM}-{DD} {HH}:{mm}" }].concat(
       ORDER.map(function (s) {
         return {
-          label: s,
+          label: label(s),
           stroke: COLORS[s],
           fill: COLORS[s],
           width: 0,
           paths: bars || undefined,
           points: { show: false },
           // Each status's own count, not the top of its band.
-          value: function (u, v, si, i) { return i == null ? "–" : String(data.counts[s][i]); },
+          value: function (u, v, si, i) { return i == null ? "–" : I18N ? I18N.number(data.counts[s][i]) : String(data.counts[s][i]); },
         };
       })
     ),
@@ -78,14 +117,14 @@
     scales: { x: { time: true, range: halfStep }, y: { range: [0, 100] } },
     axes: axes("%"),
     series: [
-      { label: "Time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
+      { label: _("Time (UTC)"), value: "{YYYY}-{MM}-{DD} {HH}:{mm}" },
       {
-        label: "failed",
+        label: label("failed"),
         stroke: COLORS.failed,
         width: 2,
         spanGaps: false,
         points: { show: true, size: 5, fill: COLORS.failed },
-        value: function (u, v) { return v == null ? "–" : v.toFixed(1) + " %"; },
+        value: function (u, v) { return v == null ? "–" : percent(v); },
       },
     ],
   }, [data.times, data.failure_rate], rateEl);

@@ -261,7 +261,7 @@
       return;
     }
     gone = true;
-    var note = el("div", "alert alert-warning jobs-admin-deleted", "This job was deleted. What this page shows is all that is left of it.");
+    var note = el("div", "alert alert-warning jobs-admin-deleted", _("This job was deleted. What this page shows is all that is left of it."));
     note.setAttribute("role", "alert");
     detail.insertBefore(note, detail.firstChild);
     // Its buttons would only fail now.

@@ -3,6 +3,15 @@
    page works without it). */
 (function () {
   "use strict";
+  // Translations (jobs_admin_i18n.js, loaded first); English without it.
+  var I18N = window.jobsAdminI18n;
+  function fill(s, v) {
+    return s.replace(/%\((\w+)\)s/g, function (m, k) { return v && k in v ? String(v[k]) : m; });
+  }
+  var _ = I18N ? I18N._ : fill;
+  // What the page calls each status (as the server's status_label does), lowercase here.
+  var STATUS = {pending: _("Pending"), running: _("Running"), completed: _("Completed"),
+                partial: _("Partial"), failed: _("Failed"), cancelled: _("Cancelled")};
   var EVERY = 5000;
   var BADGES = {pending: "badge-warning", running: "badge-primary", completed: "badge-success",
                 partial: "badge-outline-warning", failed: "badge-danger",
@@ -48,7 +57,7 @@
         a.href = jobUrl + (jobUrl.indexOf("?") >= 0 ? "&" : "?") + "id=" + encodeURIComponent(s.last_job_id);
         var badge = document.createElement("span");
         badge.className = "badge " + (BADGES[s.last_status] || "badge-light");
-        badge.textContent = s.last_status || "deleted";
+        badge.textContent = s.last_status ? (STATUS[s.last_status] || s.last_status).toLowerCase() : _("deleted");
         a.appendChild(badge);
         a.appendChild(document.createTextNode(" #" + s.last_job_id));
         last.appendChild(a);
