@@ -45,7 +45,8 @@ class JobsAdmin(JobsAPI):
     ``JOBS_ADMIN_DEFAULT_RANGE``,
     ``JOBS_ADMIN_LIVE_INTERVAL``, ``JOBS_ADMIN_PROGRESS_INTERVAL``, ``JOBS_ADMIN_LIVE_ORIGINS``,
     ``JOBS_ADMIN_MAX_LOG_LINES``, ``JOBS_ADMIN_LIVE_MAX_SOCKETS_PER_USER``,
-    ``JOBS_ADMIN_LIVE_MAX_SOCKETS``, ``JOBS_ADMIN_LIVE_RECHECK``, ``JOBS_ADMIN_MY_JOBS``.
+    ``JOBS_ADMIN_LIVE_MAX_SOCKETS``, ``JOBS_ADMIN_LIVE_RECHECK``, ``JOBS_ADMIN_MY_JOBS``,
+    ``JOBS_ADMIN_STATS_RETENTION_DAYS``, ``JOBS_ADMIN_METRICS``, ``JOBS_ADMIN_METRICS_TOKEN``.
 
     :param app: an app to initialise now, or ``None`` to call :meth:`init_app` later.
     :param db: the host's ``flask_sqlalchemy.SQLAlchemy`` instance.

@@ -274,7 +274,7 @@ def test_job_type_builtin_prefix_is_reserved(name: str) -> None:
     builtin = jobs.registry.get("jobs_admin.prune")
     with pytest.raises(ValueError, match="reserved for jobs_admin's built-in job types"):
         jobs.job_type(name)(lambda ctx: None)
-    assert [t.name for t in jobs.registry] == ["jobs_admin.prune"]
+    assert [t.name for t in jobs.registry] == ["jobs_admin.prune", "jobs_admin.failure_group"]
     assert jobs.registry.get("jobs_admin.prune") is builtin
     assert builtin.builtin and builtin.title == "Clear old jobs"
 
