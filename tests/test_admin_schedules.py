@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -151,3 +153,25 @@ def test_schedule_create_with_params_and_delete(
     housekeeping = find_schedule(jobs.runtime(), "jobs_admin.housekeeping")
     client.post(f"{URL}/{housekeeping['id']}/delete", data={"csrf_token": token})
     assert find_schedule(jobs.runtime(), "jobs_admin.housekeeping")["id"] == housekeeping["id"]
+
+
+def test_schedule_history_links_to_the_jobs_list_filtered_to_the_schedule(
+    client: Any, auth: Any, jobs: Any, nightly: dict[str, Any]
+) -> None:
+    rt = jobs.runtime()
+    from jobs_admin.service import run_now
+
+    fired = run_now(rt, nightly["name"], "admin")
+    other = jobs.enqueue("test.echo", name="not scheduled", commit=True)
+    auth.login("admin")
+    page = client.get(f"{URL}/{nightly['id']}/").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)" id="jobs-admin-schedule-list"', page)
+    assert link is not None
+    url = html.unescape(link.group(1))
+    assert f"_schedule_equals={nightly['id']}" in url
+    listed = client.get(url + "&flt9_created_within=all").get_data(as_text=True)
+    assert f'data-jobs-admin-job="{fired}"' in listed
+    assert f'data-jobs-admin-job="{other.id}"' not in listed
+    # A value that is not an id is refused with a message, and the list shows everything.
+    bad = client.get("/admin/jobs/?flt0_schedule_equals=x").get_data(as_text=True)
+    assert "Invalid value" in bad

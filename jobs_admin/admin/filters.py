@@ -98,6 +98,20 @@ class UserFilter(sqla_filters.FilterEqual):
         return 0 < len(value) <= 200 and "\x00" not in value
 
 
+class ScheduleFilter(sqla_filters.FilterEqual):
+    """The jobs a schedule fired (``flt0_schedule_equals=3``): the Schedules page's "All its
+    jobs" link."""
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column, lazy_gettext("Schedule"))
+
+    def validate(self, value: str) -> bool:
+        return value.isascii() and value.isdigit() and int(value) < 2**63
+
+    def clean(self, value: str) -> int:
+        return int(value)
+
+
 class CreatedWithinFilter(sqla_filters.BaseSQLAFilter):
     """Date-range presets on ``created_at``: Today, 7 days, 30 days, All."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, abort, flash, jsonify, redirect, request
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
 from flask_admin import BaseView, expose
 from markupsafe import Markup, escape
 
@@ -151,6 +151,11 @@ class ScheduleView(BaseView):
             csrf=token_form().csrf_token.current_token,
             can_edit=self.can(perms.SCHEDULE),
             can_see_all=self.can(perms.VIEW_ALL),
+            list_url=(
+                url_for(f"{self.jobs_view.endpoint}.index_view", flt0_schedule_equals=schedule_id)
+                if self.jobs_view is not None
+                else None
+            ),
         )
 
     # -- changes ---------------------------------------------------------------------------

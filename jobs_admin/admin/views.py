@@ -34,6 +34,7 @@ from .filters import (
     CreatedWithinFilter,
     FinishedBetweenFilter,
     ParamsFilter,
+    ScheduleFilter,
     StatusFilter,
     TypeFilter,
     UserFilter,
@@ -135,6 +136,7 @@ class JobView(
             CreatedBetweenFilter(job.created_at),
             ParamsFilter(job.params, lambda term: jobs.store.params_clause(term)),
             FinishedBetweenFilter(job.finished_at),
+            ScheduleFilter(job.schedule_id),
         )
         super().__init__(job, jobs.db, **kwargs)
 
