@@ -41,9 +41,7 @@ def test_browser_list_and_detail_in_german(ui: Any, jobs: Any, make_job: Any) ->
         page.click(f'a[data-jobs-admin-job="{failed}"]')
     expect(page.get_by_text("Zurück zu den Jobs")).to_be_visible()
     expect(page.locator(".jobs-admin-error .card-header")).to_contain_text("Fehler")
-    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text(
-        "Fehlgeschlagen"
-    )
+    expect(page.locator(".jobs-admin-detail h2 .jobs-admin-status")).to_have_text("Fehlgeschlagen")
     expect(page.locator("#jobs-admin-live")).to_have_attribute(
         "title", "Live-Aktualisierung: verbunden"
     )
