@@ -10,46 +10,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from markupsafe import Markup, escape
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
 from ..i18n import format_number, gettext
-from ._base import request_answers
+from ._side import SideView
 from .forms import token_form
 
 if TYPE_CHECKING:
-    from ..extension import JobsAdmin
+    pass
 
 _PERMISSION = {"retry": perms.RETRY, "delete": perms.DELETE}
 
 
-class FailuresView(BaseView):
+class FailuresView(SideView):
     """Failed jobs grouped by cause.
 
     :param jobs: the extension whose failed jobs this view groups.
     """
-
-    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
-        self.jobs = jobs
-        super().__init__(**kwargs)
-
-    def is_accessible(self) -> bool:
-        return request_answers(self.jobs).can(perms.VIEW)
-
-    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        from flask import abort, current_app
-
-        if self.jobs.get_current_user() is None:
-            login_manager = getattr(current_app, "login_manager", None)
-            if login_manager is not None and login_manager.login_view:
-                return login_manager.unauthorized()
-        return abort(403)
-
-    def can(self, permission: str) -> bool:
-        """Whether the current user has ``permission`` (used by the template)."""
-        return request_answers(self.jobs).can(permission)
 
     def _sees_all(self) -> bool:
         return self.can(perms.VIEW_ALL)

@@ -9,23 +9,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import abort, current_app, flash, redirect, request
-from flask_admin import BaseView, expose
+from flask import flash, redirect, request
+from flask_admin import expose
 
 from .. import permissions as perms
 from ..errors import JobsAdminError
 from ..i18n import gettext as _
 from ._base import request_answers
+from ._side import SideView
 from .forms import token_form
 
 if TYPE_CHECKING:
-    from ..extension import JobsAdmin
+    pass
 
 #: Seconds between two refreshes of a flow page's table (jobs_admin_flow.js).
 REFRESH_SECONDS = 2
 
 
-class FlowView(BaseView):
+class FlowView(SideView):
     """What the two pages share: access, the CSRF-checked action, the live table.
 
     :param jobs: the extension.
@@ -33,19 +34,7 @@ class FlowView(BaseView):
 
     template = ""
 
-    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
-        self.jobs = jobs
-        super().__init__(**kwargs)
-
-    def is_accessible(self) -> bool:
-        return request_answers(self.jobs).can(perms.VIEW_ALL)
-
-    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        if self.jobs.get_current_user() is None:
-            login_manager = getattr(current_app, "login_manager", None)
-            if login_manager is not None and login_manager.login_view:
-                return login_manager.unauthorized()
-        return abort(403)
+    needs = perms.VIEW_ALL
 
     def can_manage(self) -> bool:
         """Whether the current user may act on this page (the templates ask)."""

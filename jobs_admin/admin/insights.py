@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import flash, jsonify, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from markupsafe import Markup
 
 from .. import permissions as perms
@@ -20,6 +20,7 @@ from ..i18n import format_number, gettext, ngettext, status_label
 from ..stats.reads import DEFAULT_RANGE, END_STATUSES, RANGES, Range
 from . import format as fmt
 from ._base import clip, request_answers
+from ._side import SideView
 
 #: What the table shows for a figure without data (an en dash, as the charts do).
 _NONE = "\u2013"
@@ -28,29 +29,11 @@ if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-class InsightsView(BaseView):
+class InsightsView(SideView):
     """Charts of job ends over time, by status and type.
 
     :param jobs: the extension whose jobs this view charts.
     """
-
-    def __init__(self, jobs: JobsAdmin, **kwargs: Any) -> None:
-        self.jobs = jobs
-        super().__init__(**kwargs)
-
-    # -- access ----------------------------------------------------------------------------
-
-    def is_accessible(self) -> bool:
-        return request_answers(self.jobs).can(perms.VIEW)
-
-    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        from flask import abort, current_app
-
-        if self.jobs.get_current_user() is None:
-            login_manager = getattr(current_app, "login_manager", None)
-            if login_manager is not None and login_manager.login_view:
-                return login_manager.unauthorized()
-        return abort(403)
 
     def _scope(self) -> Any:
         """The user whose jobs are charted (``None``: everyone's, for ``view_all``)."""

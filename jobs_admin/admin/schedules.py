@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, abort, flash, jsonify, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import Response, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
 from markupsafe import Markup, escape
 
 from .. import cron, service
@@ -25,13 +25,14 @@ from .. import permissions as perms
 from ..errors import InvalidParams, InvalidSchedule, JobsAdminError, ScheduleNotFound
 from ..i18n import gettext
 from ._schedule_forms import schedule_form, type_form
+from ._side import SideView
 from .forms import token_form
 
 if TYPE_CHECKING:
     from ..extension import JobsAdmin
 
 
-class ScheduleView(BaseView):
+class ScheduleView(SideView):
     """Schedules in the host's admin.
 
     :param jobs: the extension whose schedules this view shows.
@@ -39,29 +40,15 @@ class ScheduleView(BaseView):
     """
 
     def __init__(self, jobs: JobsAdmin, jobs_view: Any = None, **kwargs: Any) -> None:
-        self.jobs = jobs
         self.jobs_view = jobs_view
-        super().__init__(**kwargs)
+        super().__init__(jobs, **kwargs)
 
     # -- access ----------------------------------------------------------------------------
-
-    def can(self, permission: str) -> bool:
-        """Whether the current user has ``permission``: asked through the Jobs view, whose
-        answers are kept per request (the admin's menu asks every view on every page)."""
-        if self.jobs_view is not None:
-            return bool(self.jobs_view.can(permission))
-        return self.jobs.can(permission)
 
     def can_run(self, row: dict[str, Any]) -> bool:
         """Whether the current user may "run now" the schedule ``row``."""
         needed = perms.START_PERMISSION.get(row["type"], perms.RUN)
         return self.can(perms.RUN) and self.can(needed)
-
-    def is_accessible(self) -> bool:
-        return self.can(perms.VIEW)
-
-    def inaccessible_callback(self, name: str, **kwargs: Any) -> Any:
-        return abort(403)
 
     def _rt(self) -> Any:
         rt = self.jobs.runtime()
