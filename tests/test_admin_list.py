@@ -264,8 +264,8 @@ def test_columns_show_badges_phase_error_progress_times_and_reference(
     assert cell(cells[partial], "reference") == "PO-1234"
     # created: relative, exact UTC on hover
     assert re.search(
-        r'<time datetime="2026-01-02T03:04:05\+00:00" title="Jan 2, 2026, 3:04:05 AM UTC" '
-        r'class="jobs-admin-time">\d+ (?:d|mo) ago</time>',
+        r'<time datetime="2026-01-02T03:04:05\+00:00" title="Jan 2, 2026, 3:04:05\u202fAM UTC" '
+        r'class="jobs-admin-time">\d+ (?:days?|mo\.) ago</time>',
         cells[partial],
     )
     # created by
