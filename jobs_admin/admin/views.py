@@ -19,6 +19,7 @@ from .._sql import duration_seconds
 from ..panel._views import PanelViewsMixin
 from . import _columns, _html
 from ._actions import ActionsMixin
+from ._bulk import BulkMixin
 from ._columns import OptionalColumnsMixin
 from ._export import ExportMixin
 from ._filterbar import FilterBarMixin
@@ -48,6 +49,7 @@ class JobView(
     RowsMixin,
     ListMixin,
     ActionsMixin,
+    BulkMixin,
     ExportMixin,
     ItemsMixin,
     PreviewMixin,

@@ -16,8 +16,11 @@ from ._actions import (
     retry,
     retry_failed_items,
 )
+from ._bulk import ACTIONS as BULK_ACTIONS
+from ._bulk import BULK_TYPE, count_and_max, count_matching, matching, run_bulk, start_bulk
 from ._enqueue import WAKE_KEY, check_label, enqueue
 from ._prune import count_prunable, prune
+from ._requester import load_user, requester_id
 from ._running import (
     ensure_worker,
     live_feed,
@@ -29,9 +32,13 @@ from ._running import (
 )
 
 __all__ = [
+    "BULK_ACTIONS",
+    "BULK_TYPE",
     "WAKE_KEY",
     "cancel",
     "check_label",
+    "count_and_max",
+    "count_matching",
     "count_prunable",
     "delete",
     "enqueue",
@@ -39,12 +46,17 @@ __all__ = [
     "get",
     "job_id_of",
     "live_feed",
+    "load_user",
+    "matching",
     "prune",
     "recount",
+    "requester_id",
     "require",
     "rescue",
     "retry",
     "retry_failed_items",
+    "run_bulk",
+    "start_bulk",
     "start_worker",
     "stop_live",
     "stop_worker",
