@@ -103,6 +103,10 @@ class BulkMixin(ViewBase):
             self.jobs.store.search_clauses(self.jobs.db.session, search)  # checks it
         return {"filters": pairs, "search": search}
 
+    def bulk_actions_allowed(self) -> list[str]:
+        """The bulk actions the user may start (each needs its own permission)."""
+        return [name for name, permission in BULK_ACTIONS.items() if self.can(permission)]
+
     def filter_words(self) -> str:
         """The list's filter in words, as its chips name it ("Status: Failed, Type: Import")."""
         labels = [chip.label for chip in self.chips()]
