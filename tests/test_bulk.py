@@ -118,13 +118,13 @@ def test_bulk_cancelled_midway_keeps_what_it_did(
     job, count = jobs.bulk("retry", {"filters": [["status", "failed"]]}, user=admin)
     assert count == 5
     contexts: list[Any] = []
-    retry = _bulk.retry
+    act_chunk = _bulk.act_chunk
 
-    def retry_then_cancel(rt: Any, job_id: int, who: Any) -> Any:
+    def act_then_cancel(rt: Any, action: str, ids: Any, who: Any) -> Any:
         contexts[0].request_stop("cancelled")  # a cancel arriving during the first batch
-        return retry(rt, job_id, who)
+        return act_chunk(rt, action, ids, who)
 
-    monkeypatch.setattr(_bulk, "retry", retry_then_cancel)
+    monkeypatch.setattr(_bulk, "act_chunk", act_then_cancel)
     with jobs.db.engine.begin() as conn:
         assert jobs.store.claim(conn, "test:1:x", 1) == [job.id]
     run_job(jobs.runtime(app), job.id, "test:1:x", lambda _id, ctx: ctx and contexts.append(ctx))
@@ -224,4 +224,32 @@ def test_bulk_delete_and_cancel_on_a_filter(
     assert jobs.work_off(limit=None) >= 1
     assert probe.job(bulk)["status"] == "completed"
     assert all(probe.status(i) in ("cancelled", "completed") for i in pending)
+    assert jobs.counts() == probe.group_by_status()
+
+
+def test_bulk_retry_skips_jobs_in_another_state_within_a_chunk(
+    app: Flask, jobs: Any, probe: Probe, make_job: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from host_app.models import User
+    from jobs_admin.service import _bulk_acts
+
+    monkeypatch.setattr(_bulk_acts, "CHUNK", 3)
+    monkeypatch.setattr(_bulk, "CHUNK", 3)
+    ids = [make_job(s) for s in ("failed", "completed", "failed", "cancelled", "completed")]
+    admin = jobs.db.session.query(User).filter_by(username="admin").one()
+    flt = {"filters": [["created_after", "2000-01-01T00:00:00+00:00"]]}
+    job, count = jobs.bulk("retry", flt, user=admin)
+    assert count == 5  # the bulk job itself comes after max_id
+    assert jobs.work_off(limit=1) == 1
+    row = probe.job(job.id)
+    assert row["status"] == "completed", row["error"]
+    assert row["result"]["done"] == 3  # the failed and the cancelled ones
+    assert sorted(row["result"]["skipped_ids"]) == [ids[1], ids[4]]  # completed: not retryable
+    assert [probe.status(i) for i in ids] == [
+        "pending",
+        "completed",
+        "pending",
+        "pending",
+        "completed",
+    ]
     assert jobs.counts() == probe.group_by_status()

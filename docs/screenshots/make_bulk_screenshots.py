@@ -45,7 +45,9 @@ def shoot(app: Any, out: Path) -> list[Path]:
                 page.fill("#password", "admin")
                 with page.expect_navigation():
                     page.click("button[type=submit]")
-                page.goto(f"{base}/admin/jobs/?flt0_status_equals=completed&flt1_created_within=all")
+                page.goto(
+                    f"{base}/admin/jobs/?flt0_status_equals=completed&flt1_created_within=all"
+                )
                 page.wait_for_load_state("networkidle")
                 page.locator("input.action-rowtoggle").check()
                 page.locator(".jobs-admin-selectall-all").click()

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import permissions as perms
 from ..context import JobContext
-from ..errors import InvalidArgument, JobsAdminError, PermissionDenied
+from ..errors import InvalidArgument, PermissionDenied
 from ..export import COLUMNS, _cells
 from ..runtime import Runtime
 from ..store.params import parse_term
-from ._actions import cancel, delete, retry
+from ._bulk_acts import CHUNK, act_chunk
 from ._enqueue import enqueue
 from ._requester import load_user, requester_id
 
@@ -178,11 +178,6 @@ def run_bulk(
     result: dict[str, Any] = {"action": action, "total": total, "done": 0, "skipped": 0}
     skipped_ids: list[int] = []
     result["skipped_ids"] = skipped_ids
-    act: Callable[[int], Any] = {
-        "retry": lambda i: retry(rt, i, who),
-        "cancel": lambda i: cancel(rt, i, who),
-        "delete": lambda i: delete(rt, i),
-    }.get(action, lambda i: None)
 
     def skip(job_id: int) -> None:
         result["skipped"] += 1
@@ -195,22 +190,22 @@ def run_bulk(
             session = rt.db.session
             rows = session.scalars(sa.select(rt.Job).where(rt.Job.id.in_(ids))).all()
             by_id = {row.id: row for row in rows}
+            allowed: list[int] = []
             for job_id in ids:
                 row = by_id.get(job_id)
                 if row is None or user is None or not rt.access.can(permission, row, user):
                     skip(job_id)
-                    continue
-                if writer is not None:
+                elif writer is not None:
                     writer.add(row)
                     result["done"] += 1
-                    continue
-                try:
-                    act(job_id)
-                except JobsAdminError:
-                    session.rollback()
-                    skip(job_id)
                 else:
-                    result["done"] += 1
+                    allowed.append(job_id)
+            for start in range(0, len(allowed), CHUNK):
+                chunk = allowed[start : start + CHUNK]
+                refused = act_chunk(rt, action, chunk, who)
+                for job_id in refused:
+                    skip(job_id)
+                result["done"] += len(chunk) - len(refused)
             for row in rows:  # memory stays flat whatever the count
                 if row in session:
                     session.expunge(row)
