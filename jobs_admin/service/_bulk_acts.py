@@ -38,6 +38,8 @@ def act_chunk(rt: Runtime, action: str, ids: Sequence[int], who: str | None) -> 
     files: list[str] = []
     changed: list[tuple[int, Any]] = []
     try:
+        if action == "retry":
+            ids = _retry_plain(rt, ids, who, changed, files)
         for job_id in ids:
             try:
                 outcome = _one(rt, action, job_id, who)
@@ -60,6 +62,34 @@ def act_chunk(rt: Runtime, action: str, ids: Sequence[int], who: str | None) -> 
     remove_files(rt.settings.results_dir, files)
     _after(rt, action, changed, deleted)
     return skipped
+
+
+def _retry_plain(
+    rt: Runtime, ids: Sequence[int], who: str | None, changed: list[Any], files: list[str]
+) -> list[int]:
+    """Retry the jobs of ``ids`` without a unique key a type at a time, set-based (the
+    store's ``retry_many``); return the ids left for :func:`_one` (unique keys, unknown
+    types, and those not retried, to be refused there one by one)."""
+    session = rt.db.session
+    job = rt.Job
+    by_type: dict[str, list[int]] = {}
+    left: list[int] = []
+    rows = session.execute(
+        sa.select(job.id, job.type, job.unique_key).where(job.id.in_(list(ids)))
+    ).all()
+    for row in rows:
+        if row.unique_key or row.type not in rt.registry:
+            left.append(row.id)
+        else:
+            by_type.setdefault(row.type, []).append(row.id)
+    for type_name, type_ids in by_type.items():
+        max_attempts = rt.registry.get(type_name).max_attempts
+        done, old_files = rt.store.retry_many(session, type_ids, who, max_attempts)
+        changed += [(i, None) for i in done]
+        files += old_files
+        left += sorted(set(type_ids) - set(done))
+    found = {row.id for row in rows}
+    return sorted(left + [i for i in ids if i not in found])
 
 
 def _one(rt: Runtime, action: str, job_id: int, who: str | None) -> Any:
