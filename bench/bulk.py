@@ -100,6 +100,8 @@ def fill(url: str, n: int) -> None:
 
 def child(a: argparse.Namespace) -> None:
     """Start the bulk retry as admin and run it in this fresh process; write the figures."""
+    import sqlalchemy as sa
+
     from host_app.extensions import db, jobs
     from host_app.models import User
 
@@ -108,6 +110,9 @@ def child(a: argparse.Namespace) -> None:
         admin = db.session.query(User).filter_by(username="admin").one()
         job, count = jobs.bulk("retry", {"filters": [["status", "failed"]]}, user=admin)
         job_id = job.id
+        # First in the queue, ahead of the enqueue loop's jobs (work_off takes the first).
+        db.session.execute(sa.update(jobs.Job).where(jobs.Job.id == job_id).values(priority=100))
+        db.session.commit()
         idle = rss_mb()
         reset_peak_rss()
         Path(a.ready).touch()

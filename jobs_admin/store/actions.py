@@ -107,9 +107,22 @@ class ActionStore(ReadStore):
             )
         }
         done: list[int] = []
+        deltas: Counter[tuple[str, str]] = Counter()
         for old in sorted(RETRYABLE, key=lambda s: s.value):
-            moved = self._move(conn, old, JobStatus.PENDING, [j.c.id.in_(list(ids))], values)
-            done += [m.id for m in moved]
+            # By primary key, not _move's subquery: right after a mass change the planner's
+            # stale row estimates made that a nested loop over every job of the status.
+            stmt = (
+                sa.update(j)
+                .where(j.c.id.in_(list(ids)), j.c.status == old.value)
+                .values(status=JobStatus.PENDING.value, **self._changed(conn), **values)
+                .returning(j.c.id, j.c.created_by)
+            )
+            for row in conn.execute(stmt):
+                done.append(row.id)
+                deltas[(old.value, row.created_by or "")] -= 1
+                deltas[(JobStatus.PENDING.value, row.created_by or "")] += 1
+        if deltas:
+            self._count(conn, deltas)
         if done:
             data = {"action": "retry", "user": user}
             message = f"retried by {user or 'system'}"
