@@ -265,7 +265,7 @@ def test_job_type_bad_options_raise(name: str, options: dict[str, Any]) -> None:
     jobs = JobsAdmin(db=SQLAlchemy())
     with pytest.raises(ValueError):
         jobs.job_type(name, **options)(lambda ctx: None)
-    assert [t.name for t in jobs.registry] == ["jobs_admin.prune"]  # the built-in only
+    assert [t.name for t in jobs.registry] == ["jobs_admin.bulk", "jobs_admin.prune"]
 
 
 @pytest.mark.parametrize("name", ["jobs_admin.x", "jobs_admin.prune", "jobs_admin."])
@@ -274,7 +274,7 @@ def test_job_type_builtin_prefix_is_reserved(name: str) -> None:
     builtin = jobs.registry.get("jobs_admin.prune")
     with pytest.raises(ValueError, match="reserved for jobs_admin's built-in job types"):
         jobs.job_type(name)(lambda ctx: None)
-    assert [t.name for t in jobs.registry] == ["jobs_admin.prune"]
+    assert [t.name for t in jobs.registry] == ["jobs_admin.bulk", "jobs_admin.prune"]
     assert jobs.registry.get("jobs_admin.prune") is builtin
     assert builtin.builtin and builtin.title == "Clear old jobs"
 
