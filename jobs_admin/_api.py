@@ -190,6 +190,41 @@ class JobsAPI:
         """
         service.delete(self.runtime(), job)
 
+    def count_matching(
+        self, flt: Mapping[str, Any], *, user: Any = None, max_id: int | None = None
+    ) -> tuple[int, int]:
+        """(how many jobs ``user`` (default: the current user) may see match the stored filter
+        ``flt``; the newest such id). See :func:`jobs_admin.service.count_matching`.
+
+        :raises InvalidArgument: a filter that does not parse.
+        """
+        user = self.access.current_user() if user is None else user
+        return service.count_matching(self.runtime(), flt, user, max_id)
+
+    def bulk(
+        self,
+        action: str,
+        flt: Mapping[str, Any],
+        *,
+        user: Any = None,
+        max_id: int | None = None,
+        name: str | None = None,
+    ) -> tuple[Any, int]:
+        """Start a ``jobs_admin.bulk`` job that does ``action`` (``retry``, ``cancel``,
+        ``delete``, ``export``) on every job the stored filter ``flt`` matches; commit;
+        return the job and the count matched.
+
+        :param flt: ``{"filters": [[kind, value], ...], "search": text}`` (see
+            :func:`jobs_admin.service._bulk.filter_clauses`).
+        :param user: the requester (default: the current user).
+        :param max_id: the newest id the confirmation counted.
+        :param name: what the list shows for the job.
+        :raises PermissionDenied: the user lacks the action's permission.
+        :raises InvalidArgument: an unknown action or a filter that does not parse.
+        """
+        user = self.access.current_user() if user is None else user
+        return service.start_bulk(self.runtime(), action, flt, user, max_id=max_id, name=name)
+
     def prune(self, days: int | None = None, *, wait: bool = True) -> int:
         """Delete finished jobs that finished more than ``days`` ago, in batches; return how many.
 
@@ -253,7 +288,6 @@ class JobsAPI:
         max_id = service.newest_id(rt, job_type, group, mine)
         if not max_id:
             raise InvalidArgument("no failed job is left in this group")
-        get_id = getattr(user, "get_id", None)
         verb = "Retry" if action == "retry" else "Delete"
         return self.enqueue(
             FAILURE_GROUP_TYPE,
@@ -264,7 +298,7 @@ class JobsAPI:
                 "job_type": job_type,
                 "group": group,
                 "max_id": max_id,
-                "user_id": str(get_id()) if get_id is not None else None,
+                "user_id": service.requester_id(user),
                 "own": mine,
             },
             created_by=self.access.who(user),

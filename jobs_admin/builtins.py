@@ -27,6 +27,8 @@ PRUNE_TYPE = f"{BUILTIN_PREFIX}prune"
 
 #: The built-in job type behind the Failures page's "Retry all" and "Delete all".
 FAILURE_GROUP_TYPE = f"{BUILTIN_PREFIX}failure_group"
+#: The built-in job type that acts on everything a filter of the list matches.
+BULK_TYPE = service.BULK_TYPE
 
 #: The most days a prune cut-off may be (the admin's form says the same).
 MAX_PRUNE_DAYS = 36500
@@ -71,6 +73,7 @@ def register_builtins(registry: Registry) -> None:
         make_job_type(PRUNE_TYPE, prune, title="Clear old jobs", params=PruneParams),
         builtin=True,
     )
+    register_bulk(registry)
 
     def failure_group(
         ctx: JobContext,
@@ -136,3 +139,23 @@ def run_prune(rt: Runtime, ctx: JobContext, days: int | None) -> dict[str, int]:
         ctx.log(f"removed the records of {lost} lost worker(s)")
     ctx.message(f"Deleted {deleted} finished job(s) older than {days} day(s)")
     return {"deleted": deleted, "days": days}
+
+
+def register_bulk(registry: Registry) -> None:
+    """Register ``jobs_admin.bulk`` (see :mod:`jobs_admin.service._bulk`) on ``registry``.
+
+    :param registry: the extension's registry.
+    """
+
+    def bulk(
+        ctx: JobContext,
+        action: str,
+        filter: dict[str, Any],
+        max_id: int,
+        user_id: str | None = None,
+        own: str | None = None,
+    ) -> dict[str, Any]:
+        """Retry, cancel, delete or export every job a filter matched at confirmation."""
+        return service.run_bulk(runtime_of(), ctx, action, filter, max_id, user_id, own)
+
+    registry.add(make_job_type(BULK_TYPE, bulk, title="Bulk action"), builtin=True)

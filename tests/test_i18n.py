@@ -298,6 +298,9 @@ def test_no_string_of_the_list_and_detail_escapes_the_catalogue(
     for url in ["/admin/jobs/", f"/admin/jobs/details/?id={ids[2]}", "/admin/jobs/new"]:
         page = client.get(url, headers=headers).get_data(as_text=True)
         assert OPEN in page, url
+        # An empty inline element is a slot a script fills (a count): it stands for a value
+        # inside its message, like a placeholder.
+        page = re.sub(r"<span[^>]*></span>", "\x00", page)
         parser = _Texts()
         parser.feed(page)
         for text in parser.found:

@@ -20,6 +20,7 @@ from ..i18n import lazy_gettext
 from ..panel._views import PanelViewsMixin
 from . import _columns, _html
 from ._actions import ActionsMixin
+from ._bulk import BulkMixin
 from ._columns import OptionalColumnsMixin
 from ._export import ExportMixin
 from ._filterbar import FilterBarMixin
@@ -51,6 +52,7 @@ class JobView(
     RowsMixin,
     ListMixin,
     ActionsMixin,
+    BulkMixin,
     ExportMixin,
     ItemsMixin,
     PreviewMixin,

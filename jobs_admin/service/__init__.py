@@ -18,12 +18,15 @@ from ._actions import (
     retry,
     retry_failed_items,
 )
+from ._bulk import ACTIONS as BULK_ACTIONS
+from ._bulk import BULK_TYPE, count_and_max, count_matching, matching, run_bulk, start_bulk
 from ._enqueue import WAKE_KEY, check_label, enqueue
 from ._failures import failure_groups, newest_id, run_failure_group
 from ._firing import fire_due, run_now
 from ._firing import next_due as next_schedule_due
 from ._insights import insights
 from ._prune import count_prunable, prune
+from ._requester import load_user, requester_id
 from ._running import (
     ensure_worker,
     live_feed,
@@ -46,12 +49,16 @@ from ._schedules import spec as schedule_spec
 from ._schedules import sync as sync_schedules
 
 __all__ = [
+    "BULK_ACTIONS",
+    "BULK_TYPE",
     "HOUSEKEEPING",
     "WAKE_KEY",
     "ScheduleSpec",
     "all_schedules",
     "cancel",
     "check_label",
+    "count_and_max",
+    "count_matching",
     "count_prunable",
     "create_schedule",
     "delete",
@@ -66,20 +73,25 @@ __all__ = [
     "insights",
     "job_id_of",
     "live_feed",
+    "load_user",
+    "matching",
     "newest_id",
     "next_schedule_due",
     "prune",
     "recount",
+    "requester_id",
     "require",
     "rescue",
     "restat",
     "retry",
     "retry_failed_items",
+    "run_bulk",
     "run_failure_group",
     "run_now",
     "schedule_history",
     "schedule_spec",
     "set_schedule_enabled",
+    "start_bulk",
     "start_worker",
     "stop_live",
     "stop_worker",

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 
 from ..context import JobContext
 from ..errors import InvalidArgument, InvalidTransition, JobNotFound, UnknownJobType
@@ -22,6 +21,7 @@ from ..models import JobStatus
 from ..runtime import Runtime
 from ..stats import failures
 from ._actions import delete, retry
+from ._requester import load_user
 
 #: Failed jobs read per batch.
 BATCH = 500
@@ -80,14 +80,6 @@ def newest_id(rt: Runtime, type_: str, group: str, own: str | None = None) -> in
         session.rollback()
 
 
-def _load_user(user_id: str | None) -> Any:
-    manager = getattr(current_app, "login_manager", None)
-    loader = getattr(manager, "user_callback", None)
-    if not user_id or loader is None:
-        return None
-    return loader(user_id)
-
-
 def run_failure_group(
     rt: Runtime,
     ctx: JobContext,
@@ -111,7 +103,7 @@ def run_failure_group(
     """
     if action not in ACTIONS:
         raise InvalidArgument(f"unknown action {action!r}")
-    user = _load_user(user_id)
+    user = load_user(user_id)
     who = rt.access.identity(user) if user is not None else None
     session = rt.db.session
     j = rt.store.jobs.c

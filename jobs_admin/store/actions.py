@@ -67,6 +67,72 @@ class ActionStore(ReadStore):
         self.notify_pending(conn)
         return cast("str | None", row.result_file)
 
+    def retry_many(
+        self, conn: Conn, ids: Sequence[int], user: str | None, max_attempts: int
+    ) -> tuple[list[int], list[str]]:
+        """:meth:`retry` of many jobs of one type in a few statements (a bulk retry): those of
+        ``ids`` that are failed, partial or cancelled go back to pending, each with its audit
+        event; the others are left alone.
+
+        :param max_attempts: the type's ``max_attempts`` (runs added to each job's attempts).
+        :returns: the ids retried, and the result files of their previous runs (to remove once
+            this commits).
+        """
+        j = self.jobs
+        values = {
+            "run_at": utcnow(),
+            "max_attempts": j.c.attempts + max_attempts,
+            "worker": None,
+            "phase": None,
+            "message": None,
+            "error": None,
+            "traceback": None,
+            "result": None,
+            "result_file": None,
+            "progress_total": None,
+            "progress_done": 0,
+            "progress_failed": 0,
+            "cancel_requested": False,
+            "heartbeat_at": None,
+            "started_at": None,
+            "finished_at": None,
+            "updated_by": user,
+        }
+        files = {
+            row.id: row.result_file
+            for row in conn.execute(
+                sa.select(j.c.id, j.c.result_file).where(
+                    j.c.id.in_(list(ids)), j.c.result_file.is_not(None)
+                )
+            )
+        }
+        done: list[int] = []
+        deltas: Counter[tuple[str, str]] = Counter()
+        for old in sorted(RETRYABLE, key=lambda s: s.value):
+            # By primary key, not _move's subquery: right after a mass change the planner's
+            # stale row estimates made that a nested loop over every job of the status.
+            stmt = (
+                sa.update(j)
+                .where(j.c.id.in_(list(ids)), j.c.status == old.value)
+                .values(status=JobStatus.PENDING.value, **self._changed(conn), **values)
+                .returning(j.c.id, j.c.created_by)
+            )
+            for row in conn.execute(stmt):
+                done.append(row.id)
+                deltas[(old.value, row.created_by or "")] -= 1
+                deltas[(JobStatus.PENDING.value, row.created_by or "")] += 1
+        if deltas:
+            self._count(conn, deltas)
+        if done:
+            data = {"action": "retry", "user": user}
+            message = f"retried by {user or 'system'}"
+            kind = EventKind.ACTION.value
+            self.add_events(
+                conn, [{"job_id": i, "kind": kind, "message": message, "data": data} for i in done]
+            )
+            self.notify_pending(conn)
+        return done, [files[i] for i in done if files.get(i)]
+
     def current_status(self, conn: Conn, job_id: int, lock: bool = False) -> str | None:
         """A job's status as stored now (``None``: no such job).
 
