@@ -166,3 +166,14 @@ def logout(client: Any) -> Any:
     match = CSRF_FIELD.search(page.get_data(as_text=True))
     assert match, "no csrf_token on the sign-out page"
     return client.post("/logout", data={"csrf_token": match.group(1)})
+
+
+def init_babel(app: Any) -> None:
+    """Set up Flask-Babel on a test host of its own when it is installed (the dev extra brings
+    it): Flask-Admin's templates then translate through it and need it on the app, as in any
+    host that has Flask-Babel installed."""
+    try:
+        from flask_babel import Babel
+    except ImportError:
+        return
+    Babel(app)

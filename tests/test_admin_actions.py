@@ -496,7 +496,7 @@ def test_retry_failed_items_creates_a_linked_job_over_the_failed_items(
     # Both detail pages link to each other.
     detail = client.get(f"/admin/jobs/details/?id={partial}").get_data(as_text=True)
     assert (
-        f'<a href="/admin/jobs/details/?id={new_job["id"]}">#{new_job["id"]}</a> (pending)'
+        f'<a href="/admin/jobs/details/?id={new_job["id"]}">#{new_job["id"]}</a> (Pending)'
         in detail
     )
     detail = client.get(f"/admin/jobs/details/?id={new_job['id']}").get_data(as_text=True)
@@ -658,7 +658,8 @@ def test_details_history_interleaves_admin_actions_in_time_order(
         re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip()
         for item in re.findall(r"<li[^>]*>(.*?)</li>", history.group(1), re.S)
     ]
-    messages = [re.sub(r"^\S+ \S+ UTC (action )?", "", i) for i in items]
+    # Each item starts with its Babel timestamp ("Dec 6, 2026, 2:15:05 PM UTC").
+    messages = [re.sub(r"^.*? UTC (action )?", "", i) for i in items]
     retried = messages.index("retried by operator")
     assert messages[0] == "enqueued"
     assert messages[1].startswith("started attempt 1 of 1")
@@ -717,7 +718,7 @@ def test_details_show_pending_run_at_and_running_progress(
     assert stats["Items per minute"] != "—" and stats["Estimated time left"] != "—"
     assert "No result yet." in html
     html = client.get(f"/admin/jobs/details/?id={later}").get_data(as_text=True)
-    assert re.search(r'<th scope="row">Runs at</th><td><time [^>]*>in 2 h</time>', html)
+    assert re.search(r'<th scope="row">Runs at</th><td><time [^>]*>in 2 hr\.</time>', html)
 
 
 # -- downloads -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from jobs_admin import JobsAdmin, changes
 from jobs_admin.admin.views import JobView
 from jobs_admin.config import read_settings
 from jobs_admin.models import EventKind, JobStatus, utcnow
+from tests.support import init_babel
 from tests.test_admin_actions import forms
 from tests.test_admin_list import add, claim, listed, page, query_of, rows, tiles
 
@@ -262,6 +263,7 @@ def test_jobs_admin_takes_a_view_class_with_its_declarations(tmp_path: Any) -> N
         JOBS_ADMIN_WORKER="off",
     )
     db.init_app(app)
+    init_babel(app)
     admin = Admin(app, theme=Bootstrap4Theme())
     jobs.init_app(app, admin=admin)
     (view,) = [v for v in admin._views if isinstance(v, JobView)]

@@ -12,6 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from jobs_admin import JobContext, JobsAdmin, JobStatus
 from jobs_admin.config import Settings
+from tests.support import init_babel
 
 
 def tiny_app(tmp_path: Path, **config: Any) -> Flask:
@@ -118,6 +119,7 @@ def test_extension_with_admin_bound_before(tmp_path: Path) -> None:
 
     app = tiny_app(tmp_path, SECRET_KEY="x")
     db = SQLAlchemy(app)
+    init_babel(app)
     admin = Admin(app, name="Tiny", theme=Bootstrap4Theme())
     jobs = JobsAdmin(app, db=db, admin=admin)
     assert app.extensions["jobs_admin"] is jobs

@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 
 from jobs_admin import JobContext, JobsAdmin
 from jobs_admin.live.websocket import reload_user
+from tests.support import init_babel
 
 
 @dataclass
@@ -47,6 +48,7 @@ def header_host(tmp_path: Path, *, hook: bool = True) -> HeaderHost:
         JOBS_ADMIN_RESULTS_DIR=str(tmp_path / "results"),
     )
     db = SQLAlchemy(app)
+    init_babel(app)
     admin = Admin(app, name="Header host", theme=Bootstrap4Theme())
     jobs = JobsAdmin(app, db=db, admin=admin)
     asked: list[tuple[str, str]] = []
