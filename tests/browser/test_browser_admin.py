@@ -174,14 +174,14 @@ def test_browser_bulk_delete_with_confirmation(ui: Any, jobs: Any, db: Any, prob
     seen: list[str] = []
     page.on("dialog", lambda dialog: seen.append(dialog.message))
     dialog = page.locator("#jobs-admin-confirm")
-    page.click("text=With selected")
+    page.get_by_role("button", name="With selected").click()
     page.click(".dropdown-menu >> text=Delete")
     expect(dialog.locator(".modal-title")).to_have_text("Delete 2 jobs?")
     expect(dialog.locator(".modal-body")).to_contain_text("Pending and running jobs are skipped.")
     dialog.locator("button:has-text('Keep them')").click()
     expect(dialog).to_be_hidden()
     assert probe.status(ids["completed"]) == "completed"
-    page.click("text=With selected")
+    page.get_by_role("button", name="With selected").click()
     page.click(".dropdown-menu >> text=Delete")
     with page.expect_navigation():
         dialog.locator("button:has-text('Delete jobs')").click()

@@ -17,7 +17,7 @@
     return;
   }
   var wholeFilter = false;
-  var known = bar.getAttribute("data-count");
+  var known = bar.getAttribute("data-matching");
   var total = known === "" ? null : parseInt(known, 10); // null: more than the cap
   var actions = JSON.parse(bar.getAttribute("data-actions") || "[]");
   var SAID = {
