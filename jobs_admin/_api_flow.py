@@ -4,7 +4,7 @@ types, set their limits, list and steer the workers (thin methods over
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import permissions
 from .runtime import Runtime
@@ -16,8 +16,9 @@ class FlowAPI:
 
     access: permissions.Access
 
-    def runtime(self, app: Any = None) -> Runtime:
-        raise NotImplementedError  # pragma: no cover - JobsAPI's
+    if TYPE_CHECKING:  # JobsAPI's, next to this class in JobsAdmin
+
+        def runtime(self, app: Any = None) -> Runtime: ...
 
     def pause(self, type_name: str, *, user: Any = None) -> bool:
         """Pause a job type in every process: no worker claims its jobs from its next control
