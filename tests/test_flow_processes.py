@@ -167,7 +167,9 @@ def test_rate_limit_holds_across_four_processes_within_ten_percent(
         starts = [m[1] for m in _marks("flow.rated") if start <= m[1] < start + 10]
         assert 180 <= len(starts) <= 220, f"{len(starts)} starts in 10 s at 20/s"
         per_second = [sum(1 for s in starts if start + i <= s < start + i + 1) for i in range(10)]
-        assert max(per_second) <= 20, per_second
+        # The limit counts claims; the marks are taken when the job body runs, a few ms later,
+        # so a job claimed at the end of a second can land in the next one: within 10 % too.
+        assert max(per_second) <= 22, per_second
         procs.stop_all(timeout=30)
 
 
