@@ -12,60 +12,34 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from make_screenshots import CHROMIUM, CHROMIUM_ARGS, QuietHandler, build_app  # noqa: E402
+from make_screenshots import build_app, signed_in_pages  # noqa: E402
 
 
 def shoot(app: Any, out: Path) -> list[Path]:
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
     made = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            for width in (1400, 1024):
-                context = browser.new_context(
-                    viewport={"width": width, "height": 900}, device_scale_factor=1
-                )
-                page = context.new_page()
-                page.goto(base + "/login")
-                page.fill("#username", "admin")
-                page.fill("#password", "admin")
-                with page.expect_navigation():
-                    page.click("button[type=submit]")
-                query = (
-                    "search="
-                    + quote("params.supplier:ACME")
-                    + "&flt0_params_equals="
-                    + quote("invalid_every:0")
-                    + "&flt1_created_within=all"
-                )
-                page.goto(f"{base}/admin/jobs/?{query}")
-                page.wait_for_load_state("networkidle")
-                made.append(out / f"list-params-search-{width}.png")
-                page.screenshot(path=str(made[-1]), full_page=False)
-                page.goto(f"{base}/admin/jobs/?search=" + quote('params.supplier:"ACME'))
-                page.wait_for_load_state("networkidle")
-                made.append(out / f"list-params-bad-term-{width}.png")
-                page.screenshot(path=str(made[-1]), full_page=False)
-                context.close()
-            browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    for width, base, page in signed_in_pages(app):
+        query = (
+            "search="
+            + quote("params.supplier:ACME")
+            + "&flt0_params_equals="
+            + quote("invalid_every:0")
+            + "&flt1_created_within=all"
+        )
+        page.goto(f"{base}/admin/jobs/?{query}")
+        page.wait_for_load_state("networkidle")
+        made.append(out / f"list-params-search-{width}.png")
+        page.screenshot(path=str(made[-1]), full_page=False)
+        page.goto(f"{base}/admin/jobs/?search=" + quote('params.supplier:"ACME'))
+        page.wait_for_load_state("networkidle")
+        made.append(out / f"list-params-bad-term-{width}.png")
+        page.screenshot(path=str(made[-1]), full_page=False)
     return made
 
 

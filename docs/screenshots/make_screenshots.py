@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,37 @@ def shoot(app: Any, ids: dict[str, int], out: Path) -> list[Path]:
         thread.join(timeout=10)
         server.server_close()
     return made
+
+
+def signed_in_pages(
+    app: Any, widths: tuple[int, ...] = (1400, 1024), user: str = "admin"
+) -> Iterator[tuple[int, str, Any]]:
+    """Serve ``app`` and yield ``(width, base URL, page)`` for each width: a fresh Chromium tab
+    of that width, signed in as ``user``; everything is closed when the loop ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for width in widths:
+                context = browser.new_context(
+                    viewport={"width": width, "height": 900}, device_scale_factor=1
+                )
+                page = context.new_page()
+                page.goto(base + "/login")
+                page.fill("#username", user)
+                page.fill("#password", user)
+                with page.expect_navigation():
+                    page.click("button[type=submit]")
+                yield width, base, page
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 def main() -> None:
